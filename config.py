@@ -1,0 +1,187 @@
+"""Configuration classes, read from the environment (names as in CONTRACT.md).
+
+``config_for(name)`` picks a class: ``development`` (the default, used by
+``make run``), ``testing`` or ``production`` (``FLASK_CONFIG`` or ``APP_ENV``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def _env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+class ConfigError(RuntimeError):
+    """The environment lacks a setting the chosen configuration requires."""
+
+
+class Config:
+    """Settings shared by every environment; subclasses change the defaults."""
+
+    ENV_NAME = "base"
+
+    LANGUAGES = ("en", "de", "ru", "uk", "be")
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "objectwar" / "translations")
+    LOCALE_COOKIE = "lang"
+
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SESSION_COOKIE_NAME = "objectwar_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = True
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    MAX_CONTENT_LENGTH = 8 * 1024 * 1024
+    RATELIMIT_HEADERS_ENABLED = True
+    DEV_OUTBOX = False
+    # Sender name and subject of confirmation emails: neutral on purpose, so a
+    # lock screen or a watched mailbox does not show what was signed.
+    CONFIRMATION_SENDER_NAME = "Confirmation"
+
+    def __init__(self) -> None:
+        env = os.environ.get
+        self.INSTANCE_PATH = env("INSTANCE_PATH") or str(BASE_DIR / "instance")
+        self.SECRET_KEY = env("SECRET_KEY") or None
+        self.DATA_KEY = env("DATA_KEY") or None
+        self.DIGEST_KEY = env("DIGEST_KEY") or None
+        self.DATABASE_URL = env("DATABASE_URL") or None
+        self.REDIS_URL = env("REDIS_URL") or None
+        self.TASKS_IMMEDIATE = _env_bool("TASKS_IMMEDIATE")
+        self.PUBLIC_URL = (env("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/")
+        self.UNCONFIRMED_TTL_DAYS = _env_int("UNCONFIRMED_TTL_DAYS", 30)
+        self.MAILOUT_RATE_PER_MINUTE = _env_int("MAILOUT_RATE_PER_MINUTE", 600)
+        self.DELIVERY_CLAIM_SECONDS = _env_int("DELIVERY_CLAIM_SECONDS", 300)
+        self.MAIL_RETRY_SECONDS = _env_int("MAIL_RETRY_SECONDS", 60)
+        self.SIGN_RATE_LIMIT = env("SIGN_RATE_LIMIT") or "20 per minute"
+        self.MAIL_SERVER = env("MAIL_SERVER") or "127.0.0.1"
+        self.MAIL_PORT = _env_int("MAIL_PORT", 8025)
+        self.MAIL_USE_TLS = _env_bool("MAIL_USE_TLS")
+        self.MAIL_USE_SSL = _env_bool("MAIL_USE_SSL")
+        self.MAIL_USERNAME = env("MAIL_USERNAME") or None
+        self.MAIL_PASSWORD = env("MAIL_PASSWORD") or None
+        self.MAIL_DEFAULT_SENDER = env("MAIL_DEFAULT_SENDER") or "noreply@objectwarcampaign.invalid"
+        self.CONFIRMATION_SUBJECT = env("CONFIRMATION_SUBJECT") or "Please confirm your signature"
+        self.RISKY_EMAIL_DOMAINS = _env_list(
+            "RISKY_EMAIL_DOMAINS",
+            "mail.ru,yandex.ru,ya.ru,yandex.com,bk.ru,list.ru,inbox.ru,internet.ru,"
+            "rambler.ru,lenta.ru,autorambler.ru,myrambler.ru,ro.ru,tut.by,mail.by,yandex.by",
+        )
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        os.makedirs(self.INSTANCE_PATH, exist_ok=True)
+        if not self.DATABASE_URL:
+            self.DATABASE_URL = "sqlite:///" + os.path.join(self.INSTANCE_PATH, "objectwar.db")
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(self.DATABASE_URL)
+        self.QUEUE_FILE = os.path.join(self.INSTANCE_PATH, "queue.db")
+        self.OUTBOX_DIR = os.path.join(self.INSTANCE_PATH, "outbox")
+        self.UPLOAD_DIR = os.path.join(self.INSTANCE_PATH, "uploads")
+
+
+def normalise_database_url(url: str) -> str:
+    """Point plain ``postgres://`` and ``postgresql://`` URLs at psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class DevelopmentConfig(Config):
+    """``make run``: SQLite, local queue file, the development mail sink."""
+
+    ENV_NAME = "development"
+    DEBUG = True
+    DEV_OUTBOX = True
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        if not self.SECRET_KEY:
+            self.SECRET_KEY = _instance_secret(self.INSTANCE_PATH, "secret_key")
+        if not self.DATA_KEY:
+            # Derived from the generated secret: stable for this instance folder.
+            self.DATA_KEY = "dev-" + self.SECRET_KEY
+
+
+class TestingConfig(Config):
+    """The test suite: its own instance folder, inline tasks, fixed keys."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
+    WTF_CSRF_ENABLED = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Tests never inherit the operator's services or secrets: each test
+        # asks for what it needs through create_app's overrides.
+        self.SECRET_KEY = "test-secret-key"
+        self.DATA_KEY = "test-data-key"
+        self.DIGEST_KEY = None
+        self.TASKS_IMMEDIATE = True
+        self.REDIS_URL = None
+        self.RATELIMIT_STORAGE_URI = "memory://"
+        self.PUBLIC_URL = "https://objectwar.test"
+        self.MAIL_DEFAULT_SENDER = "noreply@objectwar.test"
+        self.SQLALCHEMY_DATABASE_URI = "sqlite:///" + os.path.join(self.INSTANCE_PATH, "test.db")
+
+
+class ProductionConfig(Config):
+    """``gunicorn wsgi:app``: refuses to start without its secrets."""
+
+    ENV_NAME = "production"
+
+    def __init__(self) -> None:
+        super().__init__()
+        missing = [name for name in ("SECRET_KEY", "DATA_KEY") if not getattr(self, name)]
+        if missing:
+            raise ConfigError(
+                "Production needs these environment variables: " + ", ".join(missing)
+            )
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_for(name: str | None = None) -> Config:
+    """Build the configuration named by ``name`` or by ``FLASK_CONFIG``/``APP_ENV``."""
+    name = name or os.environ.get("FLASK_CONFIG") or os.environ.get("APP_ENV") or "development"
+    try:
+        return CONFIGS[name]()
+    except KeyError:
+        raise ConfigError(f"Unknown configuration {name!r}; use one of {sorted(CONFIGS)}") from None
+
+
+def _instance_secret(folder: str, filename: str) -> str:
+    """Return a secret kept in the instance folder, creating it on first use."""
+    path = Path(folder) / filename
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()

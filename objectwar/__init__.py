@@ -1,0 +1,78 @@
+"""The ObjectWar campaign backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from config import BASE_DIR, Config, config_for
+
+
+def create_app(config: str | Config | None = None, **overrides: Any) -> Flask:
+    """Build the application: configuration, extensions, blueprints, handlers, commands."""
+    if not isinstance(config, Config):
+        config = config_for(config)
+    app = Flask(
+        __name__,
+        instance_path=config.INSTANCE_PATH,
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder="static",
+    )
+    app.config.from_object(config)
+    app.config.update(overrides)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_handlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from objectwar import http, i18n, models, security, tasks  # noqa: F401 (models: for Alembic)
+    from objectwar.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+
+    security.init_app(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
+    mail.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    tasks.init_app(app)
+    i18n.init_app(app)
+    http.init_app(app)
+
+    from objectwar.accounts import services as accounts
+
+    login_manager.user_loader(accounts.load_session_user)
+    login_manager.login_view = "accounts.login"
+    login_manager.session_protection = "basic"
+
+
+def register_blueprints(app: Flask) -> None:
+    from objectwar.api.views import bp as api_bp
+    from objectwar.main.views import bp as main_bp
+    from objectwar.petitions.views import bp as petitions_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(petitions_bp)
+    app.register_blueprint(api_bp)
+    if app.config.get("DEV_OUTBOX"):
+        from objectwar.dev.views import bp as dev_bp
+
+        app.register_blueprint(dev_bp)
+
+
+def register_handlers(app: Flask) -> None:
+    from objectwar.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_commands(app: Flask) -> None:
+    from objectwar.cli import register
+
+    register(app)

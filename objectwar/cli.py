@@ -1,0 +1,102 @@
+"""Flask commands of CONTRACT.md: ``flask --app wsgi <command>``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import click
+from flask import Flask, current_app
+
+from objectwar.errors import ValidationError
+
+
+def _fail(error: ValidationError) -> None:
+    for field, messages in error.errors.items():
+        for message in messages:
+            click.echo(f"{field}: {message}", err=True)
+    raise SystemExit(1)
+
+
+@click.command("seed-demo")
+def seed_demo_command() -> None:
+    """Create the demo campaign (idempotent)."""
+    from objectwar.demo import seed_demo
+
+    created = seed_demo()
+    click.echo("Demo campaign: " + ", ".join(f"{n} {what} created" for what, n in created.items()))
+
+
+@click.command("create-coordinator")
+@click.argument("email")
+def create_coordinator_command(email: str) -> None:
+    """Create (or re-activate) a coordinator; the password comes from the terminal or stdin."""
+    from objectwar.accounts.services import create_coordinator
+
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        _user, created = create_coordinator(email, password)
+    except ValidationError as error:
+        _fail(error)
+    click.echo(f"Coordinator {'created' if created else 're-activated'}: {email}")
+
+
+@click.command("create-token")
+@click.argument("email")
+@click.option("--name", required=True, help="What the token is for (shown in the admin).")
+def create_token_command(email: str, name: str) -> None:
+    """Print a new API token for a user (shown once; stored hashed)."""
+    from objectwar.accounts.services import create_api_token
+
+    try:
+        token = create_api_token(email, name)
+    except ValidationError as error:
+        _fail(error)
+    click.echo(token)
+
+
+@click.command("worker")
+@click.option("--workers", default=2, show_default=True, help="Worker threads.")
+@click.option("--periodic/--no-periodic", default=True, show_default=True,
+              help="Also run the periodic tasks (re-queueing due work).")
+def worker_command(workers: int, periodic: bool) -> None:
+    """Run a task worker (Huey consumer) for the configured queue."""
+    from objectwar.tasks import run_worker
+
+    run_worker(workers=workers, periodic=periodic)
+
+
+@click.command("run-dev")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def run_dev_command(host: str, port: int) -> None:
+    """Serve the app with a task worker and the development mail sink (Ctrl-C stops all)."""
+    from objectwar.dev.sink import start_sink
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    sink = start_sink(app.config["OUTBOX_DIR"], app.config["MAIL_SERVER"], app.config["MAIL_PORT"])
+    click.echo(f"Mail sink on {app.config['MAIL_SERVER']}:{app.config['MAIL_PORT']}; "
+               f"read it at http://{host}:{port}/dev/outbox")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--workers", "2"],
+        env=os.environ.copy(),
+    )
+    try:
+        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        sink.stop()
+
+
+def register(app: Flask) -> None:
+    for command in (seed_demo_command, create_coordinator_command, create_token_command,
+                    worker_command, run_dev_command):
+        app.cli.add_command(command)

@@ -1,0 +1,116 @@
+"""Domain errors and the one place that turns errors into answers.
+
+Services raise these; views do not catch them. Pages under ``/api/`` get
+``{"errors": {field: [message, ...]}}`` with the status code, every other page
+an HTML error page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+# Key of messages that belong to no one field.
+GENERAL = "request"
+
+
+class DomainError(Exception):
+    """Base of the errors services raise; ``status`` is the HTTP answer."""
+
+    status = 400
+
+    def __init__(self, message: str | None = None, errors: dict[str, list[str]] | None = None):
+        super().__init__(message or self.__class__.__name__)
+        self.message = message
+        self.errors = errors or {GENERAL: [message or self.default_message()]}
+
+    def default_message(self) -> str:
+        return _("The request could not be handled.")
+
+
+class ValidationError(DomainError):
+    """Input broke a rule; ``errors`` maps fields to messages."""
+
+    status = 422
+
+    def default_message(self) -> str:
+        return _("Please correct the errors below.")
+
+
+class NotFound(DomainError):
+    status = 404
+
+    def default_message(self) -> str:
+        return _("Not found.")
+
+
+class Forbidden(DomainError):
+    status = 403
+
+    def default_message(self) -> str:
+        return _("You are not allowed to do this.")
+
+
+class Conflict(DomainError):
+    """The object is not in a state that allows the action."""
+
+    status = 409
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_response(status: int, errors: dict[str, list[str]], headers: Any = None):
+    if wants_json():
+        response = jsonify({"errors": errors})
+    else:
+        messages = [message for field in errors.values() for message in field]
+        response = render_template("errors/error.html", status=status, messages=messages)
+    return response, status, headers or {}
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def handle_domain_error(error: DomainError):
+        return error_response(error.status, error.errors)
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf_error(error: CSRFError):
+        message = _("This form has expired or was sent from another site. Please reload the page and try again.")
+        return error_response(400, {GENERAL: [message]})
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error: HTTPException):
+        status = error.code or 500
+        headers = {}
+        if status == 429:
+            retry_after = getattr(error, "retry_after", None)
+            headers["Retry-After"] = str(retry_after or 60)
+        if status == 405 and error.valid_methods:
+            headers["Allow"] = ", ".join(error.valid_methods)
+        return error_response(status, {GENERAL: [_http_message(status)]}, headers)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        return error_response(500, {GENERAL: [_http_message(500)]})
+
+
+def _http_message(status: int) -> str:
+    messages = {
+        400: _("The request could not be understood."),
+        401: _("Please log in."),
+        403: _("You are not allowed to see this page."),
+        404: _("This page does not exist."),
+        405: _("This address does not accept that kind of request."),
+        413: _("What you sent is too large."),
+        415: _("Please send JSON."),
+        429: _("Too many requests. Please wait a moment and try again."),
+        500: _("Something went wrong on our side. Please try again later."),
+    }
+    return messages.get(status, _("The request could not be handled."))

@@ -1,0 +1,70 @@
+"""Choice of the visitor's language: ``?lang=``, then a cookie, then the browser."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from babel import Locale
+from flask import Flask, current_app, request
+from flask_babel import get_locale
+
+LANGUAGE_NAMES = {
+    "en": "English",
+    "de": "Deutsch",
+    "ru": "Русский",
+    "uk": "Українська",
+    "be": "Беларуская",
+}
+
+
+def select_locale() -> str:
+    languages = current_app.config["LANGUAGES"]
+    asked = request.args.get("lang", "")
+    if asked in languages:
+        return asked
+    cookie = request.cookies.get(current_app.config["LOCALE_COOKIE"], "")
+    if cookie in languages:
+        return cookie
+    return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def current_locale() -> str:
+    return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def init_app(app: Flask) -> None:
+    @app.after_request
+    def remember_choice(response):
+        # A language picked with ?lang= sticks for the next pages.
+        choice = request.args.get("lang", "")
+        if choice in app.config["LANGUAGES"] and request.cookies.get(app.config["LOCALE_COOKIE"]) != choice:
+            response.set_cookie(
+                app.config["LOCALE_COOKIE"], choice, max_age=365 * 24 * 3600,
+                secure=app.config["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax",
+            )
+        return response
+
+    app.add_template_filter(country_name, "country_name")
+
+    @app.context_processor
+    def language_context():
+        return {
+            "languages": LANGUAGE_NAMES,
+            "current_locale": current_locale(),
+            "lang_url": lang_url,
+            "text_direction": "ltr",
+        }
+
+
+def country_name(code: str | None) -> str:
+    """A country's name in the current locale (``DE`` -> ``Germany``/``Deutschland``)."""
+    if not code:
+        return ""
+    return Locale.parse(current_locale()).territories.get(code.upper(), code)
+
+
+def lang_url(code: str) -> str:
+    """The current page's address with ``?lang=code`` (for the language switcher)."""
+    args = request.args.to_dict(flat=False)
+    args["lang"] = [code]
+    return request.path + "?" + urlencode(args, doseq=True)

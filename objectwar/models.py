@@ -1,0 +1,31 @@
+"""Every domain's models, imported in one place so that Alembic sees them all."""
+
+from objectwar.accounts.models import ApiToken, Role, User
+from objectwar.audit.models import AuditEvent
+from objectwar.mailing.models import (
+    Delivery,
+    DeliveryStatus,
+    MailingList,
+    Mailout,
+    MailoutStatus,
+    MailoutText,
+    Subscriber,
+    Subscription,
+    SubscriptionStatus,
+)
+from objectwar.organisations.models import Organisation, OrganisationStatus
+from objectwar.petitions.models import (
+    Demand,
+    DemandText,
+    Petition,
+    PetitionStatus,
+    PetitionText,
+    Signature,
+)
+
+__all__ = [
+    "ApiToken", "AuditEvent", "Delivery", "DeliveryStatus", "Demand", "DemandText",
+    "MailingList", "Mailout", "MailoutStatus", "MailoutText", "Organisation",
+    "OrganisationStatus", "Petition", "PetitionStatus", "PetitionText", "Role", "Signature",
+    "Subscriber", "Subscription", "SubscriptionStatus", "User",
+]

@@ -1,0 +1,80 @@
+"""The task queue (Huey) and the task functions.
+
+Tasks take ids and call services; they run inside the application that the
+worker's entry point (``wsgi.py``) built and bound with :func:`init_app`.
+Storage follows the configuration: Redis with ``REDIS_URL``, else a SQLite
+file in the instance folder; ``TASKS_IMMEDIATE`` runs tasks inline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Flask
+from huey import Huey
+from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
+
+huey = Huey("objectwar", results=False, storage_class=MemoryStorage)
+
+_bound: dict[str, Flask] = {}
+
+
+def init_app(app: Flask) -> None:
+    """Point the queue at the storage the app's configuration names."""
+    _bound["app"] = app
+    huey.immediate = False
+    if app.config.get("REDIS_URL"):
+        huey.storage_class = RedisStorage
+        huey.storage_kwargs = {"url": app.config["REDIS_URL"]}
+    else:
+        huey.storage_class = SqliteStorage
+        huey.storage_kwargs = {"filename": app.config["QUEUE_FILE"]}
+    huey.storage = huey.create_storage()
+    huey.immediate = bool(app.config.get("TASKS_IMMEDIATE"))
+    app.extensions["huey"] = huey
+
+
+def bound_app() -> Flask:
+    try:
+        return _bound["app"]
+    except KeyError:
+        raise RuntimeError("The task queue is not bound to an app: call tasks.init_app") from None
+
+
+def app_task(*task_args: Any, **task_kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+    """``huey.task`` that runs the function inside the bound app's context."""
+
+    def decorator(function: Callable[..., Any]) -> Any:
+        @wraps(function)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with bound_app().app_context():
+                return function(*args, **kwargs)
+
+        return huey.task(*task_args, name=function.__name__, **task_kwargs)(run)
+
+    return decorator
+
+
+def app_periodic_task(validate_datetime: Any, **task_kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+    """``huey.periodic_task`` inside the bound app's context."""
+
+    def decorator(function: Callable[..., Any]) -> Any:
+        @wraps(function)
+        def run() -> Any:
+            with bound_app().app_context():
+                return function()
+
+        return huey.periodic_task(validate_datetime, name=function.__name__, **task_kwargs)(run)
+
+    return decorator
+
+
+def run_worker(workers: int = 2, periodic: bool = True) -> None:
+    """Run a consumer in this process until it is stopped (SIGINT/SIGTERM)."""
+    consumer = huey.create_consumer(
+        workers=workers, worker_type="thread", periodic=periodic, check_worker_health=True,
+        initial_delay=0.1, backoff=1.15, max_delay=1.0,
+    )
+    consumer.run()

@@ -1,0 +1,82 @@
+"""Rules for the values every domain takes in: names, addresses, countries, locales.
+
+Each function returns the cleaned value or raises :class:`ValidationError`
+with the message under the given field, so forms and the API share one rule.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import email_validator
+from babel import Locale
+from flask import current_app
+from flask_babel import gettext as _
+
+from objectwar.errors import ValidationError
+
+# Bidirectional overrides and isolates can make a name display as something else.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
+_COUNTRIES = frozenset(
+    code for code in Locale("en").territories if len(code) == 2 and code.isalpha() and code != "ZZ"
+)
+
+
+def fail(field: str, message: str) -> ValidationError:
+    return ValidationError(errors={field: [message]})
+
+
+def clean_name(value: str | None, field: str, max_length: int = 100) -> str:
+    """A person's or organisation's name: trimmed, NFC, 1..max characters, printable."""
+    text = unicodedata.normalize("NFC", value or "").strip()
+    if not text:
+        raise fail(field, _("This field is required."))
+    if len(text) > max_length:
+        raise fail(field, _("Use at most %(n)d characters.", n=max_length))
+    if any(unicodedata.category(ch) == "Cc" or ch in BIDI_CONTROLS for ch in text):
+        raise fail(field, _("Remove the control characters from this field."))
+    return text
+
+
+def validate_email(value: str | None, field: str = "email") -> str:
+    """A syntactically valid address (internationalised ones included); no DNS look-up."""
+    text = unicodedata.normalize("NFC", value or "").strip()
+    if not text:
+        raise fail(field, _("This field is required."))
+    if len(text) > 254:
+        raise fail(field, _("This email address is too long."))
+    try:
+        result = email_validator.validate_email(text, check_deliverability=False)
+    except email_validator.EmailNotValidError:
+        raise fail(field, _("This does not look like an email address.")) from None
+    return result.normalized
+
+
+def validate_country(value: str | None, field: str = "country") -> str:
+    code = (value or "").strip().upper()
+    if code not in _COUNTRIES:
+        raise fail(field, _("Choose a country from the list."))
+    return code
+
+
+def validate_locale(value: str | None, field: str = "locale") -> str:
+    code = (value or "").strip().lower()
+    if code not in current_app.config["LANGUAGES"]:
+        raise fail(field, _("Choose one of the languages offered."))
+    return code
+
+
+def country_choices(locale: str) -> list[tuple[str, str]]:
+    """``(code, name)`` of every country, named and sorted in ``locale``."""
+    names = Locale.parse(locale).territories
+    return sorted(((code, names.get(code, code)) for code in _COUNTRIES), key=lambda item: item[1])
+
+
+def merge(errors: list[ValidationError]) -> ValidationError:
+    """Combine several field errors into one."""
+    combined: dict[str, list[str]] = {}
+    for error in errors:
+        for field, messages in error.errors.items():
+            combined.setdefault(field, []).extend(messages)
+    return ValidationError(errors=combined)
