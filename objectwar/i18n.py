@@ -37,6 +37,8 @@ def init_app(app: Flask) -> None:
     def remember_choice(response):
         # A language picked with ?lang= sticks for the next pages.
         choice = request.args.get("lang", "")
+        if request.path.startswith("/api/"):
+            return response  # the API sets no cookies
         if choice in app.config["LANGUAGES"] and request.cookies.get(app.config["LOCALE_COOKIE"]) != choice:
             response.set_cookie(
                 app.config["LOCALE_COOKIE"], choice, max_age=365 * 24 * 3600,

@@ -1,0 +1,243 @@
+"""Shared fixtures.
+
+Database tests run once on SQLite and, when ``TEST_DATABASE_URL`` names a
+PostgreSQL database, once more on PostgreSQL: the ``app`` fixture is
+parametrised by backend. The schema is created once per backend and session;
+every test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from objectwar import create_app
+from objectwar.extensions import db as _db
+from objectwar.extensions import limiter
+from objectwar.extensions import mail as _mail
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: runs on SQLite only")
+
+
+@pytest.fixture(scope="session")
+def instance_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An instance folder for the whole session (queue file, outbox, uploads)."""
+    return str(tmp_path_factory.mktemp("instance"))
+
+
+def _reset_schema(url: str) -> None:
+    """Create every table from the models on an empty database."""
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
+    with app.app_context():
+        _db.drop_all()
+        if url.startswith("postgresql"):
+            with _db.engine.begin() as conn:  # also drop Alembic's table of a migration test
+                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        _db.create_all()
+        _db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_urls(instance_dir: str) -> dict[str, str]:
+    """Backend name -> URL of a database with the schema created."""
+    urls = {"sqlite": "sqlite:///" + os.path.join(instance_dir, "test.db")}
+    if PG_URL:
+        urls["postgresql"] = PG_URL
+    for url in urls.values():
+        _reset_schema(url)
+    return urls
+
+
+def _empty_tables() -> None:
+    tables = list(reversed(_db.metadata.sorted_tables))
+    with _db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(table.name for table in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+def make_app(url: str, instance_dir: str, **overrides) -> Flask:
+    os.environ["INSTANCE_PATH"] = instance_dir
+    settings = {"SQLALCHEMY_DATABASE_URI": url}
+    settings.update(overrides)
+    return create_app("testing", **settings)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend of this run of the test: ``sqlite`` or ``postgresql``."""
+    if request.param != "sqlite" and request.node.get_closest_marker("sqlite_only"):
+        pytest.skip("SQLite only")
+    return request.param
+
+
+@pytest.fixture
+def app_overrides() -> dict:
+    """Configuration a test module wants on top of the testing config (override it)."""
+    return {}
+
+
+@pytest.fixture
+def app(backend: str, database_urls: dict[str, str], instance_dir: str,
+        app_overrides: dict) -> Iterator[Flask]:
+    """The application on this run's backend, with empty tables."""
+    application = make_app(database_urls[backend], instance_dir, **app_overrides)
+    with application.app_context():
+        _empty_tables()
+        limiter.reset()
+    yield application
+    with application.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def pg_app(database_urls: dict[str, str], instance_dir: str, app_overrides: dict) -> Iterator[Flask]:
+    """The application on PostgreSQL (concurrency tests); skipped without TEST_DATABASE_URL."""
+    if "postgresql" not in database_urls:
+        pytest.skip("needs TEST_DATABASE_URL (PostgreSQL) for real concurrency")
+    application = make_app(database_urls["postgresql"], instance_dir, **app_overrides)
+    with application.app_context():
+        _empty_tables()
+        limiter.reset()
+    yield application
+    with application.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator:
+    """The database inside an app context (for service tests)."""
+    with app.app_context():
+        yield _db
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def outbox(app: Flask) -> Iterator[list]:
+    """Messages Flask-Mail sent (recorded, not delivered) during the test."""
+    with _mail.record_messages() as messages:
+        yield messages
+
+
+@pytest.fixture
+def demo(app: Flask) -> None:
+    """The demo campaign (petition ``protect-objectors``, list ``updates``, organisations)."""
+    from objectwar.demo import seed_demo
+
+    with app.app_context():
+        seed_demo()
+
+
+# -- a real SMTP server --------------------------------------------------------
+
+
+@dataclass
+class SMTPServer:
+    """An aiosmtpd server on loopback that keeps what it receives."""
+
+    host: str
+    port: int
+    messages: list[EmailMessage] = field(default_factory=list)
+    envelopes: list = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802
+        parsed = BytesParser(policy=policy.default).parsebytes(envelope.original_content or envelope.content)
+        with self.lock:
+            self.envelopes.append(envelope)
+            self.messages.append(parsed)  # type: ignore[arg-type]
+        return "250 OK"
+
+    def config(self) -> dict:
+        """Flask-Mail settings that deliver to this server."""
+        return {"MAIL_SERVER": self.host, "MAIL_PORT": self.port, "MAIL_SUPPRESS_SEND": False,
+                "MAIL_USE_TLS": False, "MAIL_USE_SSL": False}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SMTPServer]:
+    """A real SMTP server on 127.0.0.1 for end-to-end mail tests."""
+    server = SMTPServer("127.0.0.1", free_port())
+    controller = Controller(server, hostname=server.host, port=server.port)
+    controller.start()
+    yield server
+    controller.stop()
+
+
+# -- a real browser ---------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Chromium from Debian's packages, driven by Playwright; skipped where it is absent."""
+    if not CHROMIUM:
+        pytest.skip("Chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The app served over HTTP on a free loopback port (browser tests); yields its base URL."""
+    from werkzeug.serving import make_server
+
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+def raw_engine(url: str):
+    """An engine that bypasses the models (to read rows as stored)."""
+    return create_engine(url)
