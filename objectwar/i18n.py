@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from babel import Locale
-from flask import Flask, current_app, request
+from flask import Flask, current_app, has_request_context, request
 from flask_babel import get_locale
 
 LANGUAGE_NAMES = {
@@ -19,6 +19,8 @@ LANGUAGE_NAMES = {
 
 def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # commands and workers: force_locale picks the language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     asked = request.args.get("lang", "")
     if asked in languages:
         return asked

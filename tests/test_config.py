@@ -1,0 +1,85 @@
+"""Configuration read from the environment, as CONTRACT.md names it."""
+
+import os
+
+import pytest
+
+from config import (
+    ConfigError,
+    DevelopmentConfig,
+    ProductionConfig,
+    config_for,
+    normalise_database_url,
+)
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    for name in ("SECRET_KEY", "DATA_KEY", "DATABASE_URL", "REDIS_URL", "PUBLIC_URL",
+                 "TASKS_IMMEDIATE", "SIGN_RATE_LIMIT", "MAIL_PORT", "UNCONFIRMED_TTL_DAYS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    return monkeypatch
+
+
+def test_production_refuses_to_start_without_secrets(clean_env):
+    with pytest.raises(ConfigError, match="SECRET_KEY, DATA_KEY"):
+        ProductionConfig()
+    clean_env.setenv("SECRET_KEY", "s")
+    with pytest.raises(ConfigError, match="DATA_KEY"):
+        ProductionConfig()
+    clean_env.setenv("DATA_KEY", "d")
+    config = ProductionConfig()
+    assert config.SESSION_COOKIE_SECURE and config.SESSION_COOKIE_HTTPONLY
+    assert config.SESSION_COOKIE_SAMESITE == "Lax"
+
+
+def test_development_generates_its_secret_once(clean_env, tmp_path):
+    first = DevelopmentConfig()
+    second = DevelopmentConfig()
+    assert first.SECRET_KEY == second.SECRET_KEY
+    assert (tmp_path / "secret_key").read_text().strip() == first.SECRET_KEY
+    assert oct((tmp_path / "secret_key").stat().st_mode & 0o777) == "0o600"
+    assert first.DATA_KEY
+    assert f"sqlite:///{tmp_path}/objectwar.db" == first.SQLALCHEMY_DATABASE_URI
+    assert os.path.join(str(tmp_path), "queue.db") == first.QUEUE_FILE
+
+
+def test_environment_names_of_the_contract(clean_env):
+    clean_env.setenv("DATABASE_URL", "postgres://u@h/db")
+    clean_env.setenv("REDIS_URL", "redis://127.0.0.1:6379/3")
+    clean_env.setenv("PUBLIC_URL", "https://objectwar.example/")
+    clean_env.setenv("TASKS_IMMEDIATE", "1")
+    clean_env.setenv("SIGN_RATE_LIMIT", "5 per minute")
+    clean_env.setenv("MAIL_PORT", "2525")
+    clean_env.setenv("UNCONFIRMED_TTL_DAYS", "7")
+    config = config_for("development")
+    assert config.SQLALCHEMY_DATABASE_URI == "postgresql+psycopg://u@h/db"
+    assert config.RATELIMIT_STORAGE_URI == "redis://127.0.0.1:6379/3"
+    assert config.PUBLIC_URL == "https://objectwar.example"
+    assert config.TASKS_IMMEDIATE is True
+    assert config.SIGN_RATE_LIMIT == "5 per minute"
+    assert config.MAIL_PORT == 2525
+    assert config.UNCONFIRMED_TTL_DAYS == 7
+
+
+def test_defaults_of_the_contract(clean_env):
+    config = config_for("development")
+    assert config.PUBLIC_URL == "http://127.0.0.1:5000"
+    assert (config.MAIL_SERVER, config.MAIL_PORT) == ("127.0.0.1", 8025)
+    assert config.UNCONFIRMED_TTL_DAYS == 30
+    assert config.MAILOUT_RATE_PER_MINUTE == 600
+    assert config.DELIVERY_CLAIM_SECONDS == 300
+    assert config.MAIL_RETRY_SECONDS == 60
+    assert config.SIGN_RATE_LIMIT == "20 per minute"
+    assert config.REDIS_URL is None and config.RATELIMIT_STORAGE_URI == "memory://"
+
+
+def test_unknown_configuration_name(clean_env):
+    with pytest.raises(ConfigError):
+        config_for("staging")
+
+
+def test_database_url_normalisation():
+    assert normalise_database_url("postgresql://a/b") == "postgresql+psycopg://a/b"
+    assert normalise_database_url("sqlite:///x.db") == "sqlite:///x.db"
