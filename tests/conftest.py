@@ -37,6 +37,25 @@ BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only: runs on SQLite only")
+    _compile_catalogs()
+
+
+def _compile_catalogs() -> None:
+    """Compile the .po catalogs whose .mo is missing or older (``make`` does it too)."""
+    from pathlib import Path
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).resolve().parent.parent / "objectwar" / "translations"
+    for po_path in root.glob("*/LC_MESSAGES/messages.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with open(po_path, "rb") as handle:
+            catalog = read_po(handle, locale=po_path.parent.parent.name)
+        with open(mo_path, "wb") as handle:
+            write_mo(handle, catalog, use_fuzzy=True)
 
 
 @pytest.fixture(scope="session")
