@@ -8,6 +8,7 @@ import sys
 
 import click
 from flask import Flask, current_app
+from werkzeug.serving import run_simple
 
 from objectwar.errors import ValidationError
 
@@ -86,7 +87,8 @@ def run_dev_command(host: str, port: int) -> None:
         env=os.environ.copy(),
     )
     try:
-        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+        # app.run() refuses to run inside a flask command; Werkzeug's server does not.
+        run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
         worker.terminate()
         try:
