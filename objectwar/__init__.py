@@ -21,6 +21,7 @@ def create_app(config: str | Config | None = None, **overrides: Any) -> Flask:
     )
     app.config.from_object(config)
     app.config.update(overrides)
+    app.json.sort_keys = False  # answers keep the order CONTRACT.md gives
 
     register_extensions(app)
     register_blueprints(app)
