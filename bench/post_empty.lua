@@ -1,0 +1,2 @@
+-- wrk script: a bare POST (baseline INSERT view).
+wrk.method = "POST"
