@@ -105,11 +105,24 @@ def make_app(url: str, instance_dir: str, **overrides) -> Flask:
     return create_app("testing", **settings)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``sqlite_only`` (browser journeys) run once, not once per backend."""
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec else None
+        if backend not in (None, "sqlite") and item.get_closest_marker("sqlite_only"):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     """The database backend of this run of the test: ``sqlite`` or ``postgresql``."""
-    if request.param != "sqlite" and request.node.get_closest_marker("sqlite_only"):
-        pytest.skip("SQLite only")
     return request.param
 
 
