@@ -1,7 +1,8 @@
 """JSON API v1 (CONTRACT.md). Errors take the ``{"errors": {...}}`` shape."""
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
+from objectwar.api.schemas import openapi_document
 from objectwar.extensions import csrf
 from objectwar.http import public_cors
 from objectwar.i18n import current_locale
@@ -25,3 +26,9 @@ def petitions_list():
 def petition_detail(slug: str):
     petition = petitions.get_public_petition(slug)
     return jsonify(petitions.petition_data(petition, current_locale()))
+
+
+@bp.get("/openapi.json")
+@public_cors
+def openapi():
+    return jsonify(openapi_document(current_app.config["PUBLIC_URL"]))

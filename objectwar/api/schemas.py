@@ -1,0 +1,196 @@
+"""The OpenAPI 3 document of JSON API v1 (served at ``/api/v1/openapi.json``).
+
+It describes what CONTRACT.md promises; a test checks that every route under
+``/api/v1`` appears here, so the document cannot fall behind the code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERRORS = {
+    "401": _json(_ref("Errors"), "Missing or invalid bearer token"),
+    "403": _json(_ref("Errors"), "The token's user may not do this"),
+    "404": _json(_ref("Errors"), "Unknown object"),
+    "422": _json(_ref("Errors"), "Invalid input; messages per field"),
+    "429": _json(_ref("Errors"), "Rate limit; see the Retry-After header"),
+}
+BEARER = [{"bearer": []}]
+LANG = {"name": "lang", "in": "query", "required": False,
+        "schema": {"type": "string", "enum": ["en", "de", "ru", "uk", "be"]},
+        "description": "Locale of the texts; else Accept-Language"}
+
+
+def _path_param(name: str, kind: str = "string") -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
+
+
+def _mailout_action(verb: str) -> dict[str, Any]:
+    return {"post": {
+        "summary": f"{verb.capitalize()} a mail-out",
+        "security": BEARER,
+        "parameters": [_path_param("id", "integer")],
+        "responses": {"202": _json(_ref("MailoutProgress"), "Accepted"),
+                      "409": _json(_ref("Errors"), "Not allowed in the mail-out's status"),
+                      **ERRORS},
+    }}
+
+
+def openapi_document(server_url: str) -> dict[str, Any]:
+    """The whole document, with ``server_url`` (PUBLIC_URL) as its server."""
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "ObjectWar campaign API",
+            "version": "1",
+            "description": "Public petition and directory data, signing, and the coordinators' "
+                           "mailing tools. Errors are `{\"errors\": {field: [message, ...]}}`.",
+        },
+        "servers": [{"url": server_url + "/api/v1"}],
+        "paths": {
+            "/petitions": {"get": {
+                "summary": "Open and closed petitions (never drafts)",
+                "parameters": [LANG],
+                "responses": {"200": _json({"type": "object", "required": ["petitions"], "properties": {
+                    "petitions": {"type": "array", "items": _ref("Petition")}}}, "The petitions")},
+            }},
+            "/petitions/{slug}": {"get": {
+                "summary": "One petition with its demands and confirmed count",
+                "parameters": [_path_param("slug"), LANG],
+                "responses": {"200": _json(_ref("Petition"), "The petition"), "404": ERRORS["404"]},
+            }},
+            "/petitions/{slug}/signatures": {"post": {
+                "summary": "Sign a petition; a confirmation email goes out",
+                "description": "Answers the same for a new and a repeat signer.",
+                "parameters": [_path_param("slug")],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("SignatureRequest")}}},
+                "responses": {"202": _json(_ref("SignatureAccepted"), "Pending confirmation"),
+                              "404": ERRORS["404"], "422": ERRORS["422"], "429": ERRORS["429"]},
+            }},
+            "/organisations": {"get": {
+                "summary": "Member organisations (no contact data)",
+                "parameters": [{"name": "country", "in": "query", "required": False,
+                                "schema": {"type": "string", "pattern": "^[A-Z]{2}$"}}],
+                "responses": {"200": _json({"type": "object", "required": ["organisations"], "properties": {
+                    "organisations": {"type": "array", "items": _ref("Organisation")}}}, "The organisations")},
+            }},
+            "/lists": {"get": {
+                "summary": "Mailing lists with their subscriber counts",
+                "security": BEARER,
+                "responses": {"200": _json({"type": "object", "required": ["lists"], "properties": {
+                    "lists": {"type": "array", "items": _ref("MailingList")}}}, "The lists"),
+                    "401": ERRORS["401"], "403": ERRORS["403"]},
+            }},
+            "/lists/{slug}/subscribers": {"post": {
+                "summary": "Import subscribers; unsubscribed addresses are never re-subscribed",
+                "security": BEARER,
+                "parameters": [_path_param("slug")],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("SubscriberImport")}}},
+                "responses": {"200": _json(_ref("ImportResult"), "What the import did"), **ERRORS},
+            }},
+            "/mailouts": {"post": {
+                "summary": "Create a mail-out (draft)",
+                "security": BEARER,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("MailoutRequest")}}},
+                "responses": {"201": _json(_ref("MailoutProgress"), "Created"), **ERRORS},
+            }},
+            "/mailouts/{id}": {"get": {
+                "summary": "A mail-out's status and progress",
+                "security": BEARER,
+                "parameters": [_path_param("id", "integer")],
+                "responses": {"200": _json(_ref("MailoutProgress"), "Progress"), **ERRORS},
+            }},
+            "/mailouts/{id}/send": _mailout_action("start or resume sending"),
+            "/mailouts/{id}/pause": _mailout_action("pause"),
+            "/mailouts/{id}/cancel": _mailout_action("cancel"),
+            "/openapi.json": {"get": {
+                "summary": "This document",
+                "responses": {"200": {"description": "OpenAPI 3 document"}},
+            }},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "A token from `flask create-token`"}},
+            "schemas": {
+                "Errors": {"type": "object", "required": ["errors"], "properties": {
+                    "errors": {"type": "object", "additionalProperties": {
+                        "type": "array", "items": {"type": "string"}}}}},
+                "Demand": {"type": "object", "required": ["position", "title", "text"], "properties": {
+                    "position": {"type": "integer"}, "title": {"type": "string"},
+                    "text": {"type": "string"}}},
+                "Petition": {"type": "object",
+                             "required": ["slug", "title", "summary", "status", "goal", "signatures",
+                                          "demands", "locale"],
+                             "properties": {
+                                 "slug": {"type": "string"}, "title": {"type": "string"},
+                                 "summary": {"type": "string"},
+                                 "status": {"type": "string", "enum": ["open", "closed"]},
+                                 "goal": {"type": "integer"},
+                                 "signatures": {"type": "integer", "description": "Confirmed signatures"},
+                                 "demands": {"type": "array", "items": _ref("Demand")},
+                                 "locale": {"type": "string"}}},
+                "SignatureRequest": {"type": "object",
+                                     "required": ["first_name", "last_name", "email", "country", "consent"],
+                                     "properties": {
+                                         "first_name": {"type": "string", "maxLength": 100},
+                                         "last_name": {"type": "string", "maxLength": 100},
+                                         "email": {"type": "string", "format": "email"},
+                                         "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
+                                         "consent": {"type": "boolean", "enum": [True]},
+                                         "updates": {"type": "boolean"},
+                                         "public_name": {"type": "boolean"},
+                                         "locale": {"type": "string", "enum": ["en", "de", "ru", "uk", "be"]},
+                                         "organisation": {"type": "string", "nullable": True}}},
+                "SignatureAccepted": {"type": "object", "required": ["status"], "properties": {
+                    "status": {"type": "string", "enum": ["pending_confirmation"]},
+                    "notices": {"type": "array", "items": {"type": "string"}}}},
+                "Organisation": {"type": "object", "properties": {
+                    "slug": {"type": "string"}, "name": {"type": "string"},
+                    "country": {"type": "string"}, "city": {"type": "string", "nullable": True},
+                    "website": {"type": "string", "nullable": True},
+                    "description_html": {"type": "string"},
+                    "logo_url": {"type": "string", "nullable": True}}},
+                "MailingList": {"type": "object", "properties": {
+                    "slug": {"type": "string"}, "name": {"type": "string"},
+                    "subscribers": {"type": "integer"}}},
+                "SubscriberImport": {"type": "object", "required": ["subscribers"], "properties": {
+                    "subscribers": {"type": "array", "items": {"type": "object", "required": ["email"],
+                                                                "properties": {
+                        "email": {"type": "string"}, "name": {"type": "string"},
+                        "locale": {"type": "string"}, "country": {"type": "string"}}}},
+                    "confirmed": {"type": "boolean"}}},
+                "ImportResult": {"type": "object", "properties": {
+                    "added": {"type": "integer"}, "updated": {"type": "integer"},
+                    "skipped": {"type": "integer"},
+                    "errors": {"type": "array", "items": {"type": "object"}}}},
+                "MailoutRequest": {"type": "object", "required": ["list", "subject", "body_markdown"],
+                                   "properties": {
+                    "list": {"type": "string"}, "subject": {"type": "string"},
+                    "body_markdown": {"type": "string"},
+                    "translations": {"type": "object", "additionalProperties": {
+                        "type": "object", "properties": {"subject": {"type": "string"},
+                                                         "body_markdown": {"type": "string"}}}},
+                    "audience": {"type": "object", "properties": {
+                        "country": {"type": "array", "items": {"type": "string"}},
+                        "locale": {"type": "array", "items": {"type": "string"}}}},
+                    "rate_per_minute": {"type": "integer", "minimum": 1}}},
+                "MailoutProgress": {"type": "object", "properties": {
+                    "id": {"type": "integer"},
+                    "status": {"type": "string",
+                               "enum": ["draft", "scheduled", "sending", "paused", "sent", "cancelled"]},
+                    "recipients": {"type": "integer"}, "sent": {"type": "integer"},
+                    "failed": {"type": "integer"}, "pending": {"type": "integer"},
+                    "started_at": {"type": "string", "format": "date-time", "nullable": True},
+                    "finished_at": {"type": "string", "format": "date-time", "nullable": True}}},
+            },
+        },
+    }
