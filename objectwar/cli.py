@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -79,6 +80,10 @@ def run_dev_command(host: str, port: int) -> None:
     from objectwar.dev.sink import start_sink
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # Ctrl-C and SIGTERM stop everything, even when started in the background
+    # (where the shell leaves SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     sink = start_sink(app.config["OUTBOX_DIR"], app.config["MAIL_SERVER"], app.config["MAIL_PORT"])
     click.echo(f"Mail sink on {app.config['MAIL_SERVER']}:{app.config['MAIL_PORT']}; "
                f"read it at http://{host}:{port}/dev/outbox")
@@ -96,6 +101,10 @@ def run_dev_command(host: str, port: int) -> None:
         except subprocess.TimeoutExpired:
             worker.kill()
         sink.stop()
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def register(app: Flask) -> None:
