@@ -1,10 +1,11 @@
 """JSON API v1 (CONTRACT.md). Errors take the ``{"errors": {...}}`` shape."""
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
 from objectwar.extensions import csrf
 from objectwar.http import public_cors
 from objectwar.i18n import current_locale
+from objectwar.organisations import services as organisations
 from objectwar.petitions import services as petitions
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -25,3 +26,16 @@ def petitions_list():
 def petition_detail(slug: str):
     petition = petitions.get_public_petition(slug)
     return jsonify(petitions.petition_data(petition, current_locale()))
+
+
+# -- organisations (issue 3) ----------------------------------------------------------
+
+
+@bp.get("/organisations")
+@public_cors
+def organisations_list():
+    """Listed member organisations (``?country=DE``); never contact data."""
+    country = (request.args.get("country") or "").strip().upper()[:2] or None
+    return jsonify({"organisations": [
+        organisations.organisation_data(o) for o in organisations.directory(country)
+    ]})
