@@ -70,6 +70,7 @@ LOGO_MAX_SIDE = 512
 LOGO_MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding
 LOGO_FORMATS = {"PNG": ("png", "image/png"), "JPEG": ("jpg", "image/jpeg"),
                 "WEBP": ("webp", "image/webp")}
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,79}")
 LOGO_NAME = re.compile(r"^[0-9a-f]{32}\.(png|jpg|webp)$")
 PROFILE_FIELDS = ("name", "country", "city", "website", "description")
 
@@ -106,8 +107,11 @@ def directory(country: str | None = None, query: str | None = None) -> list[Orga
     """Listed members by name; ``country`` an ISO code, ``query`` a part of the name."""
     statement = _listed_query()
     if country:
-        statement = statement.where(Organisation.country == country.strip().upper()[:2])
-    text = (query or "").strip()[:100]
+        code = country.strip().upper()
+        # Anything but two letters matches nothing (and never reaches the database).
+        statement = statement.where(Organisation.country == (code if SLUG.fullmatch(code.lower())
+                                                            and len(code) == 2 else "--"))
+    text = "".join(ch for ch in (query or "") if unicodedata.category(ch) != "Cc").strip()[:100]
     if text:
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         statement = statement.where(Organisation.name.ilike(f"%{escaped}%", escape="\\"))
@@ -125,7 +129,9 @@ def directory_countries() -> list[str]:
 
 def get_listed(slug: str) -> Organisation:
     """:raise NotFound: no such organisation, or it is not a listed member."""
-    organisation = db.session.scalar(_listed_query().where(Organisation.slug == slug))
+    organisation = None
+    if SLUG.fullmatch(slug):
+        organisation = db.session.scalar(_listed_query().where(Organisation.slug == slug))
     if organisation is None:
         raise NotFound(errors={"slug": [_("There is no member organisation at this address.")]})
     return organisation
