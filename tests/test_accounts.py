@@ -309,3 +309,17 @@ def test_revoked_invitation_link_is_dead(client, app, people):
                            data={"csrf_token": csrf})
     assert response.status_code == 302
     assert app.test_client().get(f"/account/invitation/{token}").status_code == 404
+
+
+def test_login_does_the_same_work_for_known_and_unknown_addresses(app, people, monkeypatch):
+    """One Argon2 computation whatever the address: timing does not tell who has an account."""
+    from objectwar import security
+
+    calls = []
+    real = security.verify_password
+    monkeypatch.setattr(security, "verify_password", lambda h, p: calls.append(h) or real(h, p))
+    with app.test_request_context():
+        for email in ("alice@a.example", "nobody@a.example", "not an address"):
+            calls.clear()
+            assert services.authenticate(email, "wrong password here") is None
+            assert len(calls) == 1, email

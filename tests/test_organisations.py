@@ -259,3 +259,60 @@ def test_failed_smtp_leaves_the_notice_due(app, people, smtp_server):
         assert delivery.deliver(notice.id) is True
     (received,) = smtp_server.messages
     assert received["To"] == "alice@a.example"
+
+
+def test_coordinator_edits_any_profile_audited(client, app, people):
+    login_as(client, app, people.coordinator)
+    path = f"/admin/organisations/{people.org_b}/profile"
+    token = csrf_token(client, path)
+    response = client.post(path, data={"csrf_token": token, "name": "Organisation B", "country": "FR",
+                                       "city": "Lyon", "website": "", "description": "Lyon office."})
+    assert response.status_code == 302
+    with app.app_context():
+        organisation = _db.session.get(Organisation, people.org_b)
+        assert organisation.city == "Lyon" and organisation.website is None
+        event = _db.session.scalar(select(AuditEvent).where(AuditEvent.action == "organisation.update"))
+        assert event.actor_id == people.coordinator
+        assert event.details["changes"]["website"] == ["https://org-b.example", None]
+
+
+def test_invitation_of_a_suspended_organisation_is_dead(client, app, people):
+    from objectwar.accounts.services import invitation_token
+
+    with app.app_context():
+        token = invitation_token(_db.session.get(Invitation, people.invitation_b))
+    assert client.get(f"/account/invitation/{token}").status_code == 200
+    login_as(client, app, people.coordinator)
+    assert decide(client, people.org_b, "suspend").status_code == 302
+    assert app.test_client().get(f"/account/invitation/{token}").status_code == 404
+
+
+def test_periodic_task_is_registered_and_runs(app, people, outbox):
+    from datetime import timedelta
+
+    from objectwar.outbox import services as outbox_services
+    from objectwar.outbox.models import NoticeKind
+    from objectwar.tasks import huey, send_due_notices
+
+    assert "send_due_notices" in {task.name for task in huey._registry.periodic_tasks}
+    with app.test_request_context():
+        user = find_user_by_email("alice@a.example")
+        notice = outbox_services.queue(NoticeKind.PASSWORD_RESET, user.id, user.email, "en")
+        notice.due_at -= timedelta(minutes=5)
+        _db.session.commit()
+    assert send_due_notices.call_local() == 1
+    assert [m.recipients for m in outbox] == [["alice@a.example"]]
+
+
+@pytest.fixture
+def app_overrides():
+    return {"APPLY_RATE_LIMIT": "2 per hour"}
+
+
+def test_applications_are_rate_limited_per_client(client, app):
+    assert apply(client).status_code == 200
+    assert apply(client, name="Second").status_code == 200
+    response = apply(client, name="Third")
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
+    with app.app_context():
+        assert len(list(_db.session.scalars(select(Organisation)))) == 2

@@ -84,6 +84,8 @@ RULES: dict[str, Rule] = {
                                       args=lambda w: {"invitation_id": w.invitation_a}),
     "admin.organisations": Rule(COORDINATOR_PAGE),
     "admin.organisation": Rule(COORDINATOR_PAGE, args=lambda w: {"organisation_id": w.people.org_b}),
+    "admin.organisation_profile": Rule(COORDINATOR_PAGE,
+                                       args=lambda w: {"organisation_id": w.people.org_b}),
     "admin.decide": Rule(COORDINATOR_PAGE, args=lambda w: {"organisation_id": w.people.org_b,
                                                            "decision": "suspend"}),
 }

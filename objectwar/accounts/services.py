@@ -17,6 +17,7 @@ from objectwar.accounts.models import ApiToken, Invitation, Role, User
 from objectwar.audit.services import record
 from objectwar.errors import GENERAL, Conflict, NotFound, ValidationError
 from objectwar.extensions import db
+from objectwar.organisations.models import OrganisationStatus
 from objectwar.outbox import services as outbox
 from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.types import utcnow
@@ -280,7 +281,8 @@ def invitation_for_token(token: str) -> Invitation:
         raise _bad_link() from None
     invitation = db.session.get(Invitation, payload.get("i")) if isinstance(payload, dict) else None
     if (invitation is None or not invitation.is_open
-            or payload.get("e") != invitation.email_digest[:16]):
+            or payload.get("e") != invitation.email_digest[:16]
+            or invitation.organisation.status != OrganisationStatus.MEMBER):
         raise _bad_link()
     return invitation
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -15,7 +14,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from objectwar import security
 from objectwar.accounts import permissions, services
 from objectwar.accounts.forms import (
     ChangePasswordForm,
@@ -24,26 +22,12 @@ from objectwar.accounts.forms import (
     SetPasswordForm,
 )
 from objectwar.errors import ValidationError
-from objectwar.extensions import limiter
 from objectwar.forms import show_errors
 from objectwar.i18n import current_locale
+from objectwar.ratelimit import account_limit
 from objectwar.tasks import enqueue_notices
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
-
-
-def client_key() -> str:
-    """Rate-limit key: a keyed digest of the client address (no addresses kept in the store)."""
-    return "client:" + security.keyed_digest("addr:" + (request.remote_addr or "-"))
-
-
-def _account_limit() -> str:
-    return current_app.config.get("ACCOUNT_RATE_LIMIT", "10 per minute")
-
-
-# One budget per client address for logins, reset requests and new passwords.
-account_limit = limiter.shared_limit(_account_limit, "account", key_func=client_key,
-                                     methods=["POST"])
 
 
 def default_page(user) -> str:

@@ -9,14 +9,27 @@ from flask_login import current_user
 from objectwar.accounts import permissions
 from objectwar.errors import ValidationError
 from objectwar.forms import ConfirmForm, show_errors
+from objectwar.i18n import current_locale
 from objectwar.markup import render_markdown
 from objectwar.organisations import services as org_services
-from objectwar.organisations.forms import RejectForm
+from objectwar.organisations.forms import ProfileForm, RejectForm
 from objectwar.organisations.models import OrganisationStatus
 from objectwar.organisations.services import Decision
 from objectwar.tasks import enqueue_notices
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+STATUS_LABELS = {
+    OrganisationStatus.APPLIED: _l("applied"),
+    OrganisationStatus.MEMBER: _l("member"),
+    OrganisationStatus.SUSPENDED: _l("suspended"),
+    OrganisationStatus.REJECTED: _l("rejected"),
+}
+
+
+@bp.context_processor
+def status_labels():
+    return {"status_labels": STATUS_LABELS}
 
 DONE = {
     Decision.APPROVE: _l("The organisation is a member now; its contact is invited."),
@@ -67,3 +80,24 @@ def decide(organisation_id: int, decision: str):
         flash(str(DONE[choice]))
         return redirect(url_for("admin.organisation", organisation_id=organisation_id))
     return render_template("admin/decide.html", organisation=found, decision=choice, form=form)
+
+
+@bp.route("/organisations/<int:organisation_id>/profile", methods=["GET", "POST"])
+@permissions.coordinator_required
+def organisation_profile(organisation_id: int):
+    """Coordinators edit any organisation's public profile (audited like a member's edit)."""
+    found = org_services.get_organisation(organisation_id)
+    form = ProfileForm(obj=found).set_countries(current_locale())
+    action = url_for("admin.organisation_profile", organisation_id=organisation_id)
+    back = url_for("admin.organisation", organisation_id=organisation_id)
+    if form.validate_on_submit():
+        try:
+            org_services.update_profile(current_user, found, form.data)
+        except ValidationError as error:
+            show_errors(form, error)
+            return render_template("members/profile.html", form=form, organisation=found,
+                                   action=action, back=back), 422
+        flash(_l("The profile is saved."))
+        return redirect(back)
+    return render_template("members/profile.html", form=form, organisation=found, action=action,
+                           back=back)

@@ -11,6 +11,7 @@ from objectwar.i18n import current_locale
 from objectwar.markup import plain_excerpt, render_markdown
 from objectwar.organisations import services
 from objectwar.organisations.forms import ApplyForm
+from objectwar.ratelimit import apply_limit
 from objectwar.tasks import enqueue_notices
 
 bp = Blueprint("organisations", __name__, url_prefix="/organisations")
@@ -29,6 +30,7 @@ def directory():
 
 
 @bp.route("/apply", methods=["GET", "POST"])
+@apply_limit
 def apply():
     locale = current_locale()
     form = ApplyForm().set_countries(locale)
