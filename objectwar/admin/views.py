@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -97,7 +98,7 @@ def organisation_profile(organisation_id: int):
             show_errors(form, error)
             return render_template("members/profile.html", form=form, organisation=found,
                                    action=action, back=back), 422
-        flash(_l("The profile is saved."))
+        flash(_("The profile is saved."))
         return redirect(back)
     return render_template("members/profile.html", form=form, organisation=found, action=action,
                            back=back)
