@@ -214,3 +214,35 @@ def test_credited_signatures_with_embed_snippet_and_link(client, app, people, de
     assert "draft-one" not in page
     login_as(client, app, people.member_b)
     assert "1 confirmed signature" in client.get("/my/organisation").get_data(as_text=True)
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
+def test_decompression_bombs_are_refused_before_decoding(client, app, people):
+    login_as(client, app, people.member_a)
+    for size in ((7000, 7000), (60000, 60000)):
+        response = upload(client, _png_header_only(*size), "bomb.png")
+        assert response.status_code == 422, size
+
+
+def test_odd_identifiers_never_500(client, app, people):
+    login_as(client, app, people.member_a)
+    for path in ("/my/organisation/colleagues/99999999999999999999/remove",
+                 "/my/organisation/colleagues/-1/remove", "/my/organisation/colleagues/0/remove",
+                 "/organisations/%00", "/organisations/" + "a" * 500, "/organisations/logos/%00.png",
+                 "/account/reset/" + "a" * 3000, "/account/invitation/%00%ff", "/account/login?next=%00"):
+        assert client.get(path).status_code in (200, 302, 404), path
+    coordinator = login_as(app.test_client(), app, people.coordinator)
+    for path in ("/admin/organisations/99999999999999999999", "/admin/organisations/2147483647",
+                 "/admin/organisations?status=%00", "/admin/organisations/1/explode"):
+        assert coordinator.get(path).status_code in (200, 404), path

@@ -51,7 +51,7 @@ def organisations():
                            organisations=org_services.organisations_by_status(status))
 
 
-@bp.get("/organisations/<int:organisation_id>")
+@bp.get("/organisations/<int(max=2147483647):organisation_id>")
 @permissions.coordinator_required
 def organisation(organisation_id: int):
     found = org_services.get_organisation(organisation_id)
@@ -61,7 +61,7 @@ def organisation(organisation_id: int):
     )
 
 
-@bp.route("/organisations/<int:organisation_id>/<any(approve, reject, suspend, reinstate):decision>",
+@bp.route("/organisations/<int(max=2147483647):organisation_id>/<any(approve, reject, suspend, reinstate):decision>",
           methods=["GET", "POST"])
 @permissions.coordinator_required
 def decide(organisation_id: int, decision: str):
@@ -83,7 +83,7 @@ def decide(organisation_id: int, decision: str):
     return render_template("admin/decide.html", organisation=found, decision=choice, form=form)
 
 
-@bp.route("/organisations/<int:organisation_id>/profile", methods=["GET", "POST"])
+@bp.route("/organisations/<int(max=2147483647):organisation_id>/profile", methods=["GET", "POST"])
 @permissions.coordinator_required
 def organisation_profile(organisation_id: int):
     """Coordinators edit any organisation's public profile (audited like a member's edit)."""

@@ -92,7 +92,7 @@ def colleagues():
     ), status
 
 
-@bp.route("/colleagues/<int:user_id>/remove", methods=["GET", "POST"])
+@bp.route("/colleagues/<int(max=2147483647):user_id>/remove", methods=["GET", "POST"])
 @permissions.member_required
 def remove_colleague(user_id: int):
     organisation = _mine()
@@ -106,7 +106,7 @@ def remove_colleague(user_id: int):
     return render_template("members/remove_colleague.html", form=form, colleague=colleague)
 
 
-@bp.post("/invitations/<int:invitation_id>/revoke")
+@bp.post("/invitations/<int(max=2147483647):invitation_id>/revoke")
 @permissions.member_required
 def revoke_invitation(invitation_id: int):
     organisation = _mine()
