@@ -137,7 +137,7 @@ class TestingConfig(Config):
         super().__init__()
         # Tests never inherit the operator's services or secrets: each test
         # asks for what it needs through create_app's overrides.
-        self.SECRET_KEY = "test-secret-key"  # noqa: S105 (tests only)
+        self.SECRET_KEY = "test-secret-key"  # noqa: S105 (the test suite's own)
         self.DATA_KEY = "test-data-key"
         self.DIGEST_KEY = None
         self.TASKS_IMMEDIATE = True

@@ -55,6 +55,7 @@ class Rule:
 
 PUBLIC: set[str] = {
     "static", "main.home", "petitions.detail", "api.petitions_list", "api.petition_detail",
+    "api.openapi",
     "api.organisations_list", "organisations.directory", "organisations.apply",
     "organisations.profile", "organisations.logo", "accounts.reset_request",
     "accounts.reset", "accounts.invitation",
