@@ -61,6 +61,16 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(main_bp)
     app.register_blueprint(petitions_bp)
     app.register_blueprint(api_bp)
+    # Organisations and accounts (issue 3).
+    from objectwar.accounts.views import bp as accounts_bp
+    from objectwar.admin.views import bp as admin_bp
+    from objectwar.organisations.member_views import bp as members_bp
+    from objectwar.organisations.views import bp as organisations_bp
+
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(organisations_bp)
+    app.register_blueprint(members_bp)
+    app.register_blueprint(admin_bp)
     if app.config.get("DEV_OUTBOX"):
         from objectwar.dev.views import bp as dev_bp
 

@@ -1,6 +1,6 @@
 """Every domain's models, imported in one place so that Alembic sees them all."""
 
-from objectwar.accounts.models import ApiToken, Role, User
+from objectwar.accounts.models import ApiToken, Invitation, Role, User
 from objectwar.audit.models import AuditEvent
 from objectwar.mailing.models import (
     Delivery,
@@ -14,6 +14,7 @@ from objectwar.mailing.models import (
     SubscriptionStatus,
 )
 from objectwar.organisations.models import Organisation, OrganisationStatus
+from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.petitions.models import (
     Demand,
     DemandText,
@@ -29,3 +30,5 @@ __all__ = [
     "OrganisationStatus", "Petition", "PetitionStatus", "PetitionText", "Role", "Signature",
     "Subscriber", "Subscription", "SubscriptionStatus", "User",
 ]
+# Organisations and accounts (issue 3).
+__all__ += ["Invitation", "Notice", "NoticeKind"]

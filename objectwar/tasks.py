@@ -78,3 +78,29 @@ def run_worker(workers: int = 2, periodic: bool = True) -> None:
         initial_delay=0.1, backoff=1.15, max_delay=1.0,
     )
     consumer.run()
+
+
+# -- organisations and accounts (issue 3): the outbox of notices ---------------------
+# Views call a service (which writes the notice rows and commits), then queue
+# send_notice with the ids; send_due_notices catches whatever the queue lost.
+
+from huey import crontab  # noqa: E402 (kept in this block for an easy merge)
+
+from objectwar.outbox import delivery as notice_delivery  # noqa: E402
+
+
+@app_task()
+def send_notice(notice_id: int) -> bool:
+    return notice_delivery.deliver(notice_id)
+
+
+@app_periodic_task(crontab(minute="*"))
+def send_due_notices() -> int:
+    return notice_delivery.deliver_due(older_than_seconds=60)
+
+
+def enqueue_notices(notices: list[Any]) -> None:
+    """Queue the sending of notices already committed to the outbox."""
+    for notice in notices:
+        if notice is not None:
+            send_notice(notice.id)

@@ -80,3 +80,41 @@ def merge(errors: list[ValidationError]) -> ValidationError:
         for field, messages in error.errors.items():
             combined.setdefault(field, []).extend(messages)
     return ValidationError(errors=combined)
+
+
+# -- organisations and accounts (issue 3) ----------------------------------------
+
+
+def validate_url(value: str | None, field: str = "website", required: bool = False,
+                 max_length: int = 500) -> str | None:
+    """An absolute ``http``/``https`` address with a host, or ``None`` when empty and optional."""
+    from urllib.parse import urlsplit
+
+    text = (value or "").strip()
+    if not text:
+        if required:
+            raise fail(field, _("This field is required."))
+        return None
+    if len(text) > max_length:
+        raise fail(field, _("Use at most %(n)d characters.", n=max_length))
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme.lower() not in {"http", "https"} or not parts.hostname
+            or any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in text)):
+        raise fail(field, _("Enter a web address starting with https:// or http://."))
+    return text
+
+
+def clean_text(value: str | None, field: str, max_length: int = 5000, required: bool = False) -> str:
+    """A longer free text (several lines): trimmed, NFC, no control characters but line breaks."""
+    text = unicodedata.normalize("NFC", (value or "").replace("\r\n", "\n")).strip()
+    if required and not text:
+        raise fail(field, _("This field is required."))
+    if len(text) > max_length:
+        raise fail(field, _("Use at most %(n)d characters.", n=max_length))
+    if any((unicodedata.category(ch) == "Cc" and ch not in "\n\t") or ch in BIDI_CONTROLS
+           for ch in text):
+        raise fail(field, _("Remove the control characters from this field."))
+    return text

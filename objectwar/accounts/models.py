@@ -78,3 +78,33 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="api_tokens")
+
+
+class Invitation(db.Model):
+    """An invitation to join an organisation as a member user.
+
+    The link in the email carries a signed token naming this row; accepting it
+    sets ``accepted_at``, so a link works once. The email itself is a row of the
+    outbox (``objectwar.outbox``), made in the same transaction as this one.
+    """
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    email_digest: Mapped[str] = mapped_column(String(64), index=True)
+    email: Mapped[str] = mapped_column(Encrypted)
+    locale: Mapped[str] = mapped_column(String(8), default="en")
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organisation: Mapped[Organisation] = relationship()
+    invited_by: Mapped[User | None] = relationship()
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None

@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import functools
+from datetime import timedelta
+from importlib import resources
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from objectwar import security
-from objectwar.accounts.models import ApiToken, Role, User
-from objectwar.errors import ValidationError
+from objectwar.accounts.models import ApiToken, Invitation, Role, User
+from objectwar.audit.services import record
+from objectwar.errors import GENERAL, Conflict, NotFound, ValidationError
 from objectwar.extensions import db
+from objectwar.organisations.models import OrganisationStatus
+from objectwar.outbox import services as outbox
+from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.types import utcnow
 from objectwar.validation import validate_email
 
+if TYPE_CHECKING:
+    from objectwar.organisations.models import Organisation
+
 MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1000
 
 
 def load_session_user(session_id: str) -> User | None:
@@ -30,11 +45,21 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email_digest == security.email_digest(email)))
 
 
-def check_password_rules(password: str) -> None:
-    """:raise ValidationError: the password is too short."""
+def check_password_rules(password: str, email: str | None = None) -> None:
+    """:raise ValidationError: the password is too short, too common or the address itself."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(errors={"password": [
             _("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
+        ]})
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError(errors={"password": [
+            _("Use at most %(n)d characters.", n=MAX_PASSWORD_LENGTH)
+        ]})
+    lowered = password.strip().lower()
+    if (lowered in common_passwords() or len(set(lowered)) < 4
+            or (email and lowered in {email.lower(), email.lower().partition("@")[0]})):
+        raise ValidationError(errors={"password": [
+            _("This password is too easy to guess. Please choose another one.")
         ]})
 
 
@@ -91,3 +116,279 @@ def user_for_api_token(token: str) -> User | None:
     api_token.last_used_at = utcnow()
     db.session.commit()
     return api_token.user
+
+
+# -- organisations and accounts (issue 3): passwords, login, resets, invitations --
+
+# The account is throttled after this many failed logins in a row: each further
+# failure doubles the wait, up to LOCK_MAX_SECONDS. A success clears it.
+LOCK_AFTER = 5
+LOCK_BASE_SECONDS = 30
+LOCK_MAX_SECONDS = 15 * 60
+INVITATION_MAX_AGE = 7 * 24 * 3600
+RESET_MAX_AGE = 3600
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of the most common passwords (lower case)."""
+    text = resources.files("objectwar.accounts").joinpath("common_passwords.txt").read_text("utf-8")
+    return frozenset(
+        line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
+
+
+def check_new_password(password: str, confirm: str, email: str | None = None) -> None:
+    """:raise ValidationError: the two entries differ or the password breaks a rule."""
+    check_password_rules(password, email)
+    if password != confirm:
+        raise ValidationError(errors={"confirm": [_("The two passwords are not the same.")]})
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else ``None`` (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def lock_delay(failed_logins: int) -> int:
+    """Seconds an account waits after ``failed_logins`` failures in a row (0: no wait)."""
+    if failed_logins < LOCK_AFTER:
+        return 0
+    return min(LOCK_BASE_SECONDS * 2 ** (failed_logins - LOCK_AFTER), LOCK_MAX_SECONDS)
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user these credentials belong to, or ``None``: the caller cannot tell why.
+
+    An unknown address, a wrong password, an inactive or a throttled account all
+    answer ``None`` after about the same work (one Argon2 computation).
+    """
+    try:
+        address = validate_email(email)
+    except ValidationError:
+        address = None
+    user = find_user_by_email(address) if address else None
+    now = utcnow()
+    if user is None or not user.active or (user.locked_until and user.locked_until > now):
+        security.verify_password(None, password)
+        return None
+    if not security.verify_password(user.password_hash, password):
+        user.failed_logins += 1
+        delay = lock_delay(user.failed_logins)
+        user.locked_until = now + timedelta(seconds=delay) if delay else None
+        db.session.commit()
+        return None
+    if user.password_hash and security.password_needs_rehash(user.password_hash):
+        user.password_hash = security.hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    db.session.commit()
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """Invalidate every session of ``user`` (logout, password change, log out everywhere)."""
+    user.session_version = (user.session_version or 0) + 1
+    db.session.commit()
+
+
+def change_password(user: User, current: str, password: str, confirm: str) -> None:
+    """Set a new password; every other session ends.
+
+    :raise ValidationError: the current password is wrong or the new one breaks a rule.
+    """
+    if not security.verify_password(user.password_hash, current):
+        raise ValidationError(errors={"current": [_("This is not your current password.")]})
+    check_new_password(password, confirm, user.email)
+    user.password_hash = security.hash_password(password)
+    end_sessions(user)
+
+
+def _password_fingerprint(user: User) -> str:
+    # Changes whenever the password does, so a reset link works once.
+    return security.keyed_digest("reset:" + (user.password_hash or ""))[:24]
+
+
+def reset_token(user: User) -> str:
+    return security.make_token("reset", {"u": user.id, "f": _password_fingerprint(user)})
+
+
+def user_for_reset_token(token: str) -> User:
+    """:raise NotFound: the link is forged, expired (1 hour) or already used."""
+    try:
+        payload = security.read_token("reset", token, max_age=current_app.config.get(
+            "RESET_MAX_AGE", RESET_MAX_AGE))
+    except security.TokenError:
+        raise _bad_link() from None
+    user = db.session.get(User, payload.get("u")) if isinstance(payload, dict) else None
+    if user is None or not user.active or payload.get("f") != _password_fingerprint(user):
+        raise _bad_link()
+    return user
+
+
+def request_password_reset(email: str, locale: str) -> Notice | None:
+    """Queue a reset email when an active user has this address; the caller answers the same."""
+    try:
+        address = validate_email(email)
+    except ValidationError:
+        return None
+    user = find_user_by_email(address)
+    if user is None or not user.active:
+        return None
+    notice = outbox.queue(NoticeKind.PASSWORD_RESET, user.id, user.email, user.locale or locale)
+    db.session.commit()
+    return notice
+
+
+def reset_password(token: str, password: str, confirm: str) -> User:
+    """Set a new password from a reset link; every session of the user ends.
+
+    :raise NotFound: bad link. :raise ValidationError: the password breaks a rule.
+    """
+    user = user_for_reset_token(token)
+    check_new_password(password, confirm, user.email)
+    user.password_hash = security.hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    end_sessions(user)
+    return user
+
+
+def _bad_link() -> NotFound:
+    return NotFound(errors={"token": [
+        _("This link is not valid any more. It may have expired or been used already.")
+    ]})
+
+
+def invitation_token(invitation: Invitation) -> str:
+    return security.make_token("invitation", {"i": invitation.id, "e": invitation.email_digest[:16]})
+
+
+def invitation_for_token(token: str) -> Invitation:
+    """:raise NotFound: the link is forged, expired (7 days), used or revoked."""
+    try:
+        payload = security.read_token("invitation", token, max_age=current_app.config.get(
+            "INVITATION_MAX_AGE", INVITATION_MAX_AGE))
+    except security.TokenError:
+        raise _bad_link() from None
+    invitation = db.session.get(Invitation, payload.get("i")) if isinstance(payload, dict) else None
+    if (invitation is None or not invitation.is_open
+            or payload.get("e") != invitation.email_digest[:16]
+            or invitation.organisation.status != OrganisationStatus.MEMBER):
+        raise _bad_link()
+    return invitation
+
+
+def invite(organisation: Organisation, email: str, locale: str,
+           invited_by: User | None) -> Notice | None:
+    """Invite an address to the organisation and queue the email.
+
+    An address that already has an account gets nothing (the caller answers the
+    same way). Adds to the session; the caller commits with its own change.
+    :raise ValidationError: not an email address.
+    """
+    address = validate_email(email)
+    digest = security.email_digest(address)
+    if db.session.scalar(select(User.id).where(User.email_digest == digest)) is not None:
+        return None
+    invitation = Invitation(organisation=organisation, email_digest=digest, email=address,
+                            locale=locale, invited_by=invited_by)
+    db.session.add(invitation)
+    db.session.flush()
+    return outbox.queue(NoticeKind.INVITATION, invitation.id, address, locale)
+
+
+def accept_invitation(token: str, password: str, confirm: str) -> User:
+    """Create the member user of an invitation with its password.
+
+    :raise NotFound: bad link. :raise ValidationError: the password breaks a rule.
+    :raise Conflict: the address has an account already.
+    """
+    invitation = invitation_for_token(token)
+    check_new_password(password, confirm, invitation.email)
+    if find_user_by_email(invitation.email) is not None:
+        raise Conflict(errors={"token": [
+            _("This address has an account already. Log in, or ask for a new password.")
+        ]})
+    user = User(email_digest=invitation.email_digest, email=invitation.email, role=Role.MEMBER,
+                organisation_id=invitation.organisation_id, locale=invitation.locale,
+                password_hash=security.hash_password(password), last_login_at=utcnow())
+    db.session.add(user)
+    invitation.accepted_at = utcnow()
+    # Other open invitations of the same address are spent too.
+    for other in db.session.scalars(select(Invitation).where(
+            Invitation.email_digest == invitation.email_digest, Invitation.id != invitation.id,
+            Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))):
+        other.revoked_at = utcnow()
+    db.session.flush()
+    record("user.join", user, actor_id=user.id, organisation_id=invitation.organisation_id,
+           invitation_id=invitation.id)
+    db.session.commit()
+    return user
+
+
+def colleagues(organisation: Organisation) -> list[User]:
+    return list(db.session.scalars(
+        select(User).where(User.organisation_id == organisation.id).order_by(User.created_at, User.id)
+    ))
+
+
+def open_invitations(organisation: Organisation) -> list[Invitation]:
+    return list(db.session.scalars(
+        select(Invitation).where(Invitation.organisation_id == organisation.id,
+                                 Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
+        .order_by(Invitation.created_at, Invitation.id)
+    ))
+
+
+def get_colleague(organisation: Organisation, user_id: int) -> User:
+    """:raise NotFound: no such user in this organisation (other organisations' too)."""
+    user = db.session.get(User, user_id)
+    if user is None or user.organisation_id != organisation.id:
+        raise NotFound()
+    return user
+
+
+def remove_colleague(actor: User, organisation: Organisation, user_id: int) -> None:
+    """Delete a colleague's account. :raise NotFound: not in this organisation. :raise Conflict: oneself."""
+    user = get_colleague(organisation, user_id)
+    if user.id == actor.id:
+        raise Conflict(errors={GENERAL: [_("You cannot remove yourself.")]})
+    record("organisation.colleague_removed", organisation, actor_id=actor.id, user_id=user.id)
+    db.session.delete(user)
+    db.session.commit()
+
+
+def invite_colleague(actor: User, organisation: Organisation, email: str,
+                     locale: str) -> Notice | None:
+    """Invite a colleague; the same answer whether or not the address has an account."""
+    notice = invite(organisation, email, locale, actor)
+    record("organisation.colleague_invited", organisation, actor_id=actor.id,
+           invitation_id=notice.target_id if notice else None)
+    db.session.commit()
+    return notice
+
+
+def revoke_invitation(actor: User, organisation: Organisation, invitation_id: int) -> None:
+    """:raise NotFound: no open invitation of this organisation with this id."""
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or invitation.organisation_id != organisation.id or not invitation.is_open:
+        raise NotFound()
+    invitation.revoked_at = utcnow()
+    record("organisation.invitation_revoked", organisation, actor_id=actor.id,
+           invitation_id=invitation.id)
+    db.session.commit()
+
+
+def active_coordinators() -> list[User]:
+    return list(db.session.scalars(
+        select(User).where(User.role == Role.COORDINATOR, User.active.is_(True)).order_by(User.id)
+    ))

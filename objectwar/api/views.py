@@ -1,11 +1,12 @@
 """JSON API v1 (CONTRACT.md). Errors take the ``{"errors": {...}}`` shape."""
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 
 from objectwar.api.schemas import openapi_document
 from objectwar.extensions import csrf
 from objectwar.http import public_cors
 from objectwar.i18n import current_locale
+from objectwar.organisations import services as organisations
 from objectwar.petitions import services as petitions
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -32,3 +33,16 @@ def petition_detail(slug: str):
 @public_cors
 def openapi():
     return jsonify(openapi_document(current_app.config["PUBLIC_URL"]))
+
+
+# -- organisations (issue 3) ----------------------------------------------------------
+
+
+@bp.get("/organisations")
+@public_cors
+def organisations_list():
+    """Listed member organisations (``?country=DE``); never contact data."""
+    country = (request.args.get("country") or "").strip().upper()[:2] or None
+    return jsonify({"organisations": [
+        organisations.organisation_data(o) for o in organisations.directory(country)
+    ]})

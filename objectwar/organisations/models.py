@@ -41,6 +41,8 @@ class Organisation(db.Model):
     contact_name: Mapped[str | None] = mapped_column(Encrypted)
     contact_email: Mapped[str | None] = mapped_column(Encrypted)
     application_note: Mapped[str | None] = mapped_column(Encrypted)
+    # The language of the contact's emails (the page language of the application).
+    contact_locale: Mapped[str] = mapped_column(String(8), default="en")
     status: Mapped[OrganisationStatus] = mapped_column(
         enum_type(OrganisationStatus), default=OrganisationStatus.APPLIED
     )

@@ -1,0 +1,144 @@
+"""``/account``: log in and out, reset a password, accept an invitation."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from objectwar.accounts import permissions, services
+from objectwar.accounts.forms import (
+    ChangePasswordForm,
+    LoginForm,
+    ResetRequestForm,
+    SetPasswordForm,
+)
+from objectwar.errors import ValidationError
+from objectwar.forms import show_errors
+from objectwar.i18n import current_locale
+from objectwar.ratelimit import account_limit
+from objectwar.tasks import enqueue_notices
+
+bp = Blueprint("accounts", __name__, url_prefix="/account")
+
+
+def default_page(user) -> str:
+    if permissions.is_coordinator(user):
+        return url_for("admin.organisations")
+    if permissions.is_member(user):
+        return url_for("members.overview")
+    return url_for("main.home")
+
+
+def _start_session(user) -> None:
+    session.clear()  # nothing from before the login survives (session fixation)
+    login_user(user)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@account_limit
+def login():
+    form = LoginForm(next=request.args.get("next", ""))
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(services.safe_next(form.next.data) or default_page(current_user))
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data or "", form.password.data or "")
+        if user is not None:
+            _start_session(user)
+            return redirect(services.safe_next(form.next.data) or default_page(user))
+        form.form_errors.append(_("The email address or the password is not right, or there were "
+                                  "too many attempts. Please wait a moment and try again."))
+        return render_template("accounts/login.html", form=form), 422
+    return render_template("accounts/login.html", form=form)
+
+
+@bp.post("/logout")
+def logout():
+    if current_user.is_authenticated:
+        services.end_sessions(current_user)
+    logout_user()
+    session.clear()
+    flash(_("You are logged out."))
+    return redirect(url_for("main.home"))
+
+
+@bp.post("/logout-everywhere")
+@permissions.user_required
+def logout_everywhere():
+    services.end_sessions(current_user)
+    logout_user()
+    session.clear()
+    flash(_("You are logged out on every device."))
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@permissions.user_required
+def password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(current_user, form.current.data or "", form.password.data or "",
+                                     form.confirm.data or "")
+        except ValidationError as error:
+            show_errors(form, error)
+            return render_template("accounts/password.html", form=form), 422
+        _start_session(current_user._get_current_object())
+        flash(_("Your password is changed. Other devices are logged out."))
+        return redirect(default_page(current_user))
+    return render_template("accounts/password.html", form=form)
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@account_limit
+def reset_request():
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        notice = services.request_password_reset(form.email.data or "", current_locale())
+        enqueue_notices([notice])
+        return render_template("accounts/reset_sent.html")
+    return render_template("accounts/reset_request.html", form=form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@account_limit
+def reset(token: str):
+    services.user_for_reset_token(token)
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(token, form.password.data or "", form.confirm.data or "")
+        except ValidationError as error:
+            show_errors(form, error)
+            return render_template("accounts/set_password.html", form=form, reset=True), 422
+        logout_user()
+        session.clear()
+        flash(_("Your password is set. Please log in."))
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/set_password.html", form=form, reset=True)
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+@account_limit
+def invitation(token: str):
+    invited = services.invitation_for_token(token)
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = services.accept_invitation(token, form.password.data or "", form.confirm.data or "")
+        except ValidationError as error:
+            show_errors(form, error)
+            return render_template("accounts/set_password.html", form=form,
+                                   organisation=invited.organisation), 422
+        _start_session(user)
+        flash(_("Welcome! Your account is ready."))
+        return redirect(default_page(user))
+    return render_template("accounts/set_password.html", form=form, organisation=invited.organisation)

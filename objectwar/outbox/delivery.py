@@ -1,0 +1,85 @@
+"""Composing and sending the outbox's notices (run by workers, see ``objectwar.tasks``)."""
+
+from __future__ import annotations
+
+import smtplib
+from typing import Any
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from flask_mail import Message
+
+from objectwar import email
+from objectwar.accounts import services as accounts
+from objectwar.accounts.models import Invitation, User
+from objectwar.extensions import db
+from objectwar.organisations.models import Organisation
+from objectwar.outbox import services as outbox
+from objectwar.outbox.models import Notice, NoticeKind
+
+SUBJECTS = {
+    NoticeKind.APPLICATION_RECEIVED: _l("We received your application"),
+    NoticeKind.APPLICATION_NOTICE: _l("New application from an organisation"),
+    NoticeKind.APPLICATION_REJECTED: _l("About your application"),
+    NoticeKind.INVITATION: _l("Your invitation to the #ObjectWarCampaign"),
+    NoticeKind.PASSWORD_RESET: _l("Set a new password"),
+}
+
+
+def _context(notice: Notice) -> dict[str, Any] | None:
+    """What the notice's template needs; ``None`` when there is nothing to send any more."""
+    if notice.kind in (NoticeKind.APPLICATION_RECEIVED, NoticeKind.APPLICATION_NOTICE,
+                       NoticeKind.APPLICATION_REJECTED):
+        organisation = db.session.get(Organisation, notice.target_id)
+        if organisation is None:
+            return None
+        return {"organisation": organisation, "message": notice.message,
+                "admin_url": email.external_url("admin.organisation", organisation_id=organisation.id)}
+    if notice.kind == NoticeKind.INVITATION:
+        invitation = db.session.get(Invitation, notice.target_id)
+        if invitation is None or not invitation.is_open:
+            return None
+        return {"organisation": invitation.organisation, "days": accounts.INVITATION_MAX_AGE // 86400,
+                "link": email.external_url("accounts.invitation",
+                                           token=accounts.invitation_token(invitation))}
+    if notice.kind == NoticeKind.PASSWORD_RESET:
+        user = db.session.get(User, notice.target_id)
+        if user is None or not user.active:
+            return None
+        return {"link": email.external_url("accounts.reset", token=accounts.reset_token(user))}
+    return None
+
+
+def compose(notice: Notice) -> Message | None:
+    context = _context(notice)
+    if context is None:
+        return None
+    return email.compose(str(notice.kind), to=notice.recipient, locale=notice.locale,
+                         subject=SUBJECTS[notice.kind], **context)
+
+
+def deliver(notice_id: int) -> bool:
+    """Claim, compose, send and mark one notice; ``True`` if it was sent now.
+
+    A failure leaves it due: the periodic task tries again.
+    """
+    notice = outbox.claim(notice_id)
+    if notice is None:
+        return False
+    try:
+        message = compose(notice)
+        if message is None:
+            outbox.mark_sent(notice, note="skipped: nothing to send any more")
+            return False
+        email.send(message)
+    except (OSError, smtplib.SMTPException) as error:
+        current_app.logger.warning("Notice %s not sent: %s", notice_id, error)
+        outbox.mark_failed(notice, f"{type(error).__name__}: {error}")
+        return False
+    outbox.mark_sent(notice)
+    return True
+
+
+def deliver_due(older_than_seconds: int = 60) -> int:
+    """Send every notice due for longer than ``older_than_seconds``; return how many went out."""
+    return sum(deliver(notice_id) for notice_id in outbox.due_ids(older_than_seconds))

@@ -1,0 +1,42 @@
+"""Emails of the accounts and organisations domains, as rows (DESIGN principle 1)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from objectwar.extensions import db
+from objectwar.types import Encrypted, UTCDateTime, enum_type, utcnow
+
+
+class NoticeKind(enum.StrEnum):
+    APPLICATION_RECEIVED = "application_received"  # to the applicant's contact
+    APPLICATION_NOTICE = "application_notice"  # to each coordinator
+    APPLICATION_REJECTED = "application_rejected"  # to the contact, with the message
+    INVITATION = "invitation"  # target: an Invitation
+    PASSWORD_RESET = "password_reset"  # noqa: S105 (a kind, not a secret); target: a User
+
+
+class Notice(db.Model):
+    """One email to one recipient: due until a worker has sent it."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[NoticeKind] = mapped_column(enum_type(NoticeKind))
+    # The row the email is about (an organisation, an invitation or a user).
+    target_id: Mapped[int]
+    recipient: Mapped[str] = mapped_column(Encrypted)
+    locale: Mapped[str] = mapped_column(String(8), default="en")
+    # Free text of the email (a coordinator's message to a rejected applicant).
+    message: Mapped[str | None] = mapped_column(Encrypted)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set while the email is still to be sent; cleared when it is.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))

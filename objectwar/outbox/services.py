@@ -1,0 +1,69 @@
+"""Adding notices to the outbox and claiming them for sending."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+
+from objectwar.extensions import db
+from objectwar.outbox.models import Notice, NoticeKind
+from objectwar.types import utcnow
+
+# A claim older than this belongs to a worker that died: the notice is due again.
+CLAIM_SECONDS = 300
+
+
+def queue(kind: NoticeKind, target_id: int, recipient: str, locale: str,
+          message: str | None = None) -> Notice:
+    """Add an email to the outbox (committed with the change it belongs to)."""
+    notice = Notice(kind=kind, target_id=target_id, recipient=recipient, locale=locale,
+                    message=message, due_at=utcnow())
+    db.session.add(notice)
+    return notice
+
+
+def due_ids(older_than_seconds: int = 0, limit: int = 500) -> list[int]:
+    """Notices due for at least ``older_than_seconds`` and not claimed by a live worker."""
+    now = utcnow()
+    query = (
+        select(Notice.id)
+        .where(Notice.due_at.is_not(None), Notice.due_at <= now - timedelta(seconds=older_than_seconds),
+               or_(Notice.claimed_at.is_(None),
+                   Notice.claimed_at < now - timedelta(seconds=CLAIM_SECONDS)))
+        .order_by(Notice.id)
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
+
+
+def claim(notice_id: int) -> Notice | None:
+    """Take a due notice for this worker; ``None`` if it is sent or another worker has it."""
+    now = utcnow()
+    result = db.session.execute(
+        update(Notice)
+        .where(Notice.id == notice_id, Notice.due_at.is_not(None),
+               or_(Notice.claimed_at.is_(None),
+                   Notice.claimed_at < now - timedelta(seconds=CLAIM_SECONDS)))
+        .values(claimed_at=now, attempts=Notice.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    if result.rowcount != 1:
+        return None
+    return db.session.get(Notice, notice_id, populate_existing=True)
+
+
+def mark_sent(notice: Notice, note: str | None = None) -> None:
+    notice.sent_at = utcnow()
+    notice.due_at = None
+    notice.claimed_at = None
+    notice.last_error = note
+    db.session.commit()
+
+
+def mark_failed(notice: Notice, error: str) -> None:
+    """Leave the notice due (the periodic task retries it) and note why it failed."""
+    notice.claimed_at = None
+    notice.last_error = error[:300]
+    db.session.commit()

@@ -1,0 +1,28 @@
+"""Rate-limit keys and limits shared by the domains' views (Flask-Limiter)."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+
+from objectwar import security
+from objectwar.extensions import limiter
+
+
+def client_key() -> str:
+    """The client address as a keyed digest: the limiter's store never holds an address."""
+    return "client:" + security.keyed_digest("addr:" + (request.remote_addr or "-"))
+
+
+def _account_limit() -> str:
+    return current_app.config.get("ACCOUNT_RATE_LIMIT", "10 per minute")
+
+
+def _apply_limit() -> str:
+    return current_app.config.get("APPLY_RATE_LIMIT", "5 per hour")
+
+
+#: One budget per client address for logins, reset requests and new passwords (POST only).
+account_limit = limiter.shared_limit(_account_limit, "account", key_func=client_key,
+                                     methods=["POST"])
+#: Applications to join (each sends emails): a few per client address and hour.
+apply_limit = limiter.shared_limit(_apply_limit, "apply", key_func=client_key, methods=["POST"])

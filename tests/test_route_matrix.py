@@ -1,0 +1,197 @@
+"""Every route of the app, asked by every role: anonymous, member of A, member of B, coordinator.
+
+The test walks ``app.url_map`` and fails for any endpoint without a rule here, so
+a new route cannot arrive without a decision about who may use it.
+
+To add an endpoint: a public GET page goes into ``PUBLIC`` (200 for everyone; its
+URL arguments come from ``DEFAULT_ARGS`` by name, or from ``ARGS``); anything else
+gets a ``Rule`` in ``RULES`` with the answers expected for the four roles:
+200 (or another status), ``LOGIN`` (302 to the login page) or ``REDIRECT`` (302
+elsewhere). A POST is sent with a valid CSRF token. ``CSRF_EXEMPT`` lists POST
+endpoints that take no cookie (JSON API, RFC 8058 one-click unsubscribe).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from conftest import csrf_token, login_as
+
+from objectwar.accounts import services as accounts
+from objectwar.accounts.models import Invitation, User
+from objectwar.demo import PETITION_SLUG
+from objectwar.extensions import db as _db
+from objectwar.organisations.models import Organisation
+
+LOGIN = "login"  # 302 to /account/login?next=...
+REDIRECT = "redirect"  # 302 anywhere else
+ROLES = ("anonymous", "member_a", "member_b", "coordinator")
+# Roles in the order they ask, so that a success that changes state comes last.
+ASKING_ORDER = ("anonymous", "member_b", "coordinator", "member_a")
+
+DEFAULT_ARGS: dict[str, Any] = {"slug": PETITION_SLUG, "filename": "style.css"}
+
+
+@dataclass
+class World:
+    """Ids and tokens the rules' URLs need (built by the ``world`` fixture)."""
+
+    people: Any
+    logo: str
+    reset_token: str
+    invitation_token: str
+    invitation_a: int
+
+
+@dataclass
+class Rule:
+    expect: tuple[Any, Any, Any, Any]  # anonymous, member of A, member of B, coordinator
+    method: str = "GET"
+    args: Callable[[World], dict[str, Any]] = field(default=lambda world: {})
+
+
+PUBLIC: set[str] = {
+    "static", "main.home", "petitions.detail", "api.petitions_list", "api.petition_detail",
+    "api.openapi",
+    "api.organisations_list", "organisations.directory", "organisations.apply",
+    "organisations.profile", "organisations.logo", "accounts.reset_request",
+    "accounts.reset", "accounts.invitation",
+}
+ARGS: dict[str, Callable[[World], dict[str, Any]]] = {
+    "organisations.profile": lambda w: {"slug": "org-a"},
+    "organisations.logo": lambda w: {"name": w.logo},
+    "accounts.reset": lambda w: {"token": w.reset_token},
+    "accounts.invitation": lambda w: {"token": w.invitation_token},
+}
+
+MEMBER_PAGE = (LOGIN, 200, 200, 403)
+COORDINATOR_PAGE = (LOGIN, 403, 403, 200)
+
+RULES: dict[str, Rule] = {
+    "accounts.login": Rule((200, REDIRECT, REDIRECT, REDIRECT)),
+    "accounts.logout": Rule((REDIRECT, REDIRECT, REDIRECT, REDIRECT), method="POST"),
+    "accounts.logout_everywhere": Rule((LOGIN, REDIRECT, REDIRECT, REDIRECT), method="POST"),
+    "accounts.password": Rule((LOGIN, 200, 200, 200)),
+    "members.overview": Rule(MEMBER_PAGE),
+    "members.profile": Rule(MEMBER_PAGE),
+    "members.logo": Rule(MEMBER_PAGE),
+    "members.colleagues": Rule(MEMBER_PAGE),
+    "members.remove_colleague": Rule((LOGIN, 200, 404, 403),
+                                     args=lambda w: {"user_id": w.people.colleague_a}),
+    "members.revoke_invitation": Rule((LOGIN, REDIRECT, 404, 403), method="POST",
+                                      args=lambda w: {"invitation_id": w.invitation_a}),
+    "admin.organisations": Rule(COORDINATOR_PAGE),
+    "admin.organisation": Rule(COORDINATOR_PAGE, args=lambda w: {"organisation_id": w.people.org_b}),
+    "admin.organisation_profile": Rule(COORDINATOR_PAGE,
+                                       args=lambda w: {"organisation_id": w.people.org_b}),
+    "admin.decide": Rule(COORDINATOR_PAGE, args=lambda w: {"organisation_id": w.people.org_b,
+                                                           "decision": "suspend"}),
+}
+
+CSRF_EXEMPT: set[str] = set()
+
+
+@pytest.fixture
+def world(app, people, demo) -> World:
+    from objectwar.organisations.services import save_logo
+
+    with app.test_request_context():
+        import io
+
+        from PIL import Image
+
+        image = io.BytesIO()
+        Image.new("RGB", (8, 8)).save(image, format="PNG")
+        member_a = _db.session.get(User, people.member_a)
+        logo = save_logo(member_a, _db.session.get(Organisation, people.org_a), image.getvalue())
+        invitation_a = Invitation(organisation_id=people.org_a, email_digest="1" * 64,
+                                  email="new@a.example")
+        _db.session.add(invitation_a)
+        _db.session.commit()
+        return World(
+            people=people, logo=logo,
+            reset_token=accounts.reset_token(_db.session.get(User, people.member_b)),
+            invitation_token=accounts.invitation_token(_db.session.get(Invitation, people.invitation_b)),
+            invitation_a=invitation_a.id,
+        )
+
+
+def _rules(app) -> dict[str, tuple[Rule, bool]]:
+    rules = {}
+    for endpoint in {rule.endpoint for rule in app.url_map.iter_rules()}:
+        if endpoint in RULES:
+            rules[endpoint] = (RULES[endpoint], False)
+        elif endpoint in PUBLIC:
+            rules[endpoint] = (Rule((200, 200, 200, 200), args=ARGS.get(endpoint, lambda w: {})), True)
+    return rules
+
+
+def test_every_endpoint_has_a_rule(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    missing = sorted(endpoints - set(RULES) - PUBLIC)
+    assert not missing, f"endpoints without an access rule in {__name__}: {missing}"
+    assert not set(RULES) & PUBLIC
+
+
+def _answer(response) -> Any:
+    if response.status_code == 302:
+        location = response.headers["Location"]
+        return LOGIN if location.startswith("/account/login?next=") else REDIRECT
+    return response.status_code
+
+
+def _url(app, endpoint: str, rule: Rule, world: World) -> str:
+    values = rule.args(world)
+    url_rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    for name in url_rule.arguments:
+        values.setdefault(name, DEFAULT_ARGS.get(name))
+    with app.test_request_context():
+        from flask import url_for
+
+        return url_for(endpoint, **values)
+
+
+def test_route_matrix(app, world):
+    users = {"anonymous": None, "member_a": world.people.member_a,
+             "member_b": world.people.member_b, "coordinator": world.people.coordinator}
+    failures = []
+    for endpoint, (rule, _public) in sorted(_rules(app).items()):
+        url = _url(app, endpoint, rule, world)
+        for role in ASKING_ORDER:
+            client = login_as(app.test_client(), app, users[role])
+            if rule.method == "POST":
+                token = csrf_token(client, "/organisations/apply")
+                response = client.post(url, data={"csrf_token": token})
+            else:
+                response = client.get(url)
+            expected = rule.expect[ROLES.index(role)]
+            if _answer(response) != expected:
+                failures.append(f"{rule.method} {url} ({endpoint}) as {role}: "
+                                f"expected {expected}, got {_answer(response)}")
+    assert not failures, "\n".join(failures)
+
+
+def test_csrf_refused_on_every_form(app, world):
+    """Every POST endpoint refuses a request without a valid token, whoever sends it."""
+    posts = sorted({rule.endpoint for rule in app.url_map.iter_rules()
+                    if "POST" in rule.methods and rule.endpoint not in CSRF_EXEMPT})
+    assert "organisations.apply" in posts and "accounts.login" in posts
+    everyone = {"anonymous": None, "member_a": world.people.member_a,
+                "coordinator": world.people.coordinator}
+    for endpoint in posts:
+        rule = RULES.get(endpoint) or Rule((200,) * 4, args=ARGS.get(endpoint, lambda w: {}))
+        url = _url(app, endpoint, rule, world)
+        for role, user_id in everyone.items():
+            client = login_as(app.test_client(), app, user_id)
+            for data in ({}, {"csrf_token": "forged"}):
+                response = client.post(url, data=data)
+                assert response.status_code == 400, f"{endpoint} as {role} with {data}"
+                assert "This form has expired" in response.get_data(as_text=True)
+    with app.app_context():
+        from sqlalchemy import func, select
+
+        assert _db.session.scalar(select(func.count()).select_from(Organisation)) == 7  # demo + A, B
+        assert _db.session.get(Invitation, world.invitation_a).revoked_at is None
