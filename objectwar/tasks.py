@@ -8,17 +8,21 @@ file in the instance folder; ``TASKS_IMMEDIATE`` runs tasks inline.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 from flask import Flask
-from huey import Huey
+from huey import Huey, crontab
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
+
+from objectwar.petitions import signing
 
 huey = Huey("objectwar", results=False, storage_class=MemoryStorage)
 
 _bound: dict[str, Flask] = {}
+logger = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
@@ -78,3 +82,32 @@ def run_worker(workers: int = 2, periodic: bool = True) -> None:
         initial_delay=0.1, backoff=1.15, max_delay=1.0,
     )
     consumer.run()
+
+
+# -- signing (issue [2]): confirmation emails; the signature rows are the outbox --
+
+
+@app_task()
+def send_signature_confirmation(signature_id: int) -> None:
+    """Send the confirmation (or "already signed") email a signature row says is due."""
+    signing.send_confirmation(signature_id)
+
+
+@app_periodic_task(crontab(minute="*"))
+def send_overdue_signature_confirmations() -> None:
+    """Send every confirmation due for over a minute (its queue message was lost or failed)."""
+    for signature_id in signing.overdue_confirmations():
+        try:
+            signing.send_confirmation(signature_id)
+        except Exception:
+            logger.exception("Confirmation email for signature %s failed; retried later", signature_id)
+
+
+def enqueue_signature_confirmation(signature_id: int | None) -> None:
+    """Queue the email of a committed signature row; a queue failure only delays it."""
+    if signature_id is None:
+        return
+    try:
+        send_signature_confirmation(signature_id)
+    except Exception:
+        logger.exception("Could not queue the confirmation of signature %s", signature_id)
