@@ -8,6 +8,7 @@ import sys
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from objectwar.errors import ValidationError
 
@@ -100,6 +101,7 @@ def run_dev_command(host: str, port: int) -> None:
 
 
 @click.command("purge")
+@with_appcontext
 def purge_command() -> None:
     """Apply the retention rules: delete unconfirmed data older than UNCONFIRMED_TTL_DAYS."""
     from objectwar.privacy.services import purge_unconfirmed
