@@ -9,6 +9,7 @@ Nothing here tells a caller whether an address had signed before.
 
 from __future__ import annotations
 
+import smtplib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ FORM_PURPOSE = "sign-form"
 MAX_SENDS_PER_DAY = 3
 SEND_WINDOW = timedelta(hours=24)
 UPDATES_LIST = "updates"
+PERMANENT_FAILURES = (UnicodeError, smtplib.SMTPRecipientsRefused)
 
 # The configured subject is translated when it is the default one.
 DEFAULT_SUBJECT = "Please confirm your signature"
@@ -343,6 +345,17 @@ def send_confirmation(signature_id: int) -> bool:
         return False
     try:
         mailer.send(_message(signature))
+    except PERMANENT_FAILURES:
+        # Never deliverable (the relay refused the recipient, or the mailer cannot
+        # encode an address with a non-ASCII local part): drop it, do not retry.
+        current_app.logger.warning("Confirmation of signature %s cannot be sent", signature_id)
+        db.session.rollback()
+        db.session.execute(
+            update(Signature).where(Signature.id == signature_id)
+            .values(confirmation_due_at=None).execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        return False
     except Exception:
         retry = utcnow() + timedelta(seconds=current_app.config.get("MAIL_RETRY_SECONDS", 60))
         db.session.rollback()
