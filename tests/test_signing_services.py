@@ -534,3 +534,20 @@ def test_purge_command(app, demo, runner):
     assert "1 signatures" in result.output
     with app.app_context():
         assert rows() == 0
+
+
+def test_losing_the_insert_race_is_a_normal_repeat(ctx, outbox, monkeypatch):
+    # Another request inserts the same address between our look-up and our insert.
+    first = signing.sign(SLUG, person(), default_locale="en")
+    real_find = signing._find
+    calls = []
+
+    def find_too_late(petition_id, digest):
+        calls.append(digest)
+        return None if len(calls) == 1 else real_find(petition_id, digest)
+
+    monkeypatch.setattr(signing, "_find", find_too_late)
+    again = signing.sign(SLUG, person(email="ANNA@example.org"), default_locale="en")
+    assert again == first
+    assert len(calls) == 2
+    assert rows() == 1

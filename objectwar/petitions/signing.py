@@ -272,8 +272,12 @@ def sign(slug: str, data: Mapping[str, Any], *, default_locale: str,
     if existing is None:
         db.session.add(signature)
         try:
+            db.session.flush()
+            signature_id = signature.id
             db.session.commit()
-            return SignOutcome(signature.id, notices)
+            # Read nothing more: the connection goes back to the pool before the
+            # caller enqueues (an inline task needs one of its own).
+            return SignOutcome(signature_id, notices)
         except IntegrityError:
             # Another request stored this address first: this one is a repeat.
             db.session.rollback()
@@ -292,16 +296,18 @@ def _find(petition_id: int, digest: str) -> Signature | None:
 
 def _repeat(signature: Signature, now) -> int | None:
     """Mark a repeat signer's email as due, within the daily limit; the stored data stays."""
+    signature_id = signature.id
     if not _may_send(signature, now):
         db.session.rollback()
         return None
     db.session.execute(
         update(Signature)
-        .where(Signature.id == signature.id, Signature.confirmation_due_at.is_(None))
+        .where(Signature.id == signature_id, Signature.confirmation_due_at.is_(None))
         .values(confirmation_due_at=now)
+        .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return signature.id
+    return signature_id
 
 
 # -- the outbox ------------------------------------------------------------------------
