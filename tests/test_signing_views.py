@@ -48,7 +48,7 @@ def test_petition_page_has_everything(client, demo):
                                                  "Protection for draft evaders", "A reception programme")]
     assert positions == sorted(positions)
     assert '<progress class="progress" max="100000" value="0"' in page
-    assert 'action="/petitions/protect-objectors/sign"' in page
+    assert 'action="/petitions/protect-objectors/sign#sign"' in page
     for name in ("first_name", "last_name", "email", "country", "consent", "updates",
                  "public_name", "locale", "csrf_token", "stamp", "website"):
         assert f'name="{name}"' in page
@@ -102,6 +102,7 @@ def test_sign_redirects_to_check_your_inbox(app, client, demo, outbox):
     assert response.headers["Location"] == f"/petitions/{SLUG}/signed"
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Check your inbox" in page
+    assert "The email comes from “Confirmation” with the subject “Please confirm your signature”" in page
     assert "class=\"notice\"" not in page
     assert count_rows(app) == 1
     assert len(outbox) == 1  # TASKS_IMMEDIATE: the queued task ran

@@ -395,7 +395,13 @@ def overdue_confirmations(older_than: timedelta = timedelta(minutes=1),
     ))
 
 
-def _subject() -> Any:
+def sender_name() -> str:
+    """The display name confirmation emails come from (neutral by default)."""
+    return current_app.config.get("CONFIRMATION_SENDER_NAME") or "Confirmation"
+
+
+def subject() -> Any:
+    """The subject of confirmation emails: neutral, translated when it is the default."""
     configured = current_app.config.get("CONFIRMATION_SUBJECT") or DEFAULT_SUBJECT
     if configured == DEFAULT_SUBJECT:
         return _l("Please confirm your signature")
@@ -406,8 +412,7 @@ def _message(signature: Signature):
     petition = signature.petition
     text = petition.text_for(signature.locale)
     title = text.title if text else petition.slug
-    sender = (current_app.config.get("CONFIRMATION_SENDER_NAME") or "Confirmation",
-              current_app.config["MAIL_DEFAULT_SENDER"])
+    sender = (sender_name(), current_app.config["MAIL_DEFAULT_SENDER"])
     context: dict[str, Any] = {
         "first_name": signature.first_name, "title": title,
         "petition_url": mailer.external_url("petitions.detail", slug=petition.slug),
@@ -421,7 +426,7 @@ def _message(signature: Signature):
         )
         context["ttl_days"] = current_app.config["UNCONFIRMED_TTL_DAYS"]
     return mailer.compose(template, to=signature.email, locale=signature.locale,
-                          subject=_subject(), sender=sender, **context)
+                          subject=subject(), sender=sender, **context)
 
 
 # -- confirming ------------------------------------------------------------------------

@@ -82,8 +82,8 @@ def signed(slug: str):
     notice = signing.risky_notice() if request.args.get("notice") == "provider" else None
     return render_template("petitions/signed.html", petition=petition,
                            text=petition.text_for(current_locale()), notice=notice,
-                           embed=request.args.get("embed") == "1",
-                           ttl_days=signing.ttl_days())
+                           embed=request.args.get("embed") == "1", ttl_days=signing.ttl_days(),
+                           sender_name=signing.sender_name(), subject=signing.subject())
 
 
 @bp.route("/<slug>/confirm/<token>", methods=["GET", "POST"])
