@@ -224,12 +224,19 @@ def closed_error() -> ValidationError:
     ]})
 
 
-def open_petition(slug: str) -> Petition:
-    """:raise NotFound: no such public petition. :raise ValidationError: it is closed."""
-    petition = get_public_petition(slug)
-    if petition.status != PetitionStatus.OPEN:
+def open_petition_id(slug: str) -> int:
+    """The id of an open petition (one light query: signing needs no texts).
+
+    :raise NotFound: no such public petition. :raise ValidationError: it is closed.
+    """
+    row = db.session.execute(
+        select(Petition.id, Petition.status).where(Petition.slug == slug)
+    ).first()
+    if row is None or row.status == PetitionStatus.DRAFT:
+        get_public_petition(slug)  # raises the usual NotFound
+    if row.status != PetitionStatus.OPEN:
         raise closed_error()
-    return petition
+    return row.id
 
 
 def _may_send(signature: Signature, now) -> bool:
@@ -256,34 +263,34 @@ def sign(slug: str, data: Mapping[str, Any], *, default_locale: str,
     :raise ValidationError: invalid input, or the petition is closed.
     :raise NotFound: no such public petition.
     """
-    petition = open_petition(slug)
+    petition_id = open_petition_id(slug)
     given = parse_signature(data, default_locale=default_locale, from_form=from_form)
     notices = [risky_notice()] if risky_address(given.email) else []
     digest = security.email_digest(given.email)
     now = utcnow()
     signature = Signature(
-        petition_id=petition.id, email_digest=digest, email=given.email,
+        petition_id=petition_id, email_digest=digest, email=given.email,
         first_name=given.first_name, last_name=given.last_name, country=given.country,
         locale=given.locale, public_name=given.public_name, wants_updates=given.updates,
         organisation_id=given.organisation_id, consent_version=CONSENT_VERSION,
         created_at=now, confirmation_due_at=now,
     )
-    existing = _find(petition.id, digest)
-    if existing is None:
-        db.session.add(signature)
-        try:
-            db.session.flush()
-            signature_id = signature.id
-            db.session.commit()
-            # Read nothing more: the connection goes back to the pool before the
-            # caller enqueues (an inline task needs one of its own).
-            return SignOutcome(signature_id, notices)
-        except IntegrityError:
-            # Another request stored this address first: this one is a repeat.
-            db.session.rollback()
-            existing = _find(petition.id, digest)
-            if existing is None:  # pragma: no cover - a unique violation needs a row
-                raise
+    # Insert first: most signers are new, and the unique constraint decides
+    # races between two requests for one address.
+    db.session.add(signature)
+    try:
+        db.session.flush()
+        signature_id = signature.id
+        db.session.commit()
+        # Read nothing more: the connection goes back to the pool before the
+        # caller enqueues (an inline task needs one of its own).
+        return SignOutcome(signature_id, notices)
+    except IntegrityError:
+        # This address signed before (or a concurrent request stored it first).
+        db.session.rollback()
+    existing = _find(petition_id, digest)
+    if existing is None:  # pragma: no cover - a unique violation needs a row
+        raise ValidationError()
     return SignOutcome(_repeat(existing, now), notices)
 
 
@@ -506,12 +513,22 @@ def confirm(slug: str, token: str) -> Signature:
 # -- the petition page --------------------------------------------------------------------
 
 
+# How many of the latest confirmations the list of public signers looks through:
+# a bounded index scan, however many signatures (and however few public ones) exist.
+SIGNERS_SCAN = 1000
+
+
 def public_signers(petition: Petition, limit: int = 10) -> list[dict[str, str]]:
     """The latest confirmed signers who asked to be shown: first name, initial, country."""
+    recent = (
+        select(Signature.id)
+        .where(Signature.petition_id == petition.id, Signature.confirmed_at.is_not(None))
+        .order_by(Signature.confirmed_at.desc())
+        .limit(SIGNERS_SCAN)
+    )
     rows = db.session.scalars(
         select(Signature)
-        .where(Signature.petition_id == petition.id, Signature.confirmed_at.is_not(None),
-               Signature.public_name.is_(True))
+        .where(Signature.id.in_(recent.scalar_subquery()), Signature.public_name.is_(True))
         .order_by(Signature.confirmed_at.desc(), Signature.id.desc())
         .limit(limit)
     )
