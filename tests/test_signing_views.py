@@ -322,3 +322,4 @@ def test_limiter_key_is_a_keyed_digest(app):
         key = client_key()
     assert "203.0.113" not in key
     assert re.fullmatch(r"client:[0-9a-f]{64}", key)
+

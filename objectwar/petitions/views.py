@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -10,7 +11,7 @@ from werkzeug.datastructures import MultiDict
 from objectwar import email as mailer
 from objectwar import tasks
 from objectwar.errors import GENERAL, ValidationError
-from objectwar.extensions import csrf
+from objectwar.extensions import csrf, limiter
 from objectwar.http import embeddable
 from objectwar.i18n import current_locale
 from objectwar.petitions import services, signing
@@ -113,4 +114,7 @@ def share(slug: str, network: str):
 @bp.errorhandler(429)
 def too_many_signatures(error):
     embed = request.form.get("embed") == "1" or request.args.get("embed") == "1"
-    return render_template("petitions/rate_limited.html", embed=embed), 429
+    current = limiter.current_limit
+    retry_after = max(1, int(current.reset_at - time.time())) if current else 60
+    return (render_template("petitions/rate_limited.html", embed=embed), 429,
+            {"Retry-After": str(retry_after)})
