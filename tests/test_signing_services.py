@@ -544,3 +544,20 @@ def test_repeat_goes_through_the_unique_constraint_and_leaves_the_session_usable
     other = signing.sign(SLUG, person(email="boris@example.org"), default_locale="en")
     assert other.signature_id != first.signature_id
     assert rows() == 2
+
+
+@pytest.mark.parametrize("app_overrides", [{"TASKS_IMMEDIATE": False}])
+def test_the_request_only_enqueues_and_a_worker_sends(app, client, demo, outbox):
+    from tests.signing_support import API_URL
+
+    tasks.huey.flush()  # the test instance's own queue file
+    response = client.post(API_URL, json=person())
+    assert response.status_code == 202
+    assert outbox == []  # nothing sent in the request
+    task = tasks.huey.dequeue()
+    assert task.name == "send_signature_confirmation"
+    with app.app_context():
+        assert task.args == (signature().id,)  # the queue carries only the id
+    tasks.huey.execute(task)  # what a worker does with the message
+    assert [m.recipients for m in outbox] == [["anna@example.org"]]
+    assert tasks.huey.dequeue() is None
