@@ -60,6 +60,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(main_bp)
     app.register_blueprint(petitions_bp)
     app.register_blueprint(api_bp)
+    # -- signing (issue [2]) --
+    from objectwar.api.signing import bp as api_signing_bp
+
+    app.register_blueprint(api_signing_bp)
     if app.config.get("DEV_OUTBOX"):
         from objectwar.dev.views import bp as dev_bp
 
