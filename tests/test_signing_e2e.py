@@ -51,6 +51,7 @@ def test_form_end_to_end_through_smtp(client, demo, smtp_server):
     assert response.status_code == 302
     (message,) = smtp_server.messages
     assert smtp_server.envelopes[0].rcpt_tos == ["Juergen@xn--bcher-kva.example"]
+    client.get("/?lang=en")  # the pages from here on in English (the choice sticks in a cookie)
     assert message["Subject"] == "Please confirm your signature"
     assert message["From"] == "Confirmation <noreply@objectwar.test>"
     text = text_of(message)
