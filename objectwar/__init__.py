@@ -71,6 +71,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(organisations_bp)
     app.register_blueprint(members_bp)
     app.register_blueprint(admin_bp)
+
+    # -- signing (issue [2]) --
+    from objectwar.api.signing import bp as api_signing_bp
+
+    app.register_blueprint(api_signing_bp)
     if app.config.get("DEV_OUTBOX"):
         from objectwar.dev.views import bp as dev_bp
 

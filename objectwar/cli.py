@@ -111,3 +111,15 @@ def register(app: Flask) -> None:
     for command in (seed_demo_command, create_coordinator_command, create_token_command,
                     worker_command, run_dev_command):
         app.cli.add_command(command)
+    app.cli.command("purge")(purge_command)  # AppGroup.command: runs in the app context
+
+
+# -- signing (issue [2]): retention --
+
+
+def purge_command() -> None:
+    """Apply the retention rules: delete unconfirmed data older than UNCONFIRMED_TTL_DAYS."""
+    from objectwar.privacy.services import purge_unconfirmed
+
+    deleted = purge_unconfirmed()
+    click.echo("Purged: " + ", ".join(f"{n} {what}" for what, n in deleted.items()))

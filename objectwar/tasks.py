@@ -8,17 +8,22 @@ file in the instance folder; ``TASKS_IMMEDIATE`` runs tasks inline.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 from flask import Flask
-from huey import Huey
+from huey import Huey, crontab
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
+
+from objectwar.outbox import delivery as notice_delivery
+from objectwar.petitions import signing
 
 huey = Huey("objectwar", results=False, storage_class=MemoryStorage)
 
 _bound: dict[str, Flask] = {}
+logger = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
@@ -84,10 +89,6 @@ def run_worker(workers: int = 2, periodic: bool = True) -> None:
 # Views call a service (which writes the notice rows and commits), then queue
 # send_notice with the ids; send_due_notices catches whatever the queue lost.
 
-from huey import crontab  # noqa: E402 (kept in this block for an easy merge)
-
-from objectwar.outbox import delivery as notice_delivery  # noqa: E402
-
 
 @app_task()
 def send_notice(notice_id: int) -> bool:
@@ -104,3 +105,32 @@ def enqueue_notices(notices: list[Any]) -> None:
     for notice in notices:
         if notice is not None:
             send_notice(notice.id)
+
+
+# -- signing (issue [2]): confirmation emails; the signature rows are the outbox --
+
+
+@app_task()
+def send_signature_confirmation(signature_id: int) -> None:
+    """Send the confirmation (or "already signed") email a signature row says is due."""
+    signing.send_confirmation(signature_id)
+
+
+@app_periodic_task(crontab(minute="*"))
+def send_overdue_signature_confirmations() -> None:
+    """Send every confirmation due for over a minute (its queue message was lost or failed)."""
+    for signature_id in signing.overdue_confirmations():
+        try:
+            signing.send_confirmation(signature_id)
+        except Exception:
+            logger.exception("Confirmation email for signature %s failed; retried later", signature_id)
+
+
+def enqueue_signature_confirmation(signature_id: int | None) -> None:
+    """Queue the email of a committed signature row; a queue failure only delays it."""
+    if signature_id is None:
+        return
+    try:
+        send_signature_confirmation(signature_id)
+    except Exception:
+        logger.exception("Could not queue the confirmation of signature %s", signature_id)

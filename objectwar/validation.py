@@ -18,8 +18,13 @@ from objectwar.errors import ValidationError
 # Bidirectional overrides and isolates can make a name display as something else.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 
+# Babel's two-letter territories that are not countries of ISO 3166-1 (the EU,
+# the eurozone, the UN, "outlying Oceania", pseudo-locales, "unknown").
+_NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"})
+
 _COUNTRIES = frozenset(
-    code for code in Locale("en").territories if len(code) == 2 and code.isalpha() and code != "ZZ"
+    code for code in Locale("en").territories
+    if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
 )
 
 

@@ -1,21 +1,120 @@
-"""Public petition pages."""
+"""Public petition pages: the petition, signing, confirming, sharing, the widget."""
 
-from flask import Blueprint, render_template
+from __future__ import annotations
 
+import time
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from objectwar import email as mailer
+from objectwar import tasks
+from objectwar.errors import GENERAL, ValidationError
+from objectwar.extensions import csrf, limiter
+from objectwar.http import embeddable
 from objectwar.i18n import current_locale
-from objectwar.petitions import services
+from objectwar.petitions import services, signing
+from objectwar.petitions.models import Petition
+from objectwar.petitions.ratelimit import sign_rate_limit
+from objectwar.validation import country_choices
 
 bp = Blueprint("petitions", __name__, url_prefix="/petitions")
 
 
+def _sign_page(petition: Petition, *, embed: bool, values: Any = None,
+               errors: dict[str, list[str]] | None = None, status: int = 200):
+    """The petition page or the widget, with the sign form (re-rendered after errors)."""
+    locale = current_locale()
+    values = values if values is not None else MultiDict({"organisation": request.args.get("org", "")})
+    organisation = values.get("organisation", "")
+    return render_template(
+        "petitions/embed.html" if embed else "petitions/detail.html",
+        petition=petition, text=petition.text_for(locale), locale=locale,
+        progress=services.progress_percent(petition),
+        signers=[] if embed else signing.public_signers(petition),
+        networks=signing.SHARE_NETWORKS,
+        embed_url=mailer.external_url("petitions.embed", slug=petition.slug),
+        countries=country_choices(locale), stamp=signing.form_stamp(),
+        values=values, errors=errors or {}, embed=embed,
+        credited=signing.credited_organisation(organisation) if not errors else None,
+        consent_version=signing.CONSENT_VERSION,
+    ), status
+
+
 @bp.get("/<slug>")
 def detail(slug: str):
+    return _sign_page(services.get_public_petition(slug), embed=False)
+
+
+@bp.get("/<slug>/embed")
+@embeddable
+def embed(slug: str):
+    return _sign_page(services.get_public_petition(slug), embed=True)
+
+
+@bp.post("/<slug>/sign")
+@embeddable
+@csrf.exempt  # checked below, except from the widget: a third-party frame gets no session cookie
+@sign_rate_limit
+def sign(slug: str):
+    embed = request.form.get("embed") == "1"
+    if not embed:
+        csrf.protect()
+    if signing.looks_like_bot(request.form.get("website"), request.form.get("stamp")):
+        services.get_public_petition(slug)  # an unknown petition is still a 404
+        return redirect(url_for(".signed", slug=slug, embed=int(embed) or None))
+    try:
+        outcome = signing.sign(slug, request.form, default_locale=current_locale(), from_form=True)
+    except ValidationError as error:
+        if GENERAL in error.errors:  # the petition is closed: nothing to correct in the form
+            raise
+        petition = services.get_public_petition(slug)
+        return _sign_page(petition, embed=embed, values=request.form, errors=error.errors, status=422)
+    tasks.enqueue_signature_confirmation(outcome.signature_id)
+    return redirect(url_for(".signed", slug=slug, embed=int(embed) or None,
+                            notice="provider" if outcome.notices else None))
+
+
+@bp.get("/<slug>/signed")
+@embeddable
+def signed(slug: str):
     petition = services.get_public_petition(slug)
-    locale = current_locale()
-    return render_template(
-        "petitions/detail.html",
-        petition=petition,
-        text=petition.text_for(locale),
-        locale=locale,
-        progress=services.progress_percent(petition),
+    notice = signing.risky_notice() if request.args.get("notice") == "provider" else None
+    return render_template("petitions/signed.html", petition=petition,
+                           text=petition.text_for(current_locale()), notice=notice,
+                           embed=request.args.get("embed") == "1", ttl_days=signing.ttl_days(),
+                           sender_name=signing.sender_name(), subject=signing.subject())
+
+
+@bp.route("/<slug>/confirm/<token>", methods=["GET", "POST"])
+def confirm(slug: str, token: str):
+    if request.method == "POST":
+        signature = signing.confirm(slug, token)
+        template = "petitions/confirmed.html"
+    else:
+        signature = signing.signature_for_token(slug, token)  # reads only: scanners follow links
+        template = "petitions/confirm.html"
+    petition = signature.petition
+    return render_template(template, petition=petition, signature=signature,
+                           text=petition.text_for(current_locale()), networks=signing.SHARE_NETWORKS)
+
+
+@bp.get("/<slug>/share/<network>")
+def share(slug: str, network: str):
+    petition = services.get_public_petition(slug)
+    text = petition.text_for(current_locale())
+    target = signing.share_url(
+        network, mailer.external_url("petitions.detail", slug=petition.slug),
+        text.title if text else petition.slug, instance=request.args.get("instance"),
     )
+    return redirect(target, code=303)
+
+
+@bp.errorhandler(429)
+def too_many_signatures(error):
+    embed = request.form.get("embed") == "1" or request.args.get("embed") == "1"
+    current = limiter.current_limit
+    retry_after = max(1, int(current.reset_at - time.time())) if current else 60
+    return (render_template("petitions/rate_limited.html", embed=embed), 429,
+            {"Retry-After": str(retry_after)})

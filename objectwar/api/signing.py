@@ -1,0 +1,28 @@
+"""JSON API v1: signing a petition (CONTRACT.md). A blueprint of its own under ``/api/v1``."""
+
+from flask import Blueprint, jsonify, request
+from flask_babel import gettext as _
+
+from objectwar import tasks
+from objectwar.errors import GENERAL, DomainError
+from objectwar.extensions import csrf
+from objectwar.http import public_cors
+from objectwar.i18n import current_locale
+from objectwar.petitions import signing
+from objectwar.petitions.ratelimit import sign_rate_limit
+
+bp = Blueprint("api_signing", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # public: partner sites post here; no cookie is trusted
+
+
+@bp.post("/petitions/<slug>/signatures")
+@public_cors
+@sign_rate_limit
+def petition_sign(slug: str):
+    """Sign: 202 for new and repeat signers alike; the email tells them apart."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise DomainError(errors={GENERAL: [_("Send a JSON object with the signature's fields.")]})
+    outcome = signing.sign(slug, body, default_locale=current_locale())
+    tasks.enqueue_signature_confirmation(outcome.signature_id)
+    return jsonify({"status": "pending_confirmation", "notices": outcome.notices}), 202

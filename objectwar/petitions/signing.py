@@ -1,0 +1,582 @@
+"""Signing a petition: the one set of input rules, double opt-in, the outbox, counting.
+
+The signature row is the record that a confirmation email is due
+(``confirmation_due_at``). Views commit the row through :func:`sign`, then
+enqueue :func:`send_confirmation` by id; a periodic task sends whatever is
+still due (:func:`overdue_confirmations`), so a lost queue message only delays.
+Nothing here tells a caller whether an address had signed before.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from objectwar import email as mailer
+from objectwar import security
+from objectwar.errors import GENERAL, NotFound, ValidationError
+from objectwar.extensions import db
+from objectwar.mailing import services as mailing
+from objectwar.organisations.models import Organisation, OrganisationStatus
+from objectwar.petitions.models import Petition, PetitionStatus, Signature
+from objectwar.petitions.services import get_public_petition
+from objectwar.types import utcnow
+from objectwar.validation import (
+    clean_name,
+    merge,
+    validate_country,
+    validate_email,
+    validate_locale,
+)
+
+# Version of the consent text shown next to the checkbox; stored with each
+# signature. Change it whenever the wording of the consent changes.
+CONSENT_VERSION = "2026-11-sign-1"
+
+CONFIRM_PURPOSE = "confirm-signature"
+FORM_PURPOSE = "sign-form"
+MAX_SENDS_PER_DAY = 3
+SEND_WINDOW = timedelta(hours=24)
+UPDATES_LIST = "updates"
+PERMANENT_FAILURES = (UnicodeError, smtplib.SMTPRecipientsRefused)
+
+# The configured subject is translated when it is the default one.
+DEFAULT_SUBJECT = "Please confirm your signature"
+
+FIELDS = ("first_name", "last_name", "email", "country", "consent", "updates",
+          "public_name", "locale", "organisation")
+
+_TRUE_FORM_VALUES = frozenset({"y", "yes", "on", "1", "true"})
+
+
+@dataclass(frozen=True)
+class SignatureInput:
+    """A signer's validated input."""
+
+    first_name: str
+    last_name: str
+    email: str
+    country: str
+    locale: str
+    updates: bool = False
+    public_name: bool = False
+    organisation_id: int | None = None
+
+
+@dataclass
+class SignOutcome:
+    """What a view needs after signing: the row to send for, and notices for the signer."""
+
+    signature_id: int | None
+    notices: list[str] = field(default_factory=list)
+
+
+# -- input -------------------------------------------------------------------------
+
+
+def _text(data: Mapping[str, Any], name: str, errors: list[ValidationError]) -> str | None:
+    value = data.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    errors.append(ValidationError(errors={name: [_("This field must be text.")]}))
+    return None
+
+
+def _flag(data: Mapping[str, Any], name: str, from_form: bool,
+          errors: list[ValidationError]) -> bool:
+    value = data.get(name)
+    if from_form:
+        return isinstance(value, str) and value.strip().lower() in _TRUE_FORM_VALUES
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    errors.append(ValidationError(errors={name: [_("This field must be true or false.")]}))
+    return False
+
+
+def _attempt(errors: list[ValidationError], rule, *args: Any) -> Any:
+    try:
+        return rule(*args)
+    except ValidationError as error:
+        errors.append(error)
+        return None
+
+
+def parse_signature(data: Mapping[str, Any], *, default_locale: str,
+                    from_form: bool = False) -> SignatureInput:
+    """Validate a signer's input: a JSON object, or form fields (``from_form``).
+
+    :raise ValidationError: every field error at once.
+    """
+    errors: list[ValidationError] = []
+    texts = {name: _text(data, name, errors) for name in
+             ("first_name", "last_name", "email", "country", "locale", "organisation")}
+    flags = {name: _flag(data, name, from_form, errors)
+             for name in ("consent", "updates", "public_name")}
+    wrong_type = {name for error in errors for name in error.errors}
+
+    def check(name: str, rule, *args: Any) -> Any:
+        return None if name in wrong_type else _attempt(errors, rule, *args)
+
+    first_name = check("first_name", clean_name, texts["first_name"], "first_name")
+    last_name = check("last_name", clean_name, texts["last_name"], "last_name")
+    email = check("email", validate_email, texts["email"], "email")
+    country = check("country", validate_country, texts["country"], "country")
+    locale = check("locale", validate_locale, texts["locale"] or default_locale, "locale")
+    if not flags["consent"] and "consent" not in wrong_type:
+        errors.append(ValidationError(errors={"consent": [
+            _("Please agree to how we use your data; we cannot count your signature without it.")
+        ]}))
+    organisation_id = check("organisation", organisation_for, texts["organisation"])
+    if errors:
+        raise merge(errors)
+    return SignatureInput(
+        first_name=first_name, last_name=last_name, email=email, country=country,
+        locale=locale, updates=flags["updates"], public_name=flags["public_name"],
+        organisation_id=organisation_id,
+    )
+
+
+def organisation_for(slug: str | None) -> int | None:
+    """The id of the member organisation a signature is credited to, or ``None``.
+
+    :raise ValidationError: the slug names no member organisation.
+    """
+    slug = (slug or "").strip()
+    if not slug:
+        return None
+    organisation_id = db.session.scalar(
+        select(Organisation.id).where(
+            Organisation.slug == slug, Organisation.status == OrganisationStatus.MEMBER
+        )
+    )
+    if organisation_id is None:
+        raise ValidationError(errors={"organisation": [
+            _("This organisation is not a member of the campaign.")
+        ]})
+    return organisation_id
+
+
+def credited_organisation(slug: str | None) -> Organisation | None:
+    """The member organisation ``?org=`` names, to show the signer who gets the credit."""
+    if not slug:
+        return None
+    return db.session.scalar(select(Organisation).where(
+        Organisation.slug == slug, Organisation.status == OrganisationStatus.MEMBER))
+
+
+def ttl_days() -> int:
+    return int(current_app.config["UNCONFIRMED_TTL_DAYS"])
+
+
+def risky_address(email: str) -> bool:
+    """Whether the address is at a provider in ``RISKY_EMAIL_DOMAINS`` (or a subdomain)."""
+    domain = email.rpartition("@")[2].strip().lower().rstrip(".")
+    risky = {d.lower() for d in current_app.config.get("RISKY_EMAIL_DOMAINS", [])}
+    return any(domain == d or domain.endswith("." + d) for d in risky)
+
+
+def risky_notice() -> str:
+    return _(
+        "Your address is at an email provider that may have to share data with the "
+        "Russian or Belarusian authorities. Your signature is accepted; if you can, "
+        "consider using an address at another provider."
+    )
+
+
+# -- the form's bot traps ----------------------------------------------------------
+
+
+def form_stamp() -> str:
+    """A signed timestamp for the sign form's hidden field (minimum fill time)."""
+    return security.make_token(FORM_PURPOSE, int(time.time()))
+
+
+def looks_like_bot(honeypot: str | None, stamp: str | None) -> bool:
+    """A filled honeypot, a missing or forged stamp, or a form sent too fast."""
+    if honeypot:
+        return True
+    try:
+        issued = security.read_token(FORM_PURPOSE, stamp or "")
+    except security.TokenError:
+        return True
+    if not isinstance(issued, int):
+        return True
+    return time.time() - issued < current_app.config.get("SIGN_MIN_FILL_SECONDS", 3)
+
+
+# -- signing -------------------------------------------------------------------------
+
+
+def closed_error() -> ValidationError:
+    return ValidationError(errors={GENERAL: [
+        _("This petition is closed and no longer takes signatures. Thank you for your support.")
+    ]})
+
+
+def open_petition_id(slug: str) -> int:
+    """The id of an open petition (one light query: signing needs no texts).
+
+    :raise NotFound: no such public petition. :raise ValidationError: it is closed.
+    """
+    row = db.session.execute(
+        select(Petition.id, Petition.status).where(Petition.slug == slug)
+    ).first()
+    if row is None or row.status == PetitionStatus.DRAFT:
+        get_public_petition(slug)  # raises the usual NotFound
+    if row.status != PetitionStatus.OPEN:
+        raise closed_error()
+    return row.id
+
+
+def _may_send(signature: Signature, now) -> bool:
+    window = signature.confirmation_window_start
+    return window is None or window <= now - SEND_WINDOW or signature.confirmation_sends < MAX_SENDS_PER_DAY
+
+
+def _allowance(now):
+    """SQL form of :func:`_may_send`."""
+    return or_(
+        Signature.confirmation_window_start.is_(None),
+        Signature.confirmation_window_start <= now - SEND_WINDOW,
+        Signature.confirmation_sends < MAX_SENDS_PER_DAY,
+    )
+
+
+def sign(slug: str, data: Mapping[str, Any], *, default_locale: str,
+         from_form: bool = False) -> SignOutcome:
+    """Record a signature (or a repeat of one) and mark its email as due.
+
+    The answer is the same for a new and a repeat signer. Returns the id of the
+    row whose email the caller should enqueue (``None`` when the daily limit
+    of emails to this address is reached).
+    :raise ValidationError: invalid input, or the petition is closed.
+    :raise NotFound: no such public petition.
+    """
+    petition_id = open_petition_id(slug)
+    given = parse_signature(data, default_locale=default_locale, from_form=from_form)
+    notices = [risky_notice()] if risky_address(given.email) else []
+    digest = security.email_digest(given.email)
+    now = utcnow()
+    signature = Signature(
+        petition_id=petition_id, email_digest=digest, email=given.email,
+        first_name=given.first_name, last_name=given.last_name, country=given.country,
+        locale=given.locale, public_name=given.public_name, wants_updates=given.updates,
+        organisation_id=given.organisation_id, consent_version=CONSENT_VERSION,
+        created_at=now, confirmation_due_at=now,
+    )
+    # Insert first: most signers are new, and the unique constraint decides
+    # races between two requests for one address.
+    db.session.add(signature)
+    try:
+        db.session.flush()
+        signature_id = signature.id
+        db.session.commit()
+        # Read nothing more: the connection goes back to the pool before the
+        # caller enqueues (an inline task needs one of its own).
+        return SignOutcome(signature_id, notices)
+    except IntegrityError:
+        # This address signed before (or a concurrent request stored it first).
+        db.session.rollback()
+    existing = _find(petition_id, digest)
+    if existing is None:  # pragma: no cover - a unique violation needs a row
+        raise ValidationError()
+    return SignOutcome(_repeat(existing, now), notices)
+
+
+def _find(petition_id: int, digest: str) -> Signature | None:
+    return db.session.scalar(
+        select(Signature).where(Signature.petition_id == petition_id,
+                                Signature.email_digest == digest)
+    )
+
+
+def _repeat(signature: Signature, now) -> int | None:
+    """Mark a repeat signer's email as due, within the daily limit; the stored data stays."""
+    signature_id = signature.id
+    if not _may_send(signature, now):
+        db.session.rollback()
+        return None
+    db.session.execute(
+        update(Signature)
+        .where(Signature.id == signature_id, Signature.confirmation_due_at.is_(None))
+        .values(confirmation_due_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return signature_id
+
+
+# -- the outbox ------------------------------------------------------------------------
+
+
+def _claim(signature_id: int, now) -> bool:
+    """Take the row's due email for this runner (a conditional UPDATE: one runner wins)."""
+    lease = now + timedelta(seconds=current_app.config.get("DELIVERY_CLAIM_SECONDS", 300))
+    result = db.session.execute(
+        update(Signature)
+        .where(Signature.id == signature_id, Signature.confirmation_due_at.is_not(None),
+               Signature.confirmation_due_at <= now, _allowance(now))
+        .values(confirmation_due_at=lease)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        # Over the daily limit: the email is dropped, not postponed to tomorrow.
+        db.session.execute(
+            update(Signature)
+            .where(Signature.id == signature_id, Signature.confirmation_due_at <= now)
+            .values(confirmation_due_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        return False
+    db.session.commit()
+    return True
+
+
+def send_confirmation(signature_id: int) -> bool:
+    """Send the due email of one signature, if this runner claims it; return whether sent.
+
+    A confirmed signer gets "you have already signed"; an unconfirmed one a
+    (new) confirmation link. A failed send is retried after ``MAIL_RETRY_SECONDS``.
+    """
+    now = utcnow()
+    if not _claim(signature_id, now):
+        return False
+    signature = db.session.get(Signature, signature_id)
+    if signature is None:  # pragma: no cover - deleted between claim and read
+        return False
+    try:
+        mailer.send(_message(signature))
+    except PERMANENT_FAILURES:
+        # Never deliverable (the relay refused the recipient, or the mailer cannot
+        # encode an address with a non-ASCII local part): drop it, do not retry.
+        current_app.logger.warning("Confirmation of signature %s cannot be sent", signature_id)
+        db.session.rollback()
+        db.session.execute(
+            update(Signature).where(Signature.id == signature_id)
+            .values(confirmation_due_at=None).execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        return False
+    except Exception:
+        retry = utcnow() + timedelta(seconds=current_app.config.get("MAIL_RETRY_SECONDS", 60))
+        db.session.rollback()
+        db.session.execute(
+            update(Signature).where(Signature.id == signature_id)
+            .values(confirmation_due_at=retry).execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        raise
+    sent_at = utcnow()
+    new_window = (signature.confirmation_window_start is None
+                  or signature.confirmation_window_start <= sent_at - SEND_WINDOW)
+    signature.confirmation_due_at = None
+    signature.confirmation_sent_at = sent_at
+    signature.confirmation_sends = 1 if new_window else signature.confirmation_sends + 1
+    if new_window:
+        signature.confirmation_window_start = sent_at
+    db.session.commit()
+    return True
+
+
+def overdue_confirmations(older_than: timedelta = timedelta(minutes=1),
+                          limit: int = 500) -> list[int]:
+    """Ids of signatures whose email has been due for longer than ``older_than``."""
+    cutoff = utcnow() - older_than
+    return list(db.session.scalars(
+        select(Signature.id)
+        .where(Signature.confirmation_due_at.is_not(None), Signature.confirmation_due_at <= cutoff)
+        .order_by(Signature.confirmation_due_at)
+        .limit(limit)
+    ))
+
+
+def sender_name() -> str:
+    """The display name confirmation emails come from (neutral by default)."""
+    return current_app.config.get("CONFIRMATION_SENDER_NAME") or "Confirmation"
+
+
+def subject() -> Any:
+    """The subject of confirmation emails: neutral, translated when it is the default."""
+    configured = current_app.config.get("CONFIRMATION_SUBJECT") or DEFAULT_SUBJECT
+    if configured == DEFAULT_SUBJECT:
+        return _l("Please confirm your signature")
+    return configured
+
+
+def _message(signature: Signature):
+    petition = signature.petition
+    text = petition.text_for(signature.locale)
+    title = text.title if text else petition.slug
+    sender = (sender_name(), current_app.config["MAIL_DEFAULT_SENDER"])
+    context: dict[str, Any] = {
+        "first_name": signature.first_name, "title": title,
+        "petition_url": mailer.external_url("petitions.detail", slug=petition.slug),
+    }
+    if signature.is_confirmed:
+        template = "already_signed"
+    else:
+        template = "confirm_signature"
+        context["confirm_url"] = mailer.external_url(
+            "petitions.confirm", slug=petition.slug, token=confirmation_token(signature)
+        )
+        context["ttl_days"] = current_app.config["UNCONFIRMED_TTL_DAYS"]
+    return mailer.compose(template, to=signature.email, locale=signature.locale,
+                          subject=subject(), sender=sender, **context)
+
+
+# -- confirming ------------------------------------------------------------------------
+
+
+def confirmation_token(signature: Signature) -> str:
+    # The digest prefix binds the token to this signer even if an id is ever reused.
+    return security.make_token(
+        CONFIRM_PURPOSE, [signature.id, signature.petition_id, signature.email_digest[:16]]
+    )
+
+
+def _bad_link() -> NotFound:
+    return NotFound(errors={"token": [_(
+        "This confirmation link is not valid or has expired. If you signed a while ago, "
+        "please sign again to get a new link."
+    )]})
+
+
+def signature_for_token(slug: str, token: str) -> Signature:
+    """The signature a confirmation link belongs to (reading only).
+
+    :raise NotFound: forged, altered or expired link, or the signature is gone.
+    """
+    petition = get_public_petition(slug)
+    max_age = current_app.config["UNCONFIRMED_TTL_DAYS"] * 24 * 3600
+    try:
+        payload = security.read_token(CONFIRM_PURPOSE, token, max_age=max_age)
+    except security.TokenError:
+        raise _bad_link() from None
+    if (not isinstance(payload, list) or len(payload) != 3
+            or not all(isinstance(part, int | str) for part in payload)):
+        raise _bad_link()
+    signature_id, petition_id, digest_prefix = payload
+    signature = db.session.get(Signature, signature_id) if isinstance(signature_id, int) else None
+    if (signature is None or petition_id != petition.id or signature.petition_id != petition.id
+            or signature.email_digest[:16] != digest_prefix):
+        raise _bad_link()
+    return signature
+
+
+def confirm(slug: str, token: str) -> Signature:
+    """Confirm a signature, idempotently; count it once; subscribe it to updates if asked.
+
+    :raise NotFound: a bad link. :raise ValidationError: the petition is closed.
+    """
+    signature = signature_for_token(slug, token)
+    if signature.petition.status != PetitionStatus.OPEN and not signature.is_confirmed:
+        raise closed_error()
+    now = utcnow()
+    result = db.session.execute(
+        update(Signature)
+        .where(Signature.id == signature.id, Signature.confirmed_at.is_(None))
+        .values(confirmed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:
+        db.session.execute(
+            update(Petition)
+            .where(Petition.id == signature.petition_id)
+            .values(signature_count=Petition.signature_count + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if signature.wants_updates:
+            mailing.subscribe_confirmed(
+                UPDATES_LIST, email=signature.email,
+                name=f"{signature.first_name} {signature.last_name}",
+                locale=signature.locale, country=signature.country,
+                source=f"petition:{signature.petition.slug}", consented_at=now,
+            )
+    db.session.commit()
+    db.session.refresh(signature)
+    db.session.refresh(signature.petition)
+    return signature
+
+
+# -- the petition page --------------------------------------------------------------------
+
+
+# How many of the latest confirmations the list of public signers looks through:
+# a bounded index scan, however many signatures (and however few public ones) exist.
+SIGNERS_SCAN = 1000
+
+
+def public_signers(petition: Petition, limit: int = 10) -> list[dict[str, str]]:
+    """The latest confirmed signers who asked to be shown: first name, initial, country."""
+    recent = (
+        select(Signature.id)
+        .where(Signature.petition_id == petition.id, Signature.confirmed_at.is_not(None))
+        .order_by(Signature.confirmed_at.desc())
+        .limit(SIGNERS_SCAN)
+    )
+    rows = db.session.scalars(
+        select(Signature)
+        .where(Signature.id.in_(recent.scalar_subquery()), Signature.public_name.is_(True))
+        .order_by(Signature.confirmed_at.desc(), Signature.id.desc())
+        .limit(limit)
+    )
+    return [
+        {"name": f"{row.first_name} {row.last_name[:1]}.", "country": row.country}
+        for row in rows
+    ]
+
+
+SHARE_NETWORKS = ("email", "telegram", "whatsapp", "mastodon", "bluesky", "x", "facebook")
+
+
+def share_url(network: str, url: str, title: str, instance: str | None = None) -> str:
+    """Where a share link for ``network`` goes: a plain URL, no third-party script.
+
+    :raise NotFound: unknown network. :raise ValidationError: bad Mastodon server name.
+    """
+    message = f"{title} {url}"
+    if network == "email":
+        return "mailto:?" + urlencode({"subject": title, "body": message}, quote_via=quote)
+    if network == "telegram":
+        return "https://t.me/share/url?" + urlencode({"url": url, "text": title})
+    if network == "whatsapp":
+        return "https://wa.me/?" + urlencode({"text": message})
+    if network == "bluesky":
+        return "https://bsky.app/intent/compose?" + urlencode({"text": message})
+    if network == "x":
+        return "https://x.com/intent/post?" + urlencode({"text": title, "url": url})
+    if network == "facebook":
+        return "https://www.facebook.com/sharer/sharer.php?" + urlencode({"u": url})
+    if network == "mastodon":
+        host = _mastodon_host(instance)
+        return f"https://{host}/share?" + urlencode({"text": message})
+    raise NotFound()
+
+
+def _mastodon_host(instance: str | None) -> str:
+    host = (instance or "").strip().lower().removeprefix("https://").removeprefix("@")
+    host = host.rpartition("@")[2].split("/")[0]
+    labels = host.split(".")
+    valid = (
+        2 <= len(labels) <= 10 and len(host) <= 253
+        and all(label and len(label) <= 63 and label.replace("-", "").isalnum()
+                and label.isascii() and not label.startswith("-") for label in labels)
+    )
+    if not valid:
+        raise ValidationError(errors={"instance": [
+            _("Enter the name of your Mastodon server, for example mastodon.social.")
+        ]})
+    return host
+
