@@ -59,6 +59,8 @@ PUBLIC: set[str] = {
     "api.organisations_list", "organisations.directory", "organisations.apply",
     "organisations.profile", "organisations.logo", "accounts.reset_request",
     "accounts.reset", "accounts.invitation",
+    # Signing (issue 2): the widget, the check-your-inbox page.
+    "petitions.embed", "petitions.signed",
 }
 ARGS: dict[str, Callable[[World], dict[str, Any]]] = {
     "organisations.profile": lambda w: {"slug": "org-a"},
@@ -87,11 +89,17 @@ RULES: dict[str, Rule] = {
     "admin.organisation": Rule(COORDINATOR_PAGE, args=lambda w: {"organisation_id": w.people.org_b}),
     "admin.organisation_profile": Rule(COORDINATOR_PAGE,
                                        args=lambda w: {"organisation_id": w.people.org_b}),
+    # Signing (issue 2): a post without the form's signed timestamp is a bot's and
+    # gets the normal answer; a forged confirmation token says nothing about anyone.
+    "petitions.sign": Rule((REDIRECT,) * 4, method="POST"),
+    "petitions.confirm": Rule((404,) * 4, args=lambda w: {"token": "forged"}),
+    "petitions.share": Rule((REDIRECT,) * 4, args=lambda w: {"network": "telegram"}),
+    "api_signing.petition_sign": Rule((400, 400, 400, 400), method="POST"),
     "admin.decide": Rule(COORDINATOR_PAGE, args=lambda w: {"organisation_id": w.people.org_b,
                                                            "decision": "suspend"}),
 }
 
-CSRF_EXEMPT: set[str] = set()
+CSRF_EXEMPT: set[str] = {"api_signing.petition_sign"}  # JSON API: no cookie is trusted
 
 
 @pytest.fixture
@@ -137,7 +145,7 @@ def test_every_endpoint_has_a_rule(app):
 
 
 def _answer(response) -> Any:
-    if response.status_code == 302:
+    if response.status_code in (302, 303):
         location = response.headers["Location"]
         return LOGIN if location.startswith("/account/login?next=") else REDIRECT
     return response.status_code
