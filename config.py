@@ -44,7 +44,11 @@ class Config:
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "objectwar" / "translations")
     LOCALE_COOKIE = "lang"
 
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # No pre-ping round trip on every checkout (the busiest pages make one query);
+    # connections are recycled instead, and a dropped one is replaced on error.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_recycle": 1800}
+    # How long a web process keeps a petition's texts and demands (not its count).
+    PETITION_CACHE_SECONDS = 30
     SESSION_COOKIE_NAME = "objectwar_session"
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -121,7 +121,7 @@ def add_confirmed_signatures(dsn: str, total: int) -> None:
                 SELECT %(pid)s, md5('bulk' || g) || md5('digest' || g), %(email)s, %(first)s,
                     %(last)s, 'DE', 'en', (g %% 10 = 0), false, 'bench', now(),
                     now() - (g || ' seconds')::interval, 1
-                FROM generate_series(%(start)s, %(end)s) AS g
+                FROM generate_series(%(start)s::int, %(end)s::int) AS g
                 """,
                 {"pid": petition_id, "email": email, "first": first, "last": last,
                  "start": have + 1, "end": total},

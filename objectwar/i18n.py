@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlencode
 
 from babel import Locale
 from flask import Flask, current_app, has_request_context, request
 from flask_babel import get_locale
+from markupsafe import Markup, escape
+
+from objectwar.validation import country_choices
 
 LANGUAGE_NAMES = {
     "en": "English",
@@ -49,6 +53,7 @@ def init_app(app: Flask) -> None:
         return response
 
     app.add_template_filter(country_name, "country_name")
+    app.add_template_global(country_options, "country_options")
 
     @app.context_processor
     def language_context():
@@ -65,6 +70,22 @@ def country_name(code: str | None) -> str:
     if not code:
         return ""
     return Locale.parse(current_locale()).territories.get(code.upper(), code)
+
+
+@functools.cache
+def _country_options_html(locale: str) -> str:
+    return "".join(
+        f'<option value="{code}">{escape(name)}</option>' for code, name in country_choices(locale)
+    )
+
+
+def country_options(chosen: str | None = None) -> Markup:
+    """The ``<option>`` elements of every country in the current locale (built once per locale)."""
+    html = _country_options_html(current_locale())
+    if chosen:
+        value = escape(chosen)
+        html = html.replace(f'<option value="{value}">', f'<option value="{value}" selected>', 1)
+    return Markup(html)  # noqa: S704 (names escaped above)
 
 
 def lang_url(code: str) -> str:

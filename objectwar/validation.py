@@ -6,6 +6,7 @@ with the message under the given field, so forms and the API share one rule.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 import email_validator
@@ -72,10 +73,12 @@ def validate_locale(value: str | None, field: str = "locale") -> str:
     return code
 
 
-def country_choices(locale: str) -> list[tuple[str, str]]:
-    """``(code, name)`` of every country, named and sorted in ``locale``."""
+@functools.cache
+def country_choices(locale: str) -> tuple[tuple[str, str], ...]:
+    """``(code, name)`` of every country, named and sorted in ``locale`` (computed once)."""
     names = Locale.parse(locale).territories
-    return sorted(((code, names.get(code, code)) for code in _COUNTRIES), key=lambda item: item[1])
+    return tuple(sorted(((code, names.get(code, code)) for code in _COUNTRIES),
+                        key=lambda item: item[1]))
 
 
 def merge(errors: list[ValidationError]) -> ValidationError:

@@ -1,9 +1,19 @@
-"""Petitions: reading them in a locale. (Signing lives in ``signing.py``.)"""
+"""Petitions: reading them in a locale. (Signing lives in ``signing.py``.)
+
+The petition page and its API are the busiest reads of the campaign, so a
+petition is read as a :class:`PublicPetition`: its texts and demands come from
+a per-process cache (they change rarely; ``PETITION_CACHE_SECONDS``), its
+status and confirmed count from one indexed row on every request (exact after
+every confirmation).
+"""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -30,17 +40,127 @@ def public_petitions(*, only_open: bool = False) -> list[Petition]:
     return list(db.session.scalars(query))
 
 
-def get_public_petition(slug: str) -> Petition:
-    """:raise NotFound: no such petition, or it is a draft."""
+@dataclass(frozen=True)
+class TextView:
+    locale: str
+    title: str
+    summary: str = ""
+    body: str = ""
+    text: str = ""
+
+
+def _pick(texts: dict[str, TextView], locale: str, default_locale: str) -> TextView | None:
+    return texts.get(locale) or texts.get(default_locale) or next(iter(texts.values()), None)
+
+
+@dataclass(frozen=True)
+class DemandView:
+    position: int
+    texts: dict[str, TextView]
+    default_locale: str
+
+    def text_for(self, locale: str) -> TextView | None:
+        return _pick(self.texts, locale, self.default_locale)
+
+
+@dataclass(frozen=True)
+class PetitionContent:
+    """What rarely changes: the texts and demands of a petition, in every locale."""
+
+    id: int
+    slug: str
+    default_locale: str
+    texts: dict[str, TextView]
+    demands: tuple[DemandView, ...]
+
+
+@dataclass(frozen=True)
+class PublicPetition:
+    """A petition as the public sees it: cached content plus its current state."""
+
+    content: PetitionContent
+    status: PetitionStatus
+    goal: int
+    signature_count: int
+
+    @property
+    def id(self) -> int:
+        return self.content.id
+
+    @property
+    def slug(self) -> str:
+        return self.content.slug
+
+    @property
+    def default_locale(self) -> str:
+        return self.content.default_locale
+
+    @property
+    def demands(self) -> tuple[DemandView, ...]:
+        return self.content.demands
+
+    def text_for(self, locale: str) -> TextView | None:
+        return _pick(self.content.texts, locale, self.content.default_locale)
+
+
+def _load_content(petition_id: int) -> PetitionContent:
     petition = db.session.scalar(
-        select(Petition).where(Petition.slug == slug).options(*_WITH_TEXTS)
+        select(Petition).where(Petition.id == petition_id).options(*_WITH_TEXTS)
     )
-    if petition is None or petition.status == PetitionStatus.DRAFT:
+    return PetitionContent(
+        id=petition.id,
+        slug=petition.slug,
+        default_locale=petition.default_locale,
+        texts={t.locale: TextView(t.locale, t.title, t.summary, t.body) for t in petition.texts},
+        demands=tuple(
+            DemandView(
+                position=demand.position,
+                texts={t.locale: TextView(t.locale, t.title, text=t.text) for t in demand.texts},
+                default_locale=petition.default_locale,
+            )
+            for demand in petition.demands
+        ),
+    )
+
+
+def _content(petition_id: int) -> PetitionContent:
+    """The petition's content from this process's cache, loaded when missing or old."""
+    ttl = current_app.config.get("PETITION_CACHE_SECONDS", 30)
+    cache: dict[int, tuple[float, PetitionContent]] = current_app.extensions.setdefault(
+        "objectwar.petition_content", {}
+    )
+    now = time.monotonic()
+    cached = cache.get(petition_id)
+    if cached is None or now - cached[0] >= ttl:
+        cached = (now, _load_content(petition_id))
+        cache[petition_id] = cached
+    return cached[1]
+
+
+def forget_content(petition_id: int | None = None) -> None:
+    """Drop cached petition content (after a coordinator edits texts or demands)."""
+    cache = current_app.extensions.get("objectwar.petition_content", {})
+    if petition_id is None:
+        cache.clear()
+    else:
+        cache.pop(petition_id, None)
+
+
+def get_public_petition(slug: str) -> PublicPetition:
+    """The petition at ``slug``: one row read for its state, content from the cache.
+
+    :raise NotFound: no such petition, or it is a draft.
+    """
+    row = db.session.execute(
+        select(Petition.id, Petition.status, Petition.goal, Petition.signature_count)
+        .where(Petition.slug == slug)
+    ).one_or_none()
+    if row is None or row.status == PetitionStatus.DRAFT:
         raise NotFound(errors={"slug": [_("There is no petition at this address.")]})
-    return petition
+    return PublicPetition(_content(row.id), row.status, row.goal, row.signature_count)
 
 
-def petition_data(petition: Petition, locale: str) -> dict[str, Any]:
+def petition_data(petition: Petition | PublicPetition, locale: str) -> dict[str, Any]:
     """The public JSON form of a petition in ``locale`` (CONTRACT.md)."""
     text = petition.text_for(locale)
     demands = []
@@ -63,7 +183,7 @@ def petition_data(petition: Petition, locale: str) -> dict[str, Any]:
     }
 
 
-def progress_percent(petition: Petition) -> int:
+def progress_percent(petition: Petition | PublicPetition) -> int:
     """Share of the goal reached, 0..100, for the progress bar."""
     if petition.goal <= 0:
         return 100

@@ -30,7 +30,7 @@ from objectwar.extensions import db
 from objectwar.mailing import services as mailing
 from objectwar.organisations.models import Organisation, OrganisationStatus
 from objectwar.petitions.models import Petition, PetitionStatus, Signature
-from objectwar.petitions.services import get_public_petition
+from objectwar.petitions.services import PublicPetition, get_public_petition
 from objectwar.types import utcnow
 from objectwar.validation import (
     clean_name,
@@ -518,11 +518,27 @@ def confirm(slug: str, token: str) -> Signature:
 SIGNERS_SCAN = 1000
 
 
-def public_signers(petition: Petition, limit: int = 10) -> list[dict[str, str]]:
-    """The latest confirmed signers who asked to be shown: first name, initial, country."""
+def public_signers(petition: PublicPetition, limit: int = 10) -> list[dict[str, str]]:
+    """The latest confirmed signers who asked to be shown: first name, initial, country.
+
+    Kept per process until the petition's confirmed count moves: only a new
+    confirmation (or an erasure) changes the list.
+    """
+    cache: dict[int, tuple[int, list[dict[str, str]]]] = current_app.extensions.setdefault(
+        "objectwar.public_signers", {}
+    )
+    cached = cache.get(petition.id)
+    if cached is not None and cached[0] == petition.signature_count:
+        return cached[1][:limit]
+    signers = _latest_public_signers(petition.id, limit)
+    cache[petition.id] = (petition.signature_count, signers)
+    return signers
+
+
+def _latest_public_signers(petition_id: int, limit: int) -> list[dict[str, str]]:
     recent = (
         select(Signature.id)
-        .where(Signature.petition_id == petition.id, Signature.confirmed_at.is_not(None))
+        .where(Signature.petition_id == petition_id, Signature.confirmed_at.is_not(None))
         .order_by(Signature.confirmed_at.desc())
         .limit(SIGNERS_SCAN)
     )

@@ -17,7 +17,6 @@ from objectwar.i18n import current_locale
 from objectwar.petitions import services, signing
 from objectwar.petitions.models import Petition
 from objectwar.petitions.ratelimit import sign_rate_limit
-from objectwar.validation import country_choices
 
 bp = Blueprint("petitions", __name__, url_prefix="/petitions")
 
@@ -35,7 +34,7 @@ def _sign_page(petition: Petition, *, embed: bool, values: Any = None,
         signers=[] if embed else signing.public_signers(petition),
         networks=signing.SHARE_NETWORKS,
         embed_url=mailer.external_url("petitions.embed", slug=petition.slug),
-        countries=country_choices(locale), stamp=signing.form_stamp(),
+        stamp=signing.form_stamp(),
         values=values, errors=errors or {}, embed=embed,
         credited=signing.credited_organisation(organisation) if not errors else None,
         consent_version=signing.CONSENT_VERSION,
