@@ -52,7 +52,7 @@ def test_form_end_to_end_through_smtp(client, demo, smtp_server):
     (message,) = smtp_server.messages
     assert smtp_server.envelopes[0].rcpt_tos == ["Juergen@xn--bcher-kva.example"]
     client.get("/?lang=en")  # the pages from here on in English (the choice sticks in a cookie)
-    assert message["Subject"] == "Please confirm your signature"
+    assert message["Subject"] == "Bitte bestätigen Sie Ihre Unterschrift"  # neutral, in German
     assert message["From"] == "Confirmation <noreply@objectwar.test>"
     text = text_of(message)
     assert "Schutz und Asyl" in text  # the petition's German title: what is being confirmed
@@ -71,7 +71,7 @@ def test_form_end_to_end_through_smtp(client, demo, smtp_server):
     again = sign_form(client, email="juergen@BÜCHER.example")
     assert (again.status_code, again.headers["Location"]) == (302, response.headers["Location"])
     assert len(smtp_server.messages) == 2
-    assert "already signed" in text_of(smtp_server.messages[1])
+    assert "Sie haben bereits unterschrieben" in text_of(smtp_server.messages[1])  # signed in German
 
 
 def test_api_end_to_end_through_smtp(client, demo, smtp_server):
@@ -86,7 +86,7 @@ def test_api_end_to_end_through_smtp(client, demo, smtp_server):
     assert press_confirm(client, path).status_code == 200
     assert client.get(f"/api/v1/petitions/{SLUG}").get_json()["signatures"] == 1
     assert client.post(API_URL, json=person(email="OLGA@example.org")).get_json() == response.get_json()
-    assert "already signed" in text_of(smtp_server.messages[1])
+    assert "Вы уже подписали" in text_of(smtp_server.messages[1])  # in the signer's Russian
 
 
 def test_undeliverable_address_is_not_retried_forever(app, client, demo, smtp_server):

@@ -245,7 +245,7 @@ def test_confirmation_email_is_neutral_and_in_the_signers_locale(ctx, outbox):
     outcome = signing.sign(SLUG, person(locale="de"), default_locale="en")
     signing.send_confirmation(outcome.signature_id)
     (message,) = outbox
-    assert message.subject == "Please confirm your signature"
+    assert message.subject == "Bitte bestätigen Sie Ihre Unterschrift"  # neutral, in German
     assert message.sender == "Confirmation <noreply@objectwar.test>"
     assert message.recipients == ["anna@example.org"]
     assert "Schutz und Asyl" in message.body  # the German title: what is being confirmed

@@ -151,10 +151,12 @@ def get_public_petition(slug: str) -> PublicPetition:
 
     :raise NotFound: no such petition, or it is a draft.
     """
-    row = db.session.execute(
-        select(Petition.id, Petition.status, Petition.goal, Petition.signature_count)
-        .where(Petition.slug == slug)
-    ).one_or_none()
+    # One statement in autocommit: no BEGIN and ROLLBACK round trips around it.
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        row = conn.execute(
+            select(Petition.id, Petition.status, Petition.goal, Petition.signature_count)
+            .where(Petition.slug == slug)
+        ).one_or_none()
     if row is None or row.status == PetitionStatus.DRAFT:
         raise NotFound(errors={"slug": [_("There is no petition at this address.")]})
     return PublicPetition(_content(row.id), row.status, row.goal, row.signature_count)
