@@ -25,8 +25,8 @@ def petitions_list():
 @bp.get("/petitions/<slug>")
 @public_cors
 def petition_detail(slug: str):
-    petition = petitions.get_public_petition(slug)
-    return jsonify(petitions.petition_data(petition, current_locale()))
+    body = petitions.petition_document(petitions.get_public_petition(slug), current_locale())
+    return current_app.response_class(body, mimetype="application/json")
 
 
 @bp.get("/openapi.json")

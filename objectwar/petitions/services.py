@@ -9,6 +9,7 @@ every confirmation).
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,12 +21,15 @@ from sqlalchemy.orm import selectinload
 
 from objectwar.errors import NotFound
 from objectwar.extensions import db
+from objectwar.petitions import pages
 from objectwar.petitions.models import Demand, Petition, PetitionStatus
 
-_WITH_TEXTS = (
-    selectinload(Petition.texts),
-    selectinload(Petition.demands).selectinload(Demand.texts),
-)
+def _with_texts() -> tuple:
+    """Loader options for a petition with its texts and demands (built on use, not import)."""
+    return (
+        selectinload(Petition.texts),
+        selectinload(Petition.demands).selectinload(Demand.texts),
+    )
 
 
 def public_petitions(*, only_open: bool = False) -> list[Petition]:
@@ -34,7 +38,7 @@ def public_petitions(*, only_open: bool = False) -> list[Petition]:
     query = (
         select(Petition)
         .where(Petition.status.in_(statuses))
-        .options(*_WITH_TEXTS)
+        .options(*_with_texts())
         .order_by(Petition.status.desc(), Petition.created_at.desc(), Petition.id.desc())
     )
     return list(db.session.scalars(query))
@@ -72,6 +76,7 @@ class PetitionContent:
     default_locale: str
     texts: dict[str, TextView]
     demands: tuple[DemandView, ...]
+    loaded_at: float = 0.0  # when this process read it: part of every cache key built on it
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,11 @@ class PublicPetition:
     @property
     def id(self) -> int:
         return self.content.id
+
+    @property
+    def cache_key(self) -> tuple:
+        """What a page built from this petition depends on."""
+        return (self.content.id, self.content.loaded_at, self.status, self.signature_count)
 
     @property
     def slug(self) -> str:
@@ -103,9 +113,9 @@ class PublicPetition:
         return _pick(self.content.texts, locale, self.content.default_locale)
 
 
-def _load_content(petition_id: int) -> PetitionContent:
+def _load_content(petition_id: int, loaded_at: float) -> PetitionContent:
     petition = db.session.scalar(
-        select(Petition).where(Petition.id == petition_id).options(*_WITH_TEXTS)
+        select(Petition).where(Petition.id == petition_id).options(*_with_texts())
     )
     return PetitionContent(
         id=petition.id,
@@ -120,6 +130,7 @@ def _load_content(petition_id: int) -> PetitionContent:
             )
             for demand in petition.demands
         ),
+        loaded_at=loaded_at,
     )
 
 
@@ -132,7 +143,7 @@ def _content(petition_id: int) -> PetitionContent:
     now = time.monotonic()
     cached = cache.get(petition_id)
     if cached is None or now - cached[0] >= ttl:
-        cached = (now, _load_content(petition_id))
+        cached = (now, _load_content(petition_id, now))
         cache[petition_id] = cached
     return cached[1]
 
@@ -183,6 +194,14 @@ def petition_data(petition: Petition | PublicPetition, locale: str) -> dict[str,
         "demands": demands,
         "locale": text.locale if text else locale,
     }
+
+
+def petition_document(petition: PublicPetition, locale: str) -> bytes:
+    """:func:`petition_data` as JSON bytes, built once per petition state and locale."""
+    key = (*petition.cache_key, locale)
+    return pages.document(key, lambda: json.dumps(
+        petition_data(petition, locale), ensure_ascii=False, separators=(",", ":")
+    ).encode("utf-8"))
 
 
 def progress_percent(petition: Petition | PublicPetition) -> int:

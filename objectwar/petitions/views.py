@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from flask_wtf.csrf import generate_csrf
 from werkzeug.datastructures import MultiDict
 
 from objectwar import email as mailer
@@ -14,31 +15,37 @@ from objectwar.errors import GENERAL, ValidationError
 from objectwar.extensions import csrf, limiter
 from objectwar.http import embeddable
 from objectwar.i18n import current_locale
-from objectwar.petitions import services, signing
-from objectwar.petitions.models import Petition
+from objectwar.petitions import pages, services, signing
 from objectwar.petitions.ratelimit import sign_rate_limit
+from objectwar.petitions.services import PublicPetition
 
 bp = Blueprint("petitions", __name__, url_prefix="/petitions")
 
 
-def _sign_page(petition: Petition, *, embed: bool, values: Any = None,
+def _sign_page(petition: PublicPetition, *, embed: bool, values: Any = None,
                errors: dict[str, list[str]] | None = None, status: int = 200):
     """The petition page or the widget, with the sign form (re-rendered after errors)."""
     locale = current_locale()
     values = values if values is not None else MultiDict({"organisation": request.args.get("org", "")})
     organisation = values.get("organisation", "")
-    return render_template(
-        "petitions/embed.html" if embed else "petitions/detail.html",
-        petition=petition, text=petition.text_for(locale), locale=locale,
-        progress=services.progress_percent(petition),
-        signers=[] if embed else signing.public_signers(petition),
-        networks=signing.SHARE_NETWORKS,
-        embed_url=mailer.external_url("petitions.embed", slug=petition.slug),
-        stamp=signing.form_stamp(),
-        values=values, errors=errors or {}, embed=embed,
-        credited=signing.credited_organisation(organisation) if not errors else None,
-        consent_version=signing.CONSENT_VERSION,
-    ), status
+
+    def render(**holes: Any) -> str:
+        return render_template(
+            "petitions/embed.html" if embed else "petitions/detail.html",
+            petition=petition, text=petition.text_for(locale), locale=locale,
+            progress=services.progress_percent(petition),
+            signers=[] if embed else signing.public_signers(petition),
+            networks=signing.SHARE_NETWORKS,
+            embed_url=mailer.external_url("petitions.embed", slug=petition.slug),
+            values=values, errors=errors or {}, embed=embed,
+            credited=signing.credited_organisation(organisation) if not errors else None,
+            consent_version=signing.CONSENT_VERSION, **holes,
+        )
+
+    if errors:
+        return render(csrf_token=generate_csrf, stamp=signing.form_stamp()), status
+    key = (*petition.cache_key, locale, embed)
+    return pages.page(key, render, signing.form_stamp), status
 
 
 @bp.get("/<slug>")

@@ -1,0 +1,63 @@
+"""Rendered petition pages and documents, kept per process while nothing in them changes.
+
+The petition page is the campaign's busiest page. For an anonymous visitor it
+depends only on the petition's content and state, the locale and the query
+string, so it is rendered once per such key and served from memory; the two
+per-visitor values in it (the CSRF token and the form's signed timestamp) are
+put in at serving time. The key holds the confirmed count, so every
+confirmation shows at once.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, request, session
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+
+CSRF_HOLE = "\x00csrf\x00"
+STAMP_HOLE = "\x00stamp\x00"
+MAX_ENTRIES = 512
+
+
+def _cache(name: str) -> OrderedDict:
+    return current_app.extensions.setdefault(f"objectwar.{name}", OrderedDict())
+
+
+def _remember(cache: OrderedDict, key: Any, value: Any) -> Any:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > MAX_ENTRIES:
+        cache.popitem(last=False)
+    return value
+
+
+def cacheable_request() -> bool:
+    """A visitor whose page is the same as any other's: not logged in, no messages waiting."""
+    return not current_user.is_authenticated and "_flashes" not in session
+
+
+def page(key: tuple, render: Callable[..., str], stamp: Callable[[], str]) -> str:
+    """The page for ``key`` (rendered with ``render(csrf_token=..., stamp=...)`` when missing)."""
+    if not current_app.config.get("PAGE_CACHE", True) or not cacheable_request():
+        return render(csrf_token=generate_csrf, stamp=stamp())
+    cache = _cache("petition_pages")
+    full_key = (*key, request.query_string)
+    html = cache.get(full_key)
+    if html is None:
+        html = _remember(cache, full_key, render(csrf_token=lambda: CSRF_HOLE, stamp=STAMP_HOLE))
+    if CSRF_HOLE in html:  # the widget has no CSRF token, and so sets no cookie
+        html = html.replace(CSRF_HOLE, generate_csrf())
+    return html.replace(STAMP_HOLE, stamp())
+
+
+def document(key: tuple, build: Callable[[], bytes]) -> bytes:
+    """A JSON document for ``key``, built once while the key holds."""
+    cache = _cache("petition_documents")
+    body = cache.get(key)
+    if body is None:
+        body = _remember(cache, key, build())
+    return body
