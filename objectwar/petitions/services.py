@@ -24,6 +24,7 @@ from objectwar.extensions import db
 from objectwar.petitions import pages
 from objectwar.petitions.models import Demand, Petition, PetitionStatus
 
+
 def _with_texts() -> tuple:
     """Loader options for a petition with its texts and demands (built on use, not import)."""
     return (
