@@ -58,7 +58,8 @@ class Config:
     REMEMBER_COOKIE_SECURE = True
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024
-    RATELIMIT_HEADERS_ENABLED = True
+    # Only Retry-After on a 429 (set by our handlers): no X-RateLimit-* look-ups per request.
+    RATELIMIT_HEADERS_ENABLED = False
     DEV_OUTBOX = False
     # Sender name and subject of confirmation emails: neutral on purpose, so a
     # lock screen or a watched mailbox does not show what was signed.

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlencode
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from objectwar import email as mailer
@@ -239,6 +239,17 @@ def open_petition_id(slug: str) -> int:
     return row.id
 
 
+def petition_id_for(slug: str) -> int:
+    """The id of the petition at ``slug``, remembered by this process (ids never change).
+
+    :raise NotFound: no such public petition. :raise ValidationError: it is closed.
+    """
+    known: dict[str, int] = current_app.extensions.setdefault("objectwar.petition_ids", {})
+    if slug not in known:
+        known[slug] = open_petition_id(slug)
+    return known[slug]
+
+
 def _may_send(signature: Signature, now) -> bool:
     window = signature.confirmation_window_start
     return window is None or window <= now - SEND_WINDOW or signature.confirmation_sends < MAX_SENDS_PER_DAY
@@ -263,31 +274,47 @@ def sign(slug: str, data: Mapping[str, Any], *, default_locale: str,
     :raise ValidationError: invalid input, or the petition is closed.
     :raise NotFound: no such public petition.
     """
-    petition_id = open_petition_id(slug)
+    petition_id = petition_id_for(slug)
     given = parse_signature(data, default_locale=default_locale, from_form=from_form)
     notices = [risky_notice()] if risky_address(given.email) else []
     digest = security.email_digest(given.email)
     now = utcnow()
-    signature = Signature(
-        petition_id=petition_id, email_digest=digest, email=given.email,
-        first_name=given.first_name, last_name=given.last_name, country=given.country,
-        locale=given.locale, public_name=given.public_name, wants_updates=given.updates,
-        organisation_id=given.organisation_id, consent_version=CONSENT_VERSION,
-        created_at=now, confirmation_due_at=now,
+    values = {
+        "petition_id": petition_id, "email_digest": digest, "email": given.email,
+        "first_name": given.first_name, "last_name": given.last_name, "country": given.country,
+        "locale": given.locale, "public_name": given.public_name,
+        "wants_updates": given.updates, "organisation_id": given.organisation_id,
+        "consent_version": CONSENT_VERSION, "created_at": now, "confirmation_due_at": now,
+        "confirmation_sends": 0,
+    }
+    # Insert first, in one statement that also checks the petition is open: most
+    # signers are new, and the unique constraint decides races between two
+    # requests for one address.
+    columns = [Signature.__table__.c[name] for name in values]
+    statement = (
+        insert(Signature)
+        .from_select(
+            list(values),
+            select(*[literal(values[c.name], type_=c.type) for c in columns]).where(
+                select(Petition.id).where(Petition.id == petition_id,
+                                          Petition.status == PetitionStatus.OPEN).exists()
+            ),
+        )
+        .returning(Signature.id)
     )
-    # Insert first: most signers are new, and the unique constraint decides
-    # races between two requests for one address.
-    db.session.add(signature)
     try:
-        db.session.flush()
-        signature_id = signature.id
+        signature_id = db.session.execute(statement).scalar()
         db.session.commit()
-        # Read nothing more: the connection goes back to the pool before the
-        # caller enqueues (an inline task needs one of its own).
-        return SignOutcome(signature_id, notices)
     except IntegrityError:
         # This address signed before (or a concurrent request stored it first).
         db.session.rollback()
+    else:
+        if signature_id is None:  # no row: the petition is closed, a draft, or gone
+            open_petition_id(slug)
+            raise closed_error()  # pragma: no cover - open_petition_id raised already
+        # Read nothing more: the connection goes back to the pool before the
+        # caller enqueues (an inline task needs one of its own).
+        return SignOutcome(signature_id, notices)
     existing = _find(petition_id, digest)
     if existing is None:  # pragma: no cover - a unique violation needs a row
         raise ValidationError()
