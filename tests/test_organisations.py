@@ -236,7 +236,7 @@ def test_periodic_task_sends_what_the_queue_lost(app, coordinator, outbox):
         assert delivery.deliver_due(older_than_seconds=60) == 0  # never twice
     (message,) = outbox
     assert message.recipients == ["late@late.example"]
-    assert "Late" in message.body and message.subject == "We received your application"
+    assert "Late" in message.body and message.subject == "Wir haben Ihren Antrag erhalten"  # German
 
 
 def test_failed_smtp_leaves_the_notice_due(app, people, smtp_server):
