@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.message import EmailMessage
+from email.policy import SMTPUTF8
+from email.utils import formataddr, formatdate, make_msgid
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from flask_mail import Message
+from flask_mail import Message, email_dispatched
 from werkzeug.routing import MapAdapter
 
 from objectwar.extensions import mail
@@ -69,8 +72,39 @@ def compose(
 
 
 def send(message: Message) -> None:
-    """Send one message over its own SMTP connection."""
-    mail.send(message)
+    """Send one message over its own SMTP connection.
+
+    An address whose local part is not ASCII (``иван@почта.рф``) needs SMTPUTF8
+    (RFC 6531), which Flask-Mail does not speak: such a message goes out as a
+    UTF-8 message with that option. The relay must offer SMTPUTF8.
+    """
+    if not any(_non_ascii_local_part(address) for address in message.send_to):
+        mail.send(message)
+        return
+    with mail.connect() as conn:
+        if conn.host:  # None while sending is suppressed (tests record instead)
+            conn.host.send_message(_utf8_message(message))
+        email_dispatched.send(message, app=current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+def _non_ascii_local_part(address: str) -> bool:
+    return not address.rpartition("@")[0].isascii()
+
+
+def _utf8_message(message: Message) -> EmailMessage:
+    """The same message for an SMTPUTF8 relay: headers and addresses in UTF-8."""
+    utf8 = EmailMessage(policy=SMTPUTF8)
+    utf8["Subject"] = message.subject
+    utf8["From"] = message.sender if isinstance(message.sender, str) else formataddr(message.sender)
+    utf8["To"] = ", ".join(message.recipients)
+    utf8["Date"] = formatdate(localtime=False)
+    utf8["Message-ID"] = make_msgid(domain=urlsplit(current_app.config["PUBLIC_URL"]).hostname)
+    for name, value in (message.extra_headers or {}).items():
+        utf8[name] = value
+    utf8.set_content(message.body or "")
+    if message.html:
+        utf8.add_alternative(message.html, subtype="html")
+    return utf8
 
 
 @contextmanager

@@ -230,7 +230,7 @@ def free_port() -> int:
 def smtp_server() -> Iterator[SMTPServer]:
     """A real SMTP server on 127.0.0.1 for end-to-end mail tests."""
     server = SMTPServer("127.0.0.1", free_port())
-    controller = Controller(server, hostname=server.host, port=server.port)
+    controller = Controller(server, hostname=server.host, port=server.port, enable_SMTPUTF8=True)
     controller.start()
     yield server
     controller.stop()

@@ -31,6 +31,6 @@ class OutboxHandler:
 
 def start_sink(folder: str, host: str = "127.0.0.1", port: int = 8025) -> Controller:
     """Start the sink in a background thread; call ``.stop()`` on the result."""
-    controller = Controller(OutboxHandler(folder), hostname=host, port=port)
+    controller = Controller(OutboxHandler(folder), hostname=host, port=port, enable_SMTPUTF8=True)
     controller.start()
     return controller

@@ -49,7 +49,8 @@ FORM_PURPOSE = "sign-form"
 MAX_SENDS_PER_DAY = 3
 SEND_WINDOW = timedelta(hours=24)
 UPDATES_LIST = "updates"
-PERMANENT_FAILURES = (UnicodeError, smtplib.SMTPRecipientsRefused)
+# The relay refused the recipient, or cannot take an internationalised address.
+PERMANENT_FAILURES = (UnicodeError, smtplib.SMTPRecipientsRefused, smtplib.SMTPNotSupportedError)
 
 # The configured subject is translated when it is the default one.
 DEFAULT_SUBJECT = "Please confirm your signature"
@@ -386,8 +387,8 @@ def send_confirmation(signature_id: int) -> bool:
     try:
         mailer.send(_message(signature))
     except PERMANENT_FAILURES:
-        # Never deliverable (the relay refused the recipient, or the mailer cannot
-        # encode an address with a non-ASCII local part): drop it, do not retry.
+        # Never deliverable (the relay refused the recipient, or offers no SMTPUTF8
+        # for an address with a non-ASCII local part): drop it, do not retry.
         current_app.logger.warning("Confirmation of signature %s cannot be sent", signature_id)
         db.session.rollback()
         db.session.execute(
