@@ -207,8 +207,10 @@ def open_connection() -> Any:
     except (smtplib.SMTPException, OSError) as error:
         raise SendError(f"cannot connect: {type(error).__name__}: {error}",
                         connection_lost=True) from error
-    if conn.host is not None and conn.host.sock is not None:
-        conn.host.sock.settimeout(SMTP_TIMEOUT_SECONDS)  # Flask-Mail sets none
+    if conn.host is not None:
+        conn.host.set_debuglevel(0)  # MAIL_DEBUG (on with DEBUG) would print every message
+        if conn.host.sock is not None:
+            conn.host.sock.settimeout(SMTP_TIMEOUT_SECONDS)  # Flask-Mail sets none
     conn._objectwar_manager = manager
     return conn
 
