@@ -124,6 +124,10 @@ def _clean_codes(value: Any, field: str, check) -> list[str]:
     return sorted({check(item, field) for item in value})
 
 
+def _clean_locale(value: Any, field: str) -> str:
+    return validate_locale(value if isinstance(value, str) else "-", field)
+
+
 def _collect(errors: list[ValidationError], check, *args: Any) -> Any:
     try:
         return check(*args)
@@ -144,7 +148,7 @@ def clean_mailout_data(data: Any) -> dict[str, Any]:
         "list": _collect(errors, _clean_text, data.get("list"), "list", 80),
         "subject": _collect(errors, _clean_subject, data.get("subject"), "subject"),
         "body_markdown": _collect(errors, _clean_text, data.get("body_markdown"), "body_markdown", MAX_BODY),
-        "locale": _collect(errors, validate_locale, data.get("locale") or "en", "locale"),
+        "locale": _collect(errors, _clean_locale, data.get("locale") or "en", "locale"),
     }
     audience = data.get("audience") or {}
     if not isinstance(audience, dict):
@@ -326,10 +330,10 @@ def progress(mailout: Mailout) -> dict[str, Any]:
         "recipients": sum(counts.values()) if started else mailout.recipients,
         "sent": counts[DeliveryStatus.SENT],
         "failed": counts[DeliveryStatus.FAILED],
-        "skipped": counts[DeliveryStatus.SKIPPED],
         "pending": pending,
         "started_at": _iso(mailout.started_at),
         "finished_at": _iso(mailout.finished_at),
+        "skipped": counts[DeliveryStatus.SKIPPED],
         "scheduled_at": _iso(mailout.scheduled_at),
         "rate_per_minute": rate,
         "estimated_seconds_left": (
