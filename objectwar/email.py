@@ -160,9 +160,8 @@ class RawTemplate:
         for key, value in values.items():
             text = text.replace(key, value)
             html = html.replace(key, str(escape(value)))
-        name = " ".join((to_name or "").split())  # no line breaks in a header
         recipient = [
-            _header("To", formataddr((name, to), charset="utf-8") if to.isascii() else to),
+            _to_header(to, to_name),
             f"Message-ID: {message_id}\r\n".encode(),
         ]
         recipient += [f"{key}: {value}\r\n".encode() for key, value in (headers or {}).items()]
@@ -170,6 +169,27 @@ class RawTemplate:
             self._head, *recipient, self._text_start, _qp(text), self._html_start, _qp(html),
             self._end,
         ))
+
+
+def _to_header(address: str, name: str | None) -> bytes:
+    """``To:`` with the name as RFC 2047 words of at most 75 characters (fast: no email.header)."""
+    name = " ".join((name or "").split())  # no line breaks in a header
+    if not address.isascii():  # SMTPUTF8: the header is sent as UTF-8
+        return f"To: {address}\r\n".encode()
+    if name.isascii():
+        return f"To: {formataddr((name, address))}\r\n".encode()
+    words, chunk = [], b""
+    for char in name:
+        encoded = char.encode("utf-8")
+        if len(chunk) + len(encoded) > 45:  # 45 bytes -> 60 base64 characters
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    words.append(chunk)
+    encoded_words = "\r\n ".join(
+        "=?utf-8?b?" + binascii.b2a_base64(word, newline=False).decode() + "?=" for word in words
+    )
+    return f"To: {encoded_words}\r\n <{address}>\r\n".encode()
 
 
 def send_raw(conn: Any, envelope_from: str, to: str, data: bytes) -> None:

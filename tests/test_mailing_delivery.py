@@ -305,7 +305,10 @@ def test_a_late_worker_cannot_mark_a_reclaimed_delivery(db, relay):
     old_claim = db.session.scalar(select(Delivery.claimed_at))
     second = delivery.claim_batch(mailout.id, 5)
     assert second.rows == first.rows
-    assert not delivery._mark(first.rows[0], old_claim, status=DeliveryStatus.SENT)
+    marks = delivery.Marks()
+    assert not marks.delivery(first.rows[0], old_claim, status=DeliveryStatus.SENT)
+    assert marks.delivery(first.rows[0], second.claimed_at, status=DeliveryStatus.SENT)
+    marks.close()
 
 
 def test_sweep_requeues_quiet_mailouts_finishes_done_ones_and_starts_scheduled(db, relay):
