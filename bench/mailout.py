@@ -159,17 +159,26 @@ class Setup:
             db.session.remove()
         return mailout_id
 
-    def start_sending(self, mailout_id: int) -> float:
-        """Create the deliveries; returns the seconds it took."""
+    def start_sending(self, mailout_id: int) -> tuple[float, int]:
+        """Create the deliveries; returns the seconds it took and how many rows it made."""
         from objectwar.extensions import db
         from objectwar.mailing import delivery
 
         with self.app.app_context():
             started = time.perf_counter()
-            delivery.start_sending(mailout_id)
+            mailout = delivery.start_sending(mailout_id)
             elapsed = time.perf_counter() - started
+            recipients = mailout.recipients
             db.session.remove()
-        return elapsed
+        return elapsed, recipients
+
+    def cancel(self, mailout_id: int) -> None:
+        from objectwar.extensions import db
+        from objectwar.mailing import mailouts
+
+        with self.app.app_context():
+            mailouts.cancel(mailout_id)
+            db.session.remove()
 
     def enqueue(self, mailout_id: int, chains: int) -> None:
         from objectwar import tasks
@@ -287,8 +296,10 @@ def main() -> None:
             for name, setup in (("PostgreSQL", pg), ("SQLite", sqlite)):
                 setup.add_subscribers(args.big - count_subscribers(setup))
                 mailout_id = setup.new_mailout()
-                seconds = setup.start_sending(mailout_id)
-                print(f"creating the deliveries of {args.big:,} recipients, {name}: {seconds:.2f} s")
+                seconds, rows = setup.start_sending(mailout_id)
+                setup.cancel(mailout_id)
+                print(f"creating the deliveries of {args.big:,} recipients, {name}: {seconds:.2f} s "
+                      f"({rows:,} rows, counted included)")
 
             mailout_id = pg.new_mailout()
             pg.start_sending(mailout_id)
@@ -298,6 +309,7 @@ def main() -> None:
             sent, _status = pg.progress(mailout_id)
             peak = pg.peak_rss_mb()
             pg.stop_workers()
+            pg.cancel(mailout_id)
             print(f"worker peak RSS during a {args.big:,}-recipient mail-out (PostgreSQL, "
                   f"{sent:,} sent in {args.rss_seconds:.0f} s): {peak:.0f} MB")
         print(f"load average {os.getloadavg()[0]:.2f} at the end")
