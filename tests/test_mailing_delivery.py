@@ -374,3 +374,32 @@ def test_unsubscribe_skips_pending_deliveries(db, relay):
     assert statuses(mailout.id)[DeliveryStatus.SKIPPED] == 1
     run_to_end(mailout.id)
     assert relay.recipients() == {address(1): 1, address(2): 1}
+
+
+def test_tasks_requeue_work_and_schedule_sweeps(database_urls, backend, relay, tmp_path):
+    """The queue wiring: sweeps every 5 s, chains for quiet mail-outs, a chain that re-queues itself."""
+    from objectwar import tasks
+    from tests.conftest import _empty_tables, make_app
+
+    app = make_app(database_urls[backend], str(tmp_path), TASKS_IMMEDIATE=False,
+                   MAILOUT_BATCH_SIZE=5, **relay.config())
+    with app.app_context():
+        _empty_tables()
+        tasks.huey.flush()
+        make_list(30)
+        mailout = new_mailout(rate_per_minute=6)
+        delivery.start_sending(mailout.id)
+        tasks.schedule_mailout_sweeps.call_local()
+        # Tasks with a delay wait in the queue until a consumer moves them to its schedule.
+        assert tasks.huey.pending_count() == 60 // tasks.SWEEP_EVERY_SECONDS
+        tasks.huey.flush()
+        tasks.sweep_mailouts.call_local(0)  # quiet with due work: chains are queued
+        assert tasks.huey.pending_count() == tasks.MAILOUT_CHAINS
+        tasks.huey.flush()
+        tasks.deliver_batch.call_local(mailout.id)  # one batch of burst, then the throttle
+        assert relay.count() == 5
+        assert tasks.huey.scheduled_count() + tasks.huey.pending_count() == 1
+        tasks.huey.flush()
+        _db = delivery.db
+        _db.session.remove()
+        _db.engine.dispose()
