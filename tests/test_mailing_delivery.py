@@ -403,3 +403,21 @@ def test_tasks_requeue_work_and_schedule_sweeps(database_urls, backend, relay, t
         _db = delivery.db
         _db.session.remove()
         _db.engine.dispose()
+
+
+def test_a_record_that_cannot_be_built_fails_alone(db, relay, monkeypatch):
+    make_list(4)
+    build = delivery.Composer.message
+
+    def broken_for_one(self, delivery_id, subscriber_id, to, name, locale):
+        if to == address(1):
+            raise ValueError("a bug in building one message")
+        return build(self, delivery_id, subscriber_id, to, name, locale)
+
+    monkeypatch.setattr(delivery.Composer, "message", broken_for_one)
+    mailout = new_mailout()
+    delivery.start_sending(mailout.id)
+    run_to_end(mailout.id)
+    assert relay.recipients() == {address(i): 1 for i in (0, 2, 3)}
+    counts = statuses(mailout.id)
+    assert counts[DeliveryStatus.FAILED] == 1 and counts[DeliveryStatus.SENT] == 3

@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import lazy_gettext
 from sqlalchemy import and_, exists, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
@@ -368,7 +369,15 @@ def _send_rows(composer: Composer, claim: Claim, conn: Any, rows: list[Any], mar
         if row.status != SubscriptionStatus.SUBSCRIBED:
             marks.delivery(row.id, claim.claimed_at, status=DeliveryStatus.SKIPPED, claimed_at=None)
             continue
-        data = composer.message(row.id, row.subscriber_id, row.email, row.name, row.locale)
+        try:
+            data = composer.message(row.id, row.subscriber_id, row.email, row.name, row.locale)
+        except Exception as error:  # one bad record must not stop the mail-out
+            log.exception("Mail-out %s: cannot build delivery %s", composer.mailout_id, row.id)
+            if marks.delivery(row.id, claim.claimed_at, status=DeliveryStatus.FAILED,
+                              last_error=f"cannot build the message: {type(error).__name__}",
+                              claimed_at=None):
+                result.failed += 1
+            continue
         try:
             email.send_raw(conn, envelope_from, row.email, data)
         except email.SendError as error:
@@ -462,7 +471,8 @@ def notify_paused(mailout_id: int) -> None:
     try:
         email.send(email.compose(
             "mailout_paused", to=user.email, locale=user.locale or "en",
-            subject=f"Mail-out {mailout_id} paused after {ERROR_LIMIT} errors in a row",
+            subject=lazy_gettext("Mail-out %(id)s paused after %(n)d errors in a row",
+                                 id=mailout_id, n=ERROR_LIMIT),
             mailout=mailout,
         ))
     except Exception:  # the relay is likely the problem; the admin shows the pause anyway
