@@ -217,6 +217,25 @@ def test_unsubscribe_during_a_running_mailout_takes_effect(db, app, relay):
     assert statuses(mailout.id)[DeliveryStatus.SKIPPED] == 1
 
 
+def test_an_unsubscribe_takes_effect_for_the_next_message_of_the_batch(db, app, relay):
+    mailing_list = make_list(5)
+    mailout = new_mailout()
+    delivery.start_sending(mailout.id)
+    subscriptions = list(db.session.scalars(select(Subscription).order_by(Subscription.id)))
+    token = delivery.unsubscribe_token(subscriptions[2].subscriber_id, mailing_list.id)
+    client = app.test_client()
+
+    def on_message(message):
+        # While the relay holds message 2, recipient 3 (claimed in the same batch) leaves.
+        if message["To"].addresses[0].addr_spec == address(1):
+            client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+
+    relay.on_message = on_message
+    run_to_end(mailout.id)
+    assert relay.recipients() == {address(i): 1 for i in (0, 1, 3, 4)}
+    assert statuses(mailout.id)[DeliveryStatus.SKIPPED] == 1
+
+
 def test_pause_stops_within_a_batch_and_resume_sends_nobody_twice(db, app, relay):
     make_list(60)
     mailout = new_mailout()

@@ -276,7 +276,9 @@ def _recipients(mailout: Mailout, ids: list[int]) -> list[Any]:
 
 # Only enum values are formatted in; every value is a parameter.
 _SENT, _SENDING = DeliveryStatus.SENT.value, DeliveryStatus.SENDING.value
-SENT_SQL = f"UPDATE deliveries SET status = '{_SENT}', sent_at = %s, attempts = %s, last_error = NULL WHERE id = %s AND status = '{_SENDING}' AND claimed_at = %s"  # noqa: S608, E501
+# Marks one delivery sent and, in the same round trip, reads the subscription of the
+# next recipient, just before that one is sent.
+SENT_SQL = f"WITH done AS (UPDATE deliveries SET status = '{_SENT}', sent_at = %s, attempts = %s, last_error = NULL WHERE id = %s AND status = '{_SENDING}' AND claimed_at = %s RETURNING 1) SELECT (SELECT count(*) FROM done), (SELECT status FROM subscriptions WHERE list_id = %s AND subscriber_id = %s)"  # noqa: S608, E501
 
 
 class Marks:
@@ -304,13 +306,27 @@ class Marks:
         self._cursor = (self.conn.connection.driver_connection.cursor()
                         if self.conn.dialect.name == "postgresql" else None)
 
-    def sent(self, delivery_id: int, held_since: datetime, attempts: int) -> bool:
-        """Record a delivery sent (if the claim made at ``held_since`` still holds it)."""
+    def sent(self, delivery_id: int, held_since: datetime, attempts: int, list_id: int = 0,
+             next_subscriber: int = 0) -> tuple[bool, str | None]:
+        """Record a delivery sent (if the claim made at ``held_since`` still holds it).
+
+        Returns whether it did, and the subscription status of ``next_subscriber`` on
+        ``list_id`` read right after (``None`` without one).
+        """
         if self._cursor is None:
-            return self.delivery(delivery_id, held_since, status=DeliveryStatus.SENT,
+            done = self.delivery(delivery_id, held_since, status=DeliveryStatus.SENT,
                                  sent_at=utcnow(), attempts=attempts, last_error=None)
-        self._cursor.execute(SENT_SQL, (utcnow(), attempts, delivery_id, held_since), prepare=True)
-        return self._cursor.rowcount == 1
+            return done, self.subscription_status(list_id, next_subscriber) if next_subscriber else None
+        self._cursor.execute(SENT_SQL, (utcnow(), attempts, delivery_id, held_since, list_id,
+                                        next_subscriber), prepare=True)
+        count, status = self._cursor.fetchone()
+        return count == 1, status
+
+    def subscription_status(self, list_id: int, subscriber_id: int) -> str | None:
+        table = Subscription.__table__
+        status = self.conn.scalar(select(table.c.status).where(
+            table.c.list_id == list_id, table.c.subscriber_id == subscriber_id))
+        return str(status) if status is not None else None
 
     def close(self) -> None:
         try:
@@ -365,8 +381,12 @@ def _send_rows(composer: Composer, claim: Claim, conn: Any, rows: list[Any], mar
                result: BatchResult) -> None:
     assert claim.claimed_at is not None
     envelope_from = current_app.config["MAIL_DEFAULT_SENDER"]
+    # The subscription is read again right before each message: for the first row
+    # by _recipients, then by the statement that marks the row before it.
+    checked: str | None = None
     for index, row in enumerate(rows):
-        if row.status != SubscriptionStatus.SUBSCRIBED:
+        status, checked = (checked if checked is not None else row.status), None
+        if status != SubscriptionStatus.SUBSCRIBED:
             marks.delivery(row.id, claim.claimed_at, status=DeliveryStatus.SKIPPED, claimed_at=None)
             continue
         try:
@@ -388,7 +408,10 @@ def _send_rows(composer: Composer, claim: Claim, conn: Any, rows: list[Any], mar
                 release([r.id for r in rows[index + 1:]], claim.claimed_at)
                 break
             continue
-        if marks.sent(row.id, claim.claimed_at, row.attempts + 1):
+        following = rows[index + 1].subscriber_id if index + 1 < len(rows) else 0
+        done, checked = marks.sent(row.id, claim.claimed_at, row.attempts + 1, composer.list_id,
+                                   following)
+        if done:
             result.sent += 1
         result.had_success = True
         result.errors_in_a_row = 0
