@@ -19,8 +19,16 @@ mail-out's id. How it holds together:
   worker backs off together.
 * Each recipient is committed ``sent`` right after the relay's 250, under the
   claim it was sent with, so a duplicate needs a worker killed between those
-  two moments: at most one per killed worker. The Message-ID is the same for
-  every attempt at one delivery.
+  two moments: at most one per killed worker thread. The Message-ID is the
+  same for every attempt at one delivery. The same statement reads the next
+  recipient's subscription, so an unsubscribe stops the very next message;
+  ``lists.unsubscribe`` also skips the person's pending rows at once.
+* Each run builds a locale's message once (``email.RawTemplate``) and only
+  substitutes name, unsubscribe URL, To and Message-ID per recipient.
+* Chains of ``deliver_batch`` tasks can be lost with a killed worker: the
+  periodic :func:`sweep` re-queues sending mail-outs nobody claimed for
+  ``SWEEP_IDLE_SECONDS`` that still have due rows (``throttle_at`` is the
+  heartbeat), and finishes those with nothing left.
 * 4xx answers and lost connections return rows to pending with a delay from
   ``MAIL_RETRY_SECONDS`` doubling per attempt; 5xx answers fail the delivery
   and mark the subscription bounced; ``ERROR_LIMIT`` errors in a row pause the
