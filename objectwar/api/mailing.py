@@ -54,35 +54,36 @@ def mailout_create():
     return jsonify(mailouts.progress(mailout)), 201, {"Location": f"{bp.url_prefix}/mailouts/{mailout.id}"}
 
 
-@bp.get("/mailouts/<int:mailout_id>")
+# Mail-outs: the path parameter is called {id}, as in CONTRACT.md and the OpenAPI document.
+@bp.get("/mailouts/<int:id>")
 @coordinator_required
-def mailout_detail(mailout_id: int):
-    return jsonify(mailouts.progress(mailouts.get_mailout(mailout_id)))
+def mailout_detail(id: int):
+    return jsonify(mailouts.progress(mailouts.get_mailout(id)))
 
 
-@bp.post("/mailouts/<int:mailout_id>/send")
+@bp.post("/mailouts/<int:id>/send")
 @coordinator_required
-def mailout_send(mailout_id: int):
-    mailout = delivery.start_sending(mailout_id, actor_id=g.api_user.id)
+def mailout_send(id: int):
+    mailout = delivery.start_sending(id, actor_id=g.api_user.id)
     tasks.enqueue_mailout(mailout.id)
     return jsonify(mailouts.progress(mailout)), 202
 
 
-@bp.post("/mailouts/<int:mailout_id>/pause")
+@bp.post("/mailouts/<int:id>/pause")
 @coordinator_required
-def mailout_pause(mailout_id: int):
-    return jsonify(mailouts.progress(mailouts.pause(mailout_id, actor_id=g.api_user.id))), 202
+def mailout_pause(id: int):
+    return jsonify(mailouts.progress(mailouts.pause(id, actor_id=g.api_user.id))), 202
 
 
-@bp.post("/mailouts/<int:mailout_id>/cancel")
+@bp.post("/mailouts/<int:id>/cancel")
 @coordinator_required
-def mailout_cancel(mailout_id: int):
-    return jsonify(mailouts.progress(mailouts.cancel(mailout_id, actor_id=g.api_user.id))), 202
+def mailout_cancel(id: int):
+    return jsonify(mailouts.progress(mailouts.cancel(id, actor_id=g.api_user.id))), 202
 
 
-@bp.post("/mailouts/<int:mailout_id>/schedule")
+@bp.post("/mailouts/<int:id>/schedule")
 @coordinator_required
-def mailout_schedule(mailout_id: int):
+def mailout_schedule(id: int):
     data = json_body()
     when = data.get("scheduled_at") if isinstance(data, dict) else None
     try:
@@ -93,4 +94,4 @@ def mailout_schedule(mailout_id: int):
         raise ValidationError(errors={"scheduled_at": [
             _("Give a time with its zone, e.g. 2026-12-01T09:00:00+00:00.")
         ]})
-    return jsonify(mailouts.progress(mailouts.schedule(mailout_id, moment, actor_id=g.api_user.id))), 202
+    return jsonify(mailouts.progress(mailouts.schedule(id, moment, actor_id=g.api_user.id))), 202
