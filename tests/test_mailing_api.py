@@ -250,8 +250,10 @@ def test_pause_and_cancel_through_the_api(app, client, tokens):
     answer = client.post(f"/api/v1/mailouts/{mailout_id}/schedule", headers=headers,
                          json={"scheduled_at": "2999-01-01T09:00:00+00:00"})
     assert answer.status_code == 202 and answer.get_json()["status"] == "scheduled"
-    assert client.post(f"/api/v1/mailouts/{mailout_id}/schedule", headers=headers,
-                       json={"scheduled_at": "tomorrow"}).status_code == 422
+    for bad in ("tomorrow", "2999-01-01T09:00:00", 5, "2000-01-01T09:00:00+00:00"):
+        answer = client.post(f"/api/v1/mailouts/{mailout_id}/schedule", headers=headers,
+                             json={"scheduled_at": bad})
+        assert answer.status_code == 422 and "scheduled_at" in answer.get_json()["errors"]
     answer = client.post(f"/api/v1/mailouts/{mailout_id}/cancel", headers=headers)
     assert answer.status_code == 202 and answer.get_json()["status"] == "cancelled"
     with app.app_context():

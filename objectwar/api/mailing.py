@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import Response, g, jsonify, request, stream_with_context
@@ -85,13 +84,5 @@ def mailout_cancel(id: int):
 @coordinator_required
 def mailout_schedule(id: int):
     data = json_body()
-    when = data.get("scheduled_at") if isinstance(data, dict) else None
-    try:
-        moment = datetime.fromisoformat(when) if isinstance(when, str) else None
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise ValidationError(errors={"scheduled_at": [
-            _("Give a time with its zone, e.g. 2026-12-01T09:00:00+00:00.")
-        ]})
-    return jsonify(mailouts.progress(mailouts.schedule(id, moment, actor_id=g.api_user.id))), 202
+    when = mailouts.parse_moment(data.get("scheduled_at") if isinstance(data, dict) else None)
+    return jsonify(mailouts.progress(mailouts.schedule(id, when, actor_id=g.api_user.id))), 202

@@ -247,6 +247,19 @@ def count_recipients(mailout: Mailout) -> int:
 # -- status changes ------------------------------------------------------------------
 
 
+def parse_moment(value: Any, field: str = "scheduled_at") -> datetime:
+    """An ISO 8601 time with its zone; :raise ValidationError: anything else."""
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ValidationError(errors={field: [
+            _("Give a time with its zone, e.g. 2026-12-01T09:00:00+00:00.")
+        ]})
+    return moment
+
+
 def schedule(mailout_id: int, when: datetime, *, actor_id: int | None = None) -> Mailout:
     """Send the mail-out at ``when`` (a periodic task starts it).
 
