@@ -72,6 +72,7 @@ def test_unsubscribe_page_asks_first_then_the_form_unsubscribes(app, client, tok
     assert done.status_code == 200 and "unsubscribed" in done.get_data(as_text=True).lower()
     assert subscription_status(app, subscription_id) == SubscriptionStatus.UNSUBSCRIBED
     assert client.post(f"/unsubscribe/{token}", data={"csrf_token": csrf}).status_code == 200  # again: fine
+    assert "Отписаться" in client.get(f"/unsubscribe/{token}?lang=ru").get_data(as_text=True)
 
 
 def test_one_click_unsubscribe_needs_no_cookie_and_no_csrf(app, tokens):

@@ -92,6 +92,7 @@ def test_every_recipient_gets_one_personalised_message_with_list_headers(db, rel
     assert olesya["Subject"] == "Новости кампании"
     assert "Привет, Олеся!" in olesya.get_body(("plain",)).get_content()
     assert "Привет, Олеся!" in olesya.get_body(("html",)).get_content()
+    assert "Вы получили это письмо" in olesya.get_body(("plain",)).get_content()  # footer in her language
 
     db.session.expire_all()
     finished = db.session.get(Mailout, mailout.id)
