@@ -33,6 +33,12 @@ mail-out's id. How it holds together:
   ``MAIL_RETRY_SECONDS`` doubling per attempt; 5xx answers fail the delivery
   and mark the subscription bounced; ``ERROR_LIMIT`` errors in a row pause the
   mail-out and tell its coordinator.
+
+Optional settings (``app.config``, defaults in code): ``MAILOUT_BATCH_SIZE`` (50),
+``MAILOUT_CHAINS`` (4 parallel task chains per mail-out, in ``tasks.py``),
+``MAILOUT_ASYNC_COMMIT`` (on; see :class:`Marks`) and ``MAIL_UNSUBSCRIBE_ADDRESS``
+(the mailto of ``List-Unsubscribe``; ``MAIL_DEFAULT_SENDER`` by default, and
+nothing reads that mailbox yet).
 """
 
 from __future__ import annotations
