@@ -54,6 +54,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from objectwar.api import mailing as _api_mailing  # noqa: F401 (its routes join api_bp)
     from objectwar.api.views import bp as api_bp
     from objectwar.main.views import bp as main_bp
     from objectwar.petitions.views import bp as petitions_bp
@@ -76,6 +77,9 @@ def register_blueprints(app: Flask) -> None:
     from objectwar.api.signing import bp as api_signing_bp
 
     app.register_blueprint(api_signing_bp)
+    from objectwar.mailing.views import bp as mailing_bp
+
+    app.register_blueprint(mailing_bp)
     if app.config.get("DEV_OUTBOX"):
         from objectwar.dev.views import bp as dev_bp
 

@@ -9,9 +9,13 @@ from a request's Host header.
 
 from __future__ import annotations
 
+import binascii
+import secrets
+import smtplib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.policy import SMTPUTF8
 from email.utils import formataddr, formatdate, make_msgid
 from typing import Any
@@ -20,6 +24,7 @@ from urllib.parse import urlsplit
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_mail import Message, email_dispatched
+from markupsafe import escape
 from werkzeug.routing import MapAdapter
 
 from objectwar.extensions import mail
@@ -112,3 +117,164 @@ def connection() -> Iterator[Any]:
     """One SMTP connection for many messages: ``with connection() as c: c.send(m)``."""
     with mail.connect() as conn:
         yield conn
+
+
+# -- mail-outs: one message built per locale, personalised per recipient --------
+#
+# Building a MIME message costs far more than sending it, so a mail-out builds
+# the fixed part of each locale's message once (:class:`RawTemplate`) and only
+# substitutes the recipient's values and encodes the two bodies per recipient.
+# :func:`send_raw` puts the bytes on a connection opened by :func:`connection`.
+
+SMTP_TIMEOUT_SECONDS = 30
+
+
+class SendError(Exception):
+    """The relay did not accept a message.
+
+    ``permanent``: a 5xx answer (do not retry). ``connection_lost``: the
+    connection is unusable (refused, timed out, closed): the rest of the batch
+    waits for another connection.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False, connection_lost: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+        self.connection_lost = connection_lost
+
+
+def _header(name: str, value: str) -> bytes:
+    # RFC 2047-encodes non-ASCII text and folds long lines.
+    return SMTP_POLICY.header_factory(name, value).fold(policy=SMTP_POLICY).encode("ascii")
+
+
+def _qp(text: str) -> bytes:
+    data = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n").encode("utf-8")
+    encoded = binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
+    return encoded if encoded.endswith(b"\r\n") else encoded + b"\r\n"
+
+
+class RawTemplate:
+    """A text + HTML message whose bodies hold placeholders, rendered to bytes per recipient.
+
+    ``text`` and ``html`` contain the keys of the ``values`` given to :meth:`render`;
+    values are put into the HTML part escaped. Fixed headers are encoded once.
+    """
+
+    def __init__(self, *, subject: str, sender: str, text: str, html: str,
+                 headers: dict[str, str] | None = None) -> None:
+        self.text = text
+        self.html = html
+        self.envelope_from = sender
+        boundary = "===============" + secrets.token_hex(12) + "=="
+        head = [
+            _header("From", sender),
+            _header("Subject", subject),
+            _header("Date", formatdate(localtime=False, usegmt=True)),
+            b"MIME-Version: 1.0\r\n",
+        ]
+        head += [_header(name, value) for name, value in (headers or {}).items()]
+        head.append(f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'.encode())
+        self._head = b"".join(head)
+        self._text_start = (
+            f"\r\n--{boundary}\r\nContent-Type: text/plain; charset=\"utf-8\"\r\n"
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        ).encode()
+        self._html_start = (
+            f"--{boundary}\r\nContent-Type: text/html; charset=\"utf-8\"\r\n"
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        ).encode()
+        self._end = f"--{boundary}--\r\n".encode()
+
+    def render(self, *, to: str, to_name: str | None, message_id: str,
+               values: dict[str, str], headers: dict[str, str] | None = None) -> bytes:
+        """The whole message for one recipient, as bytes ready for ``sendmail``."""
+        text, html = self.text, self.html
+        for key, value in values.items():
+            text = text.replace(key, value)
+            html = html.replace(key, str(escape(value)))
+        recipient = [
+            _to_header(to, to_name),
+            f"Message-ID: {message_id}\r\n".encode(),
+        ]
+        recipient += [f"{key}: {value}\r\n".encode() for key, value in (headers or {}).items()]
+        return b"".join((
+            self._head, *recipient, self._text_start, _qp(text), self._html_start, _qp(html),
+            self._end,
+        ))
+
+
+def _to_header(address: str, name: str | None) -> bytes:
+    """``To:`` with the name as RFC 2047 words of at most 75 characters (fast: no email.header)."""
+    name = " ".join((name or "").split())  # no line breaks in a header
+    if not address.isascii():  # SMTPUTF8: the header is sent as UTF-8
+        return f"To: {address}\r\n".encode()
+    if name.isascii():
+        return f"To: {formataddr((name, address))}\r\n".encode()
+    words, chunk = [], b""
+    for char in name:
+        encoded = char.encode("utf-8")
+        if len(chunk) + len(encoded) > 45:  # 45 bytes -> 60 base64 characters
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    words.append(chunk)
+    encoded_words = "\r\n ".join(
+        "=?utf-8?b?" + binascii.b2a_base64(word, newline=False).decode() + "?=" for word in words
+    )
+    return f"To: {encoded_words}\r\n <{address}>\r\n".encode()
+
+
+def send_raw(conn: Any, envelope_from: str, to: str, data: bytes) -> None:
+    """Send rendered bytes over an open :func:`connection` (nothing when mail is suppressed).
+
+    :raise SendError: the relay refused or the connection failed.
+    """
+    host = conn.host
+    if host is None:  # MAIL_SUPPRESS_SEND
+        return
+    options = [] if to.isascii() else ["SMTPUTF8"]
+    try:
+        host.sendmail(envelope_from, [to], data, mail_options=options)
+    except smtplib.SMTPRecipientsRefused as error:
+        code, reason = error.recipients.get(to, (450, b"refused"))
+        raise SendError(f"{code} {_text(reason)}", permanent=500 <= code < 600) from error
+    except smtplib.SMTPResponseException as error:
+        code = error.smtp_code
+        raise SendError(f"{code} {_text(error.smtp_error)}", permanent=500 <= code < 600,
+                        connection_lost=code == 421 or code < 0) from error
+    except smtplib.SMTPNotSupportedError as error:
+        raise SendError(f"not supported: {error}", permanent=True) from error
+    except (smtplib.SMTPException, OSError) as error:  # disconnects, refusals, timeouts
+        raise SendError(f"{type(error).__name__}: {error}", connection_lost=True) from error
+
+
+def open_connection() -> Any:
+    """Enter :func:`connection` by hand (the caller must ``close_connection``).
+
+    :raise SendError: the relay cannot be reached (a transient error).
+    """
+    manager = connection()
+    try:
+        conn = manager.__enter__()
+    except (smtplib.SMTPException, OSError) as error:
+        raise SendError(f"cannot connect: {type(error).__name__}: {error}",
+                        connection_lost=True) from error
+    if conn.host is not None:
+        conn.host.set_debuglevel(0)  # MAIL_DEBUG (on with DEBUG) would print every message
+        if conn.host.sock is not None:
+            conn.host.sock.settimeout(SMTP_TIMEOUT_SECONDS)  # Flask-Mail sets none
+    conn._objectwar_manager = manager
+    return conn
+
+
+def close_connection(conn: Any) -> None:
+    """Close a connection from :func:`open_connection`, ignoring a relay already gone."""
+    with suppress(smtplib.SMTPException, OSError):
+        conn._objectwar_manager.__exit__(None, None, None)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)

@@ -17,6 +17,7 @@ from flask import Flask
 from huey import Huey, crontab
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
+from objectwar.mailing import delivery as mail_delivery
 from objectwar.outbox import delivery as notice_delivery
 from objectwar.petitions import signing
 
@@ -134,3 +135,64 @@ def enqueue_signature_confirmation(signature_id: int | None) -> None:
         send_signature_confirmation(signature_id)
     except Exception:
         logger.exception("Could not queue the confirmation of signature %s", signature_id)
+
+
+# -- mailing: delivery of mail-outs ----------------------------------------------
+#
+# ``deliver_batch`` is a chain: each run sends batches for a while and queues the
+# next run while the mail-out is sending. Chains can be lost with a killed
+# worker; the rows say what is left, and ``sweep_mailouts`` (every 5 seconds,
+# scheduled by a once-a-minute periodic task, and at each worker's start)
+# queues chains again for sending mail-outs with due work that nobody claimed
+# recently, finishes the ones with nothing left, and starts due scheduled ones.
+
+MAILOUT_CHAINS = 4  # parallel chains per mail-out (MAILOUT_CHAINS overrides)
+SWEEP_EVERY_SECONDS = 5
+
+
+def enqueue_mailout(mailout_id: int, chains: int | None = None) -> None:
+    """Queue the delivery of a mail-out that has just started (or resumed)."""
+    if chains is None:
+        chains = int(bound_app().config.get("MAILOUT_CHAINS", MAILOUT_CHAINS))
+    for _ in range(max(1, chains)):
+        deliver_batch(mailout_id)
+
+
+@app_task()
+def deliver_batch(mailout_id: int) -> None:
+    """Send batches of one mail-out for a while, then queue the next run if work remains."""
+    delay = mail_delivery.run(mailout_id)
+    if delay is None or huey.immediate:
+        return
+    if delay <= 0:
+        deliver_batch(mailout_id)
+    else:
+        deliver_batch.schedule(args=(mailout_id,), delay=delay)
+
+
+@app_task()
+def sweep_mailouts(idle_seconds: float | None = None) -> None:
+    """Re-queue sending mail-outs that went quiet; start due scheduled ones."""
+    for mailout_id in mail_delivery.sweep(idle_seconds):
+        enqueue_mailout(mailout_id)
+    for mailout_id in mail_delivery.start_due_scheduled():
+        enqueue_mailout(mailout_id)
+
+
+@app_periodic_task(crontab(minute="*"))
+def schedule_mailout_sweeps() -> None:
+    """Huey's periodic tasks run once a minute: schedule a sweep every few seconds."""
+    for offset in range(0, 60, SWEEP_EVERY_SECONDS):
+        sweep_mailouts.schedule(delay=offset)
+
+
+_started = {"done": False}
+
+
+@huey.on_startup()
+def sweep_at_worker_start() -> None:
+    """A (re)started worker looks for work at once: the one it replaces may have died mid-batch."""
+    if _started["done"] or huey.immediate:
+        return
+    _started["done"] = True
+    sweep_mailouts(0)

@@ -95,11 +95,29 @@ RULES: dict[str, Rule] = {
     "petitions.confirm": Rule((404,) * 4, args=lambda w: {"token": "forged"}),
     "petitions.share": Rule((REDIRECT,) * 4, args=lambda w: {"network": "telegram"}),
     "api_signing.petition_sign": Rule((400, 400, 400, 400), method="POST"),
+    # Mailing (issue 4): a forged unsubscribe token says nothing; the coordinator
+    # API takes bearer tokens only, so a browser session gets 401 whoever it is.
+    "mailing.unsubscribe": Rule((404,) * 4, args=lambda w: {"token": "forged"}),
+    "mailing.unsubscribe_confirm": Rule((404,) * 4, method="POST", args=lambda w: {"token": "forged"}),
+    "api.lists_index": Rule((401,) * 4),
+    "api.list_import": Rule((401,) * 4, method="POST", args=lambda w: {"slug": "updates"}),
+    "api.list_export": Rule((401,) * 4, args=lambda w: {"slug": "updates"}),
+    "api.mailout_create": Rule((401,) * 4, method="POST"),
+    "api.mailout_detail": Rule((401,) * 4, args=lambda w: {"id": 1}),
+    "api.mailout_send": Rule((401,) * 4, method="POST", args=lambda w: {"id": 1}),
+    "api.mailout_pause": Rule((401,) * 4, method="POST", args=lambda w: {"id": 1}),
+    "api.mailout_cancel": Rule((401,) * 4, method="POST", args=lambda w: {"id": 1}),
+    "api.mailout_schedule": Rule((401,) * 4, method="POST", args=lambda w: {"id": 1}),
     "admin.decide": Rule(COORDINATOR_PAGE, args=lambda w: {"organisation_id": w.people.org_b,
                                                            "decision": "suspend"}),
 }
 
-CSRF_EXEMPT: set[str] = {"api_signing.petition_sign"}  # JSON API: no cookie is trusted
+# The JSON API trusts no cookie; RFC 8058 one-click unsubscribe carries only its signed token.
+CSRF_EXEMPT: set[str] = {
+    "api_signing.petition_sign", "mailing.unsubscribe_confirm",
+    "api.list_import", "api.mailout_create", "api.mailout_send", "api.mailout_pause",
+    "api.mailout_cancel", "api.mailout_schedule",
+}
 
 
 @pytest.fixture

@@ -97,6 +97,13 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("SubscriberImport")}}},
                 "responses": {"200": _json(_ref("ImportResult"), "What the import did"), **ERRORS},
             }},
+            "/lists/{slug}/subscribers.csv": {"get": {
+                "summary": "Export a list's subscribers as CSV (streamed; formula cells neutralised)",
+                "security": BEARER,
+                "parameters": [_path_param("slug")],
+                "responses": {"200": {"description": "CSV", "content": {"text/csv": {
+                    "schema": {"type": "string"}}}}, **ERRORS},
+            }},
             "/mailouts": {"post": {
                 "summary": "Create a mail-out (draft)",
                 "security": BEARER,
@@ -112,6 +119,18 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "/mailouts/{id}/send": _mailout_action("start or resume sending"),
             "/mailouts/{id}/pause": _mailout_action("pause"),
             "/mailouts/{id}/cancel": _mailout_action("cancel"),
+            "/mailouts/{id}/schedule": {"post": {
+                "summary": "Schedule a draft mail-out",
+                "security": BEARER,
+                "parameters": [_path_param("id", "integer")],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["scheduled_at"], "properties": {
+                        "scheduled_at": {"type": "string", "format": "date-time",
+                               "description": "With its zone, in the future"}}}}}},
+                "responses": {"202": _json(_ref("MailoutProgress"), "Scheduled"),
+                              "409": _json(_ref("Errors"), "Not allowed in the mail-out's status"),
+                              **ERRORS},
+            }},
             "/openapi.json": {"get": {
                 "summary": "This document",
                 "responses": {"200": {"description": "OpenAPI 3 document"}},

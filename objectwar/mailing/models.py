@@ -114,6 +114,12 @@ class Mailout(db.Model):
     sent_count: Mapped[int] = mapped_column(default=0)
     failed_count: Mapped[int] = mapped_column(default=0)
     consecutive_errors: Mapped[int] = mapped_column(default=0)
+    # The throttle, shared by every worker: a token bucket refilled at
+    # rate_per_minute / 60 per second, read and spent under the row's lock when
+    # a worker claims a batch. ``throttle_at`` (the last refill) doubles as the
+    # heartbeat of the workers sending this mail-out.
+    throttle_tokens: Mapped[float] = mapped_column(default=0.0, server_default="0")
+    throttle_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     mailing_list: Mapped[MailingList] = relationship()
     created_by: Mapped[User | None] = relationship()

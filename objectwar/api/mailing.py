@@ -1,0 +1,88 @@
+"""Coordinator API of mailing lists and mail-outs (CONTRACT.md), on the ``api`` blueprint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, g, jsonify, request, stream_with_context
+from flask_babel import gettext as _
+
+from objectwar import tasks
+from objectwar.api.auth import coordinator_required
+from objectwar.api.views import bp
+from objectwar.errors import ValidationError
+from objectwar.mailing import delivery, lists, mailouts
+
+
+def json_body() -> Any:
+    """The request's JSON; :raise ValidationError: missing or not JSON."""
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ValidationError(errors={"request": [_("Send a JSON object.")]})
+    return data
+
+
+@bp.get("/lists")
+@coordinator_required
+def lists_index():
+    return jsonify({"lists": lists.lists_with_counts()})
+
+
+@bp.post("/lists/<slug>/subscribers")
+@coordinator_required
+def list_import(slug: str):
+    summary = lists.import_subscribers(slug, json_body(), actor_id=g.api_user.id,
+                                       source=f"import by coordinator {g.api_user.id}")
+    return jsonify(summary)
+
+
+@bp.get("/lists/<slug>/subscribers.csv")
+@coordinator_required
+def list_export(slug: str):
+    rows = lists.export_csv(slug, actor_id=g.api_user.id)
+    return Response(stream_with_context(rows), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{slug}-subscribers.csv"',
+        "Cache-Control": "no-store",
+    })
+
+
+@bp.post("/mailouts")
+@coordinator_required
+def mailout_create():
+    mailout = mailouts.create_mailout(json_body(), created_by=g.api_user)
+    return jsonify(mailouts.progress(mailout)), 201, {"Location": f"{bp.url_prefix}/mailouts/{mailout.id}"}
+
+
+# Mail-outs: the path parameter is called {id}, as in CONTRACT.md and the OpenAPI document.
+@bp.get("/mailouts/<int:id>")
+@coordinator_required
+def mailout_detail(id: int):
+    return jsonify(mailouts.progress(mailouts.get_mailout(id)))
+
+
+@bp.post("/mailouts/<int:id>/send")
+@coordinator_required
+def mailout_send(id: int):
+    mailout = delivery.start_sending(id, actor_id=g.api_user.id)
+    tasks.enqueue_mailout(mailout.id)
+    return jsonify(mailouts.progress(mailout)), 202
+
+
+@bp.post("/mailouts/<int:id>/pause")
+@coordinator_required
+def mailout_pause(id: int):
+    return jsonify(mailouts.progress(mailouts.pause(id, actor_id=g.api_user.id))), 202
+
+
+@bp.post("/mailouts/<int:id>/cancel")
+@coordinator_required
+def mailout_cancel(id: int):
+    return jsonify(mailouts.progress(mailouts.cancel(id, actor_id=g.api_user.id))), 202
+
+
+@bp.post("/mailouts/<int:id>/schedule")
+@coordinator_required
+def mailout_schedule(id: int):
+    data = json_body()
+    when = mailouts.parse_moment(data.get("scheduled_at") if isinstance(data, dict) else None)
+    return jsonify(mailouts.progress(mailouts.schedule(id, when, actor_id=g.api_user.id))), 202

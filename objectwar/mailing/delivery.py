@@ -1,0 +1,654 @@
+"""Delivering mail-outs: one row per recipient, claimed, sent and marked by workers.
+
+The rows are the record (DESIGN.md principle 1); the queue only carries the
+mail-out's id. How it holds together:
+
+* :func:`start_sending` creates every recipient's ``Delivery`` in ONE
+  ``INSERT ... SELECT`` (``ON CONFLICT DO NOTHING``, so a repeat adds no one).
+* :func:`run` (the ``deliver_batch`` task) claims small batches and sends them.
+  A claim is one short transaction that locks the mail-out's row
+  (``SELECT ... FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite),
+  re-reads its status (pause and cancel stop workers within one batch), puts
+  claims older than ``DELIVERY_CLAIM_SECONDS`` back to pending (a killed
+  worker), spends tokens of the throttle and marks due rows ``sending``
+  (``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
+* The throttle is a token bucket in the mail-out's row (``throttle_tokens``,
+  refilled at ``rate_per_minute / 60`` per second since ``throttle_at``, at most
+  one batch of burst), so it holds for all workers together on any database.
+  A relay that cannot be reached moves ``throttle_at`` into the future: every
+  worker backs off together.
+* Each recipient is committed ``sent`` right after the relay's 250, under the
+  claim it was sent with, so a duplicate needs a worker killed between those
+  two moments: at most one per killed worker thread. The Message-ID is the
+  same for every attempt at one delivery. The same statement reads the next
+  recipient's subscription, so an unsubscribe stops the very next message;
+  ``lists.unsubscribe`` also skips the person's pending rows at once.
+* Each run builds a locale's message once (``email.RawTemplate``) and only
+  substitutes name, unsubscribe URL, To and Message-ID per recipient.
+* Chains of ``deliver_batch`` tasks can be lost with a killed worker: the
+  periodic :func:`sweep` re-queues sending mail-outs nobody claimed for
+  ``SWEEP_IDLE_SECONDS`` that still have due rows (``throttle_at`` is the
+  heartbeat), and finishes those with nothing left.
+* 4xx answers and lost connections return rows to pending with a delay from
+  ``MAIL_RETRY_SECONDS`` doubling per attempt; 5xx answers fail the delivery
+  and mark the subscription bounced; ``ERROR_LIMIT`` errors in a row pause the
+  mail-out and tell its coordinator.
+
+Optional settings (``app.config``, defaults in code): ``MAILOUT_BATCH_SIZE`` (50),
+``MAILOUT_CHAINS`` (4 parallel task chains per mail-out, in ``tasks.py``),
+``MAILOUT_ASYNC_COMMIT`` (on; see :class:`Marks`) and ``MAIL_UNSUBSCRIBE_ADDRESS``
+(the mailto of ``List-Unsubscribe``; ``MAIL_DEFAULT_SENDER`` by default, and
+nothing reads that mailbox yet).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from flask_babel import lazy_gettext
+from sqlalchemy import and_, exists, func, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import selectinload
+
+from objectwar import email, security
+from objectwar.audit.services import record
+from objectwar.errors import Conflict
+from objectwar.extensions import db
+from objectwar.mailing import mailouts
+from objectwar.mailing.mailouts import Action
+from objectwar.mailing.models import (
+    Delivery,
+    DeliveryStatus,
+    Mailout,
+    MailoutStatus,
+    Subscriber,
+    Subscription,
+    SubscriptionStatus,
+)
+from objectwar.types import UTCDateTime, utcnow
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 50  # recipients per claim (MAILOUT_BATCH_SIZE overrides)
+ERROR_LIMIT = 20  # errors in a row that pause a mail-out
+MAX_ATTEMPTS = 8  # transient failures before a delivery is given up as failed
+MAX_BACKOFF_SECONDS = 6 * 3600
+MAX_RELAY_BACKOFF_SECONDS = 600
+RUN_SECONDS = 20.0  # one task sends for at most this long, then re-queues itself
+SWEEP_IDLE_SECONDS = 30  # a sending mail-out nobody claimed for this long is re-queued
+UNSUBSCRIBE_PURPOSE = "unsubscribe"
+TOKEN_SLOT = "XTOKENSLOTX"  # noqa: S105 (not a secret: stands for the token in a URL)
+
+
+def _setting(name: str, default: Any) -> Any:
+    return current_app.config.get(name, default)
+
+
+# -- starting --------------------------------------------------------------------
+
+
+def start_sending(mailout_id: int, *, actor_id: int | None = None) -> Mailout:
+    """Start (or resume) sending; the caller queues ``deliver_batch`` afterwards.
+
+    The first start creates the deliveries of everyone in the audience at this
+    moment; a resume continues with the pending rows only.
+    :raise Conflict: the mail-out is sending, sent or cancelled.
+    """
+    mailout = mailouts.get_mailout(mailout_id)
+    first = mailout.started_at is None
+    now = utcnow()
+    mailouts.require_transition(
+        mailout, Action.SEND,
+        started_at=func.coalesce(Mailout.started_at, now), finished_at=None,
+        throttle_tokens=float(batch_size()), throttle_at=now, consecutive_errors=0,
+    )
+    if first:
+        create_deliveries(mailout, now)
+        recipients = db.session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.mailout_id == mailout_id)
+        )
+        db.session.execute(update(Mailout).where(Mailout.id == mailout_id)
+                           .values(recipients=recipients)
+                           .execution_options(synchronize_session=False))
+    record("mailout.send" if first else "mailout.resume", target_type="mailout",
+           actor_id=actor_id, mailout_id=mailout_id)
+    db.session.commit()
+    db.session.refresh(mailout)
+    return mailout
+
+
+def create_deliveries(mailout: Mailout, now: datetime) -> None:
+    """One ``INSERT ... SELECT`` of a pending row per recipient; existing rows stay."""
+    audience = mailouts.audience_query(mailout).with_only_columns(
+        literal(mailout.id),
+        Subscription.subscriber_id,
+        literal(DeliveryStatus.PENDING.value),
+        literal(0),
+        literal(now, UTCDateTime()),
+    )
+    columns = ["mailout_id", "subscriber_id", "status", "attempts", "next_attempt_at"]
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Delivery).from_select(columns, audience).on_conflict_do_nothing()
+    db.session.execute(statement)
+
+
+def batch_size() -> int:
+    return int(_setting("MAILOUT_BATCH_SIZE", BATCH_SIZE))
+
+
+# -- claiming ------------------------------------------------------------------------
+
+
+@dataclass
+class Claim:
+    """What one claim got: rows to send, or why there are none."""
+
+    status: MailoutStatus
+    rows: list[int] = field(default_factory=list)
+    claimed_at: datetime | None = None
+    wait: float | None = None  # seconds until the throttle (or a relay back-off) allows more
+
+
+def _begin_write() -> None:
+    """Begin a transaction that may write; on SQLite take the write lock now.
+
+    SQLite's default deferred transactions fail (SQLITE_BUSY) when two readers
+    both try to write; ``BEGIN IMMEDIATE`` makes claimers queue instead.
+    """
+    db.session.rollback()
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def claim_batch(mailout_id: int, size: int) -> Claim:
+    """Claim up to ``size`` due deliveries of a sending mail-out, within its throttle."""
+    _begin_write()
+    now = utcnow()
+    row = db.session.execute(
+        select(Mailout.status, Mailout.rate_per_minute, Mailout.throttle_tokens, Mailout.throttle_at)
+        .where(Mailout.id == mailout_id).with_for_update()
+    ).one_or_none()
+    if row is None or row.status != MailoutStatus.SENDING:
+        db.session.rollback()
+        return Claim(status=row.status if row else MailoutStatus.CANCELLED)
+    if row.throttle_at is not None and row.throttle_at > now:  # the relay is backed off
+        db.session.rollback()
+        return Claim(status=row.status, wait=(row.throttle_at - now).total_seconds())
+    per_second = row.rate_per_minute / 60.0
+    elapsed = (now - row.throttle_at).total_seconds() if row.throttle_at else 0.0
+    tokens = min(float(size), row.throttle_tokens + elapsed * per_second)
+    wanted = min(size, max(1, math.ceil(per_second)))  # about one claim a second at most
+    if tokens < wanted:
+        _save_bucket(mailout_id, tokens, now)
+        db.session.commit()
+        return Claim(status=row.status, wait=(wanted - tokens) / per_second)
+
+    stale = now - timedelta(seconds=_setting("DELIVERY_CLAIM_SECONDS", 300))
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.mailout_id == mailout_id, Delivery.status == DeliveryStatus.SENDING,
+               Delivery.claimed_at < stale)
+        .values(status=DeliveryStatus.PENDING, claimed_at=None, next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    ids = list(db.session.scalars(
+        select(Delivery.id)
+        .where(Delivery.mailout_id == mailout_id, Delivery.status == DeliveryStatus.PENDING,
+               Delivery.next_attempt_at <= now)
+        .order_by(Delivery.next_attempt_at)
+        .limit(int(min(size, tokens)))
+        .with_for_update(skip_locked=True)
+    ))
+    if ids:
+        db.session.execute(
+            update(Delivery).where(Delivery.id.in_(ids))
+            .values(status=DeliveryStatus.SENDING, claimed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    _save_bucket(mailout_id, tokens - len(ids), now)
+    db.session.commit()
+    return Claim(status=row.status, rows=ids, claimed_at=now)
+
+
+def _save_bucket(mailout_id: int, tokens: float, now: datetime) -> None:
+    db.session.execute(
+        update(Mailout).where(Mailout.id == mailout_id)
+        .values(throttle_tokens=tokens, throttle_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# -- sending -----------------------------------------------------------------------
+
+
+@dataclass
+class BatchResult:
+    sent: int = 0
+    failed: int = 0
+    errors_in_a_row: int = 0
+    had_success: bool = False
+    connection_lost: bool = False
+
+
+class Composer:
+    """Each locale's message built once; personal values substituted per recipient."""
+
+    def __init__(self, mailout: Mailout) -> None:
+        self.mailout = mailout
+        self.mailout_id = mailout.id
+        self.list_id = mailout.list_id
+        self._templates: dict[str, tuple[email.RawTemplate, dict[str, str]]] = {}
+        # Built once: only the token changes between recipients.
+        self._unsubscribe_base = email.external_url("mailing.unsubscribe", token=TOKEN_SLOT)
+        self._mailto = _setting("MAIL_UNSUBSCRIBE_ADDRESS", None) or current_app.config["MAIL_DEFAULT_SENDER"]
+
+    def template(self, locale: str) -> tuple[email.RawTemplate, dict[str, str]]:
+        found = self._templates.get(locale)
+        if found is None:
+            rendered = mailouts.render(self.mailout, locale)
+            found = (mailouts.message_template(self.mailout, rendered), rendered.markers)
+            self._templates[locale] = found
+        return found
+
+    def message(self, delivery_id: int, subscriber_id: int, address: str, name: str | None,
+                locale: str) -> bytes:
+        template, markers = self.template(locale)
+        token = unsubscribe_token(subscriber_id, self.list_id)
+        url = self._unsubscribe_base.replace(TOKEN_SLOT, token)
+        return template.render(
+            to=address, to_name=name,
+            message_id=mailouts.message_id(self.mailout_id, delivery_id),
+            values={markers["name"]: name or "", markers["unsubscribe_url"]: url},
+            headers={"List-Unsubscribe": f"<{url}>, <mailto:{self._mailto}?subject=unsubscribe-{token}>"},
+        )
+
+
+def unsubscribe_token(subscriber_id: int, list_id: int) -> str:
+    """The signed token of one subscriber's unsubscribe link for one list."""
+    return security.make_token(UNSUBSCRIBE_PURPOSE, [subscriber_id, list_id])
+
+
+def _recipients(mailout: Mailout, ids: list[int]) -> list[Any]:
+    """The claimed rows with addresses and the subscription's status read now."""
+    return list(db.session.execute(
+        select(Delivery.id, Delivery.subscriber_id, Delivery.attempts, Subscriber.email,
+               Subscriber.name, Subscriber.locale, Subscription.status)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .outerjoin(Subscription, and_(Subscription.subscriber_id == Delivery.subscriber_id,
+                                      Subscription.list_id == mailout.list_id))
+        .where(Delivery.id.in_(ids))
+        .order_by(Delivery.id)
+    ))
+
+
+# Only enum values are formatted in; every value is a parameter.
+_SENT, _SENDING = DeliveryStatus.SENT.value, DeliveryStatus.SENDING.value
+# Marks one delivery sent and, in the same round trip, reads the subscription of the
+# next recipient, just before that one is sent.
+SENT_SQL = f"WITH done AS (UPDATE deliveries SET status = '{_SENT}', sent_at = %s, attempts = %s, last_error = NULL WHERE id = %s AND status = '{_SENDING}' AND claimed_at = %s RETURNING 1) SELECT (SELECT count(*) FROM done), (SELECT status FROM subscriptions WHERE list_id = %s AND subscriber_id = %s)"  # noqa: S608, E501
+
+
+class Marks:
+    """Per-recipient changes, each committed on its own in one round trip (autocommit).
+
+    The hot path of a mail-out: a recipient is recorded as sent right after
+    the relay's 250, with no ORM and no separate BEGIN/COMMIT.
+
+    On PostgreSQL these commits do not wait for the WAL to reach the disk
+    (``synchronous_commit = off``, ``MAILOUT_ASYNC_COMMIT``, on by default):
+    that halves the cost of a message. A killed worker loses nothing by it
+    (the commit is in the server); a crash of the database server itself can
+    forget the last fraction of a second of "sent" marks, whose recipients
+    then get the message a second time.
+    """
+
+    def __init__(self) -> None:
+        self.conn = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        self.relaxed = (self.conn.dialect.name == "postgresql"
+                        and bool(_setting("MAILOUT_ASYNC_COMMIT", True)))
+        if self.relaxed:
+            self.conn.exec_driver_sql("SET synchronous_commit TO off")
+        # PostgreSQL: "sent" goes straight through psycopg (a prepared statement, one
+        # round trip), the commonest statement of a mail-out.
+        self._cursor = (self.conn.connection.driver_connection.cursor()
+                        if self.conn.dialect.name == "postgresql" else None)
+
+    def sent(self, delivery_id: int, held_since: datetime, attempts: int, list_id: int = 0,
+             next_subscriber: int = 0) -> tuple[bool, str | None]:
+        """Record a delivery sent (if the claim made at ``held_since`` still holds it).
+
+        Returns whether it did, and the subscription status of ``next_subscriber`` on
+        ``list_id`` read right after (``None`` without one).
+        """
+        if self._cursor is None:
+            done = self.delivery(delivery_id, held_since, status=DeliveryStatus.SENT,
+                                 sent_at=utcnow(), attempts=attempts, last_error=None)
+            return done, self.subscription_status(list_id, next_subscriber) if next_subscriber else None
+        self._cursor.execute(SENT_SQL, (utcnow(), attempts, delivery_id, held_since, list_id,
+                                        next_subscriber), prepare=True)
+        count, status = self._cursor.fetchone()
+        return count == 1, status
+
+    def subscription_status(self, list_id: int, subscriber_id: int) -> str | None:
+        table = Subscription.__table__
+        status = self.conn.scalar(select(table.c.status).where(
+            table.c.list_id == list_id, table.c.subscriber_id == subscriber_id))
+        return str(status) if status is not None else None
+
+    def close(self) -> None:
+        try:
+            if self._cursor is not None:
+                self._cursor.close()
+            if self.relaxed and not self.conn.invalidated:
+                self.conn.exec_driver_sql("RESET synchronous_commit")  # pooled: leave it as found
+        finally:
+            self.conn.close()
+
+    def delivery(self, delivery_id: int, held_since: datetime, /, **values: Any) -> bool:
+        """Change a delivery still held by the claim made at ``held_since``."""
+        table = Delivery.__table__
+        result = self.conn.execute(
+            update(table)
+            .where(table.c.id == delivery_id, table.c.status == DeliveryStatus.SENDING,
+                   table.c.claimed_at == held_since)
+            .values(**values)
+        )
+        return result.rowcount == 1
+
+    def bounced(self, list_id: int, subscriber_id: int) -> None:
+        table = Subscription.__table__
+        self.conn.execute(
+            update(table)
+            .where(table.c.list_id == list_id, table.c.subscriber_id == subscriber_id,
+                   table.c.status == SubscriptionStatus.SUBSCRIBED)
+            .values(status=SubscriptionStatus.BOUNCED, changed_at=utcnow())
+        )
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next try after ``attempts`` transient failures (doubling)."""
+    base = float(_setting("MAIL_RETRY_SECONDS", 60))
+    return min(MAX_BACKOFF_SECONDS, base * 2 ** max(0, attempts - 1))
+
+
+def send_claimed(composer: Composer, claim: Claim, conn: Any) -> BatchResult:
+    """Send the claimed rows over one connection; each recipient committed on its own."""
+    result = BatchResult()
+    rows = _recipients(composer.mailout, claim.rows)
+    db.session.rollback()  # end the read; every mark below is its own transaction
+    marks = Marks()
+    try:
+        _send_rows(composer, claim, conn, rows, marks, result)
+    finally:
+        marks.close()
+    return result
+
+
+def _send_rows(composer: Composer, claim: Claim, conn: Any, rows: list[Any], marks: Marks,
+               result: BatchResult) -> None:
+    assert claim.claimed_at is not None
+    envelope_from = current_app.config["MAIL_DEFAULT_SENDER"]
+    # The subscription is read again right before each message: for the first row
+    # by _recipients, then by the statement that marks the row before it.
+    checked: str | None = None
+    for index, row in enumerate(rows):
+        status, checked = (checked if checked is not None else row.status), None
+        if status != SubscriptionStatus.SUBSCRIBED:
+            marks.delivery(row.id, claim.claimed_at, status=DeliveryStatus.SKIPPED, claimed_at=None)
+            continue
+        try:
+            data = composer.message(row.id, row.subscriber_id, row.email, row.name, row.locale)
+        except Exception as error:  # one bad record must not stop the mail-out
+            log.exception("Mail-out %s: cannot build delivery %s", composer.mailout_id, row.id)
+            if marks.delivery(row.id, claim.claimed_at, status=DeliveryStatus.FAILED,
+                              last_error=f"cannot build the message: {type(error).__name__}",
+                              claimed_at=None):
+                result.failed += 1
+            continue
+        try:
+            email.send_raw(conn, envelope_from, row.email, data)
+        except email.SendError as error:
+            result.errors_in_a_row += 1
+            _failed_attempt(marks, composer.list_id, row, claim.claimed_at, error, result)
+            if error.connection_lost:
+                result.connection_lost = True
+                release([r.id for r in rows[index + 1:]], claim.claimed_at)
+                break
+            continue
+        following = rows[index + 1].subscriber_id if index + 1 < len(rows) else 0
+        done, checked = marks.sent(row.id, claim.claimed_at, row.attempts + 1, composer.list_id,
+                                   following)
+        if done:
+            result.sent += 1
+        result.had_success = True
+        result.errors_in_a_row = 0
+
+
+def _failed_attempt(marks: Marks, list_id: int, row: Any, claimed_at: datetime,
+                    error: email.SendError, result: BatchResult) -> None:
+    attempts = row.attempts + 1
+    message = str(error)[:500]
+    if error.permanent or attempts >= MAX_ATTEMPTS:
+        if marks.delivery(row.id, claimed_at, status=DeliveryStatus.FAILED, attempts=attempts,
+                          last_error=message, claimed_at=None):
+            result.failed += 1
+        if error.permanent:
+            marks.bounced(list_id, row.subscriber_id)
+        return
+    marks.delivery(row.id, claimed_at, status=DeliveryStatus.PENDING, attempts=attempts,
+                   last_error=message, claimed_at=None,
+                   next_attempt_at=utcnow() + timedelta(seconds=retry_delay(attempts)))
+
+
+def release(ids: list[int], claimed_at: datetime, *, delay: float = 0.0) -> None:
+    """Give claimed rows back to pending, untried (their attempt does not count)."""
+    if not ids:
+        return
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.SENDING,
+               Delivery.claimed_at == claimed_at)
+        .values(status=DeliveryStatus.PENDING, claimed_at=None,
+                next_attempt_at=utcnow() + timedelta(seconds=delay))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _after_batch(mailout_id: int, result: BatchResult) -> bool:
+    """Add the batch to the counters; pause after too many errors. Returns whether it paused.
+
+    If a coordinator paused or cancelled meanwhile (and counted), count again instead.
+    """
+    _begin_write()
+    row = db.session.execute(
+        select(Mailout.status, Mailout.consecutive_errors).where(Mailout.id == mailout_id)
+        .with_for_update()
+    ).one()
+    if row.status != MailoutStatus.SENDING:
+        mailouts.recount(mailout_id)
+        db.session.commit()
+        return False
+    errors = (result.errors_in_a_row if result.had_success
+              else row.consecutive_errors + result.errors_in_a_row)
+    values: dict[str, Any] = {
+        "sent_count": Mailout.sent_count + result.sent,
+        "failed_count": Mailout.failed_count + result.failed,
+        "consecutive_errors": errors,
+    }
+    if result.connection_lost:  # every worker waits for the relay
+        backoff = min(MAX_RELAY_BACKOFF_SECONDS, retry_delay(errors))
+        values["throttle_at"] = utcnow() + timedelta(seconds=backoff)
+    db.session.execute(update(Mailout).where(Mailout.id == mailout_id).values(**values)
+                       .execution_options(synchronize_session=False))
+    paused = errors >= ERROR_LIMIT and mailouts.transition(mailout_id, Action.PAUSE)
+    if paused:
+        mailouts.recount(mailout_id)
+        record("mailout.paused_on_errors", target_type="mailout", mailout_id=mailout_id,
+               errors_in_a_row=errors)
+    db.session.commit()
+    if paused:
+        notify_paused(mailout_id)
+    return paused
+
+
+def notify_paused(mailout_id: int) -> None:
+    """Tell the mail-out's coordinator that it was paused (best effort: the pause is the record)."""
+    mailout = db.session.get(Mailout, mailout_id)
+    user = mailout.created_by if mailout else None
+    if user is None:
+        return
+    try:
+        email.send(email.compose(
+            "mailout_paused", to=user.email, locale=user.locale or "en",
+            subject=lazy_gettext("Mail-out %(id)s paused after %(n)d errors in a row",
+                                 id=mailout_id, n=ERROR_LIMIT),
+            mailout=mailout,
+        ))
+    except Exception:  # the relay is likely the problem; the admin shows the pause anyway
+        log.warning("Could not tell the coordinator that mail-out %s paused", mailout_id, exc_info=True)
+
+
+# -- one task's run ------------------------------------------------------------------
+
+
+def run(mailout_id: int, *, seconds: float | None = None) -> float | None:
+    """Claim and send batches for up to ``seconds``.
+
+    Returns ``None`` when this chain of tasks should stop (not sending any more,
+    or finished), else the delay in seconds before the next task should run.
+    """
+    deadline = time.monotonic() + (RUN_SECONDS if seconds is None else seconds)
+    mailout = db.session.scalar(
+        select(Mailout).where(Mailout.id == mailout_id)
+        .options(selectinload(Mailout.texts), selectinload(Mailout.mailing_list))
+    )
+    if mailout is None:
+        return None
+    composer = Composer(mailout)
+    db.session.expunge(mailout)  # keep texts loaded across the commits below
+    conn = None
+    size = batch_size()
+    try:
+        while time.monotonic() < deadline:
+            claim = claim_batch(mailout_id, size)
+            if claim.status != MailoutStatus.SENDING:
+                return None
+            if not claim.rows:
+                if claim.wait is None:
+                    return _when_nothing_due(mailout_id)
+                if claim.wait <= 2 and time.monotonic() + claim.wait < deadline:
+                    time.sleep(claim.wait)
+                    continue
+                return min(claim.wait, 5.0)
+            if conn is None:
+                try:
+                    conn = email.open_connection()
+                except email.SendError as error:
+                    log.warning("Mail-out %s: %s", mailout_id, error)
+                    release(claim.rows, claim.claimed_at)  # type: ignore[arg-type]
+                    _after_batch(mailout_id, BatchResult(errors_in_a_row=1, connection_lost=True))
+                    return 1.0
+            result = send_claimed(composer, claim, conn)
+            if _after_batch(mailout_id, result):
+                return None
+            if result.connection_lost:
+                email.close_connection(conn)
+                conn = None
+                return 1.0
+    finally:
+        if conn is not None:
+            email.close_connection(conn)
+        db.session.rollback()
+    return 0.0
+
+
+def _when_nothing_due(mailout_id: int) -> float | None:
+    """Finish the mail-out if no row is left, else the wait until one is due."""
+    now = utcnow()
+    db.session.rollback()
+    next_retry = db.session.scalar(
+        select(func.min(Delivery.next_attempt_at))
+        .where(Delivery.mailout_id == mailout_id, Delivery.status == DeliveryStatus.PENDING)
+    )
+    oldest_claim = db.session.scalar(
+        select(func.min(Delivery.claimed_at))
+        .where(Delivery.mailout_id == mailout_id, Delivery.status == DeliveryStatus.SENDING)
+    )
+    if next_retry is None and oldest_claim is None:
+        finish(mailout_id)
+        return None
+    waits = []
+    if next_retry is not None:
+        waits.append((next_retry - now).total_seconds())
+    if oldest_claim is not None:
+        claim_seconds = _setting("DELIVERY_CLAIM_SECONDS", 300)
+        waits.append((oldest_claim + timedelta(seconds=claim_seconds) - now).total_seconds())
+    return max(0.5, min(5.0, min(waits)))
+
+
+def finish(mailout_id: int) -> bool:
+    """Mark a sending mail-out sent when no delivery is pending or in flight."""
+    _begin_write()
+    left = exists().where(Delivery.mailout_id == mailout_id,
+                          Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]))
+    result = db.session.execute(
+        update(Mailout)
+        .where(Mailout.id == mailout_id, Mailout.status == MailoutStatus.SENDING, ~left)
+        .values(status=MailoutStatus.SENT, finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    done = result.rowcount == 1
+    if done:
+        mailouts.recount(mailout_id)
+        record("mailout.sent", target_type="mailout", mailout_id=mailout_id)
+    db.session.commit()
+    return done
+
+
+# -- the periodic sweep ------------------------------------------------------------------
+
+
+def sweep(idle_seconds: float | None = None) -> list[int]:
+    """Ids of sending mail-outs that need workers: due work and no claim for a while.
+
+    Also finishes sending mail-outs with nothing left (their last worker died
+    before it could).
+    """
+    now = utcnow()
+    idle = now - timedelta(seconds=SWEEP_IDLE_SECONDS if idle_seconds is None else idle_seconds)
+    stale = now - timedelta(seconds=_setting("DELIVERY_CLAIM_SECONDS", 300))
+    due = exists().where(
+        Delivery.mailout_id == Mailout.id,
+        or_(and_(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now),
+            and_(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_at < stale)),
+    )
+    left = exists().where(Delivery.mailout_id == Mailout.id,
+                          Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]))
+    quiet = or_(Mailout.throttle_at.is_(None), Mailout.throttle_at <= idle)
+    sending = Mailout.status == MailoutStatus.SENDING
+    needy = list(db.session.scalars(select(Mailout.id).where(sending, quiet, due)))
+    finished = list(db.session.scalars(select(Mailout.id).where(sending, quiet, ~left)))
+    db.session.rollback()
+    for mailout_id in finished:
+        finish(mailout_id)
+    return needy
+
+
+def start_due_scheduled() -> list[int]:
+    """Start the scheduled mail-outs whose time has come; return their ids."""
+    started = []
+    for mailout_id in mailouts.due_scheduled():
+        try:
+            start_sending(mailout_id)
+        except Conflict:  # cancelled or started by someone else meanwhile
+            continue
+        started.append(mailout_id)
+    return started

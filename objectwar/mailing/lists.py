@@ -1,0 +1,280 @@
+"""Mailing lists and their subscribers: import, unsubscribe, export.
+
+An address that unsubscribed, bounced or complained is never subscribed again
+by an import: only its owner can come back (through the public form).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+
+from objectwar import security
+from objectwar.audit.services import record
+from objectwar.errors import NotFound, ValidationError
+from objectwar.extensions import db
+from objectwar.mailing.delivery import UNSUBSCRIBE_PURPOSE
+from objectwar.mailing.models import (
+    Delivery,
+    DeliveryStatus,
+    MailingList,
+    Mailout,
+    MailoutStatus,
+    Subscriber,
+    Subscription,
+    SubscriptionStatus,
+)
+from objectwar.types import utcnow
+from objectwar.validation import clean_name, validate_country, validate_email, validate_locale
+
+# Statuses an import never changes: the person left, or the address does not work.
+FINAL_STATUSES = frozenset({SubscriptionStatus.UNSUBSCRIBED, SubscriptionStatus.BOUNCED,
+                            SubscriptionStatus.COMPLAINED})
+MAX_IMPORT = 10_000
+EXPORT_COLUMNS = ("email", "name", "locale", "country", "status", "source", "consented_at",
+                  "changed_at")
+# A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def get_list(slug: str) -> MailingList:
+    """:raise NotFound: no such list."""
+    mailing_list = db.session.scalar(select(MailingList).where(MailingList.slug == slug))
+    if mailing_list is None:
+        raise NotFound(errors={"slug": [_("There is no list with this name.")]})
+    return mailing_list
+
+
+def lists_with_counts() -> list[dict[str, Any]]:
+    """Every list with the number of people subscribed (CONTRACT.md's ``GET /api/v1/lists``)."""
+    counts = (
+        select(Subscription.list_id, func.count().label("n"))
+        .where(Subscription.status == SubscriptionStatus.SUBSCRIBED)
+        .group_by(Subscription.list_id).subquery()
+    )
+    rows = db.session.execute(
+        select(MailingList.slug, MailingList.name, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.list_id == MailingList.id)
+        .order_by(MailingList.name)
+    )
+    return [{"slug": slug, "name": name, "subscribers": n} for slug, name, n in rows]
+
+
+# -- import ------------------------------------------------------------------------
+
+
+def _clean_person(item: Any) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise ValidationError(errors={"request": [_("Give an object.")]})
+    errors: dict[str, list[str]] = {}
+    person: dict[str, Any] = {}
+    checks = {
+        "email": lambda v: validate_email(v if isinstance(v, str) else None, "email"),
+        "name": lambda v: clean_name(v, "name") if v not in (None, "") else None,
+        "locale": lambda v: validate_locale(v if isinstance(v, str) else None, "locale") if v else "en",
+        "country": lambda v: validate_country(v if isinstance(v, str) else None, "country") if v else None,
+    }
+    for field, check in checks.items():
+        value = item.get(field)
+        if value is not None and not isinstance(value, str):
+            errors.setdefault(field, []).append(_("Give text."))
+            continue
+        try:
+            person[field] = check(value)
+        except ValidationError as error:
+            for key, messages in error.errors.items():
+                errors.setdefault(key, []).extend(messages)
+    if errors:
+        raise ValidationError(errors=errors)
+    return person
+
+
+def import_subscribers(slug: str, data: Any, *, actor_id: int | None = None,
+                       source: str = "import") -> dict[str, Any]:
+    """Add or update people on a list (CONTRACT.md's ``POST /api/v1/lists/<slug>/subscribers``).
+
+    Valid rows are imported and invalid ones reported by index. ``confirmed``
+    states that these people consented (recorded as the source); otherwise they
+    wait unconfirmed for a confirmation email.
+    :raise NotFound: no such list. :raise ValidationError: the body is not of the right shape.
+    """
+    mailing_list = get_list(slug)
+    if not isinstance(data, dict) or not isinstance(data.get("subscribers"), list):
+        raise ValidationError(errors={"subscribers": [_("Give a list of subscribers.")]})
+    people = data["subscribers"]
+    confirmed = data.get("confirmed", False)
+    if not isinstance(confirmed, bool):
+        raise ValidationError(errors={"confirmed": [_("Give true or false.")]})
+    if len(people) > MAX_IMPORT:
+        raise ValidationError(errors={"subscribers": [
+            _("Send at most %(n)d subscribers at a time.", n=MAX_IMPORT)
+        ]})
+    now = utcnow()
+    summary: dict[str, Any] = {"added": 0, "updated": 0, "skipped": 0, "errors": []}
+    seen: set[str] = set()
+    for index, item in enumerate(people):
+        try:
+            person = _clean_person(item)
+        except ValidationError as error:
+            summary["errors"].append({"index": index, "errors": error.errors})
+            continue
+        digest = security.email_digest(person["email"])
+        if digest in seen:
+            summary["skipped"] += 1
+            continue
+        seen.add(digest)
+        outcome = _import_one(mailing_list, person, digest, confirmed, source, now)
+        summary[outcome] += 1
+    record("list.import", mailing_list, actor_id=actor_id, confirmed=confirmed,
+           added=summary["added"], updated=summary["updated"], skipped=summary["skipped"],
+           errors=len(summary["errors"]))
+    db.session.commit()
+    return summary
+
+
+def _import_one(mailing_list: MailingList, person: dict[str, Any], digest: str, confirmed: bool,
+                source: str, now) -> str:
+    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email_digest == digest))
+    subscription = None
+    if subscriber is not None:
+        subscription = db.session.scalar(select(Subscription).where(
+            Subscription.list_id == mailing_list.id, Subscription.subscriber_id == subscriber.id))
+    if subscription is not None and subscription.status in FINAL_STATUSES:
+        return "skipped"
+    changed = False
+    if subscriber is None:
+        subscriber = Subscriber(email_digest=digest, email=person["email"], name=person["name"],
+                                locale=person["locale"], country=person["country"])
+        db.session.add(subscriber)
+        db.session.flush()
+    else:
+        for field in ("name", "locale", "country"):
+            if person[field] is not None and getattr(subscriber, field) != person[field]:
+                setattr(subscriber, field, person[field])
+                changed = True
+    status = SubscriptionStatus.SUBSCRIBED if confirmed else SubscriptionStatus.UNCONFIRMED
+    if subscription is None:
+        db.session.add(Subscription(
+            list_id=mailing_list.id, subscriber_id=subscriber.id, status=status, source=source,
+            consented_at=now if confirmed else None, confirmation_due_at=None if confirmed else now,
+            changed_at=now,
+        ))
+        return "added"
+    if confirmed and subscription.status == SubscriptionStatus.UNCONFIRMED:
+        subscription.status = SubscriptionStatus.SUBSCRIBED
+        subscription.consented_at = now
+        subscription.confirmation_due_at = None
+        subscription.source = source
+        subscription.changed_at = now
+        changed = True
+    return "updated" if changed else "skipped"
+
+
+# -- unsubscribe ---------------------------------------------------------------------
+
+
+def _invalid_link() -> NotFound:
+    # The same answer for a forged, altered or outdated link: it tells nothing.
+    return NotFound(errors={"token": [_("This unsubscribe link is not valid.")]})
+
+
+def subscription_for_token(token: str) -> Subscription:
+    """The subscription an unsubscribe link is for.
+
+    :raise NotFound: the token is forged, altered, or its subscription is gone.
+    """
+    try:
+        payload = security.read_token(UNSUBSCRIBE_PURPOSE, token)
+    except security.TokenError:
+        raise _invalid_link() from None
+    if (not isinstance(payload, list) or len(payload) != 2
+            or not all(isinstance(item, int) and not isinstance(item, bool) for item in payload)):
+        raise _invalid_link()
+    subscriber_id, list_id = payload
+    subscription = db.session.scalar(select(Subscription).where(
+        Subscription.subscriber_id == subscriber_id, Subscription.list_id == list_id))
+    if subscription is None:
+        raise _invalid_link()
+    return subscription
+
+
+def unsubscribe(token: str) -> MailingList:
+    """Unsubscribe the owner of a link from its list, at once and idempotently.
+
+    Pending deliveries of running mail-outs to this person are skipped.
+    :raise NotFound: the link is not valid.
+    """
+    subscription = subscription_for_token(token)
+    if subscription.status not in FINAL_STATUSES:
+        subscription.status = SubscriptionStatus.UNSUBSCRIBED
+        subscription.changed_at = utcnow()
+        subscription.confirmation_due_at = None
+    running = select(Mailout.id).where(
+        Mailout.list_id == subscription.list_id,
+        Mailout.status.in_([MailoutStatus.SENDING, MailoutStatus.PAUSED, MailoutStatus.SCHEDULED]),
+    )
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.subscriber_id == subscription.subscriber_id,
+               Delivery.status == DeliveryStatus.PENDING, Delivery.mailout_id.in_(running))
+        .values(status=DeliveryStatus.SKIPPED)
+        .execution_options(synchronize_session=False)
+    )
+    mailing_list = subscription.mailing_list
+    db.session.commit()
+    return mailing_list
+
+
+# -- export ----------------------------------------------------------------------------
+
+
+def neutralise(value: Any) -> str:
+    """A cell that a spreadsheet shows as text, never runs as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def export_csv(slug: str, *, actor_id: int | None = None, chunk_rows: int = 500) -> Iterator[str]:
+    """Record the export in the audit log, then stream the list as CSV, a chunk at a time.
+
+    The rows are read from the database as they are written: the list is
+    never held in memory. :raise NotFound: no such list.
+    """
+    mailing_list = get_list(slug)
+    record("list.export", mailing_list, actor_id=actor_id)
+    db.session.commit()
+    list_id = mailing_list.id
+    return _csv_rows(list_id, chunk_rows)
+
+
+def _csv_rows(list_id: int, chunk_rows: int) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    query = (
+        select(Subscriber.email, Subscriber.name, Subscriber.locale, Subscriber.country,
+               Subscription.status, Subscription.source, Subscription.consented_at,
+               Subscription.changed_at)
+        .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
+        .where(Subscription.list_id == list_id)
+        .order_by(Subscription.id)
+        .execution_options(yield_per=chunk_rows)
+    )
+    for count, row in enumerate(db.session.execute(query), start=1):
+        writer.writerow([neutralise(_cell(value)) for value in row])
+        if count % chunk_rows == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value) if isinstance(value, SubscriptionStatus) else value

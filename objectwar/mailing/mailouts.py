@@ -1,0 +1,431 @@
+"""Mail-outs: composing, the audience, rendering, and the one status machine.
+
+``draft → scheduled → sending ⇄ paused → sent / cancelled``: every change of
+status goes through :func:`transition`. Delivery (``delivery.py``) creates the
+recipients' rows and sends; it asks this module for the messages.
+
+A coordinator's text is never a template: the only personalisation is the
+fixed placeholders ``{{ name }}`` and ``{{ unsubscribe_url }}``, filled by plain
+substitution; anything else between braces is sent as written.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import markdown
+import nh3
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from markupsafe import Markup
+from sqlalchemy import Select, func, select, update
+
+from objectwar.accounts.models import User
+from objectwar.audit.services import record
+from objectwar.email import RawTemplate
+from objectwar.errors import Conflict, NotFound, ValidationError
+from objectwar.extensions import db
+from objectwar.mailing.models import (
+    Delivery,
+    DeliveryStatus,
+    MailingList,
+    Mailout,
+    MailoutStatus,
+    MailoutText,
+    Subscriber,
+    Subscription,
+    SubscriptionStatus,
+)
+from objectwar.types import utcnow
+from objectwar.validation import merge, validate_country, validate_locale
+
+PLACEHOLDERS = ("name", "unsubscribe_url")
+PLACEHOLDER_RE = re.compile(r"\{\{\s*(" + "|".join(PLACEHOLDERS) + r")\s*\}\}")
+MAX_SUBJECT = 300
+MAX_BODY = 100_000
+MAX_RATE = 1_000_000
+
+
+class Action:
+    """What a coordinator (or the engine) does to a mail-out."""
+
+    SCHEDULE = "schedule"
+    SEND = "send"
+    PAUSE = "pause"
+    CANCEL = "cancel"
+    FINISH = "finish"
+
+
+S = MailoutStatus
+# action -> (the statuses it is allowed from, the status it leads to)
+TRANSITIONS: dict[str, tuple[frozenset[MailoutStatus], MailoutStatus]] = {
+    Action.SCHEDULE: (frozenset({S.DRAFT, S.SCHEDULED}), S.SCHEDULED),
+    Action.SEND: (frozenset({S.DRAFT, S.SCHEDULED, S.PAUSED}), S.SENDING),
+    Action.PAUSE: (frozenset({S.SENDING}), S.PAUSED),
+    Action.CANCEL: (frozenset({S.DRAFT, S.SCHEDULED, S.SENDING, S.PAUSED}), S.CANCELLED),
+    Action.FINISH: (frozenset({S.SENDING}), S.SENT),
+}
+
+
+def transition(mailout_id: int, action: str, **values: Any) -> bool:
+    """Move a mail-out to the status ``action`` leads to, if its current status allows.
+
+    One conditional UPDATE, so that a worker and a coordinator acting at the
+    same moment cannot both win. Returns whether the status changed.
+    """
+    allowed, target = TRANSITIONS[action]
+    result = db.session.execute(
+        update(Mailout)
+        .where(Mailout.id == mailout_id, Mailout.status.in_(allowed))
+        .values(status=target, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def require_transition(mailout: Mailout, action: str, **values: Any) -> None:
+    """:func:`transition` or :raise Conflict: the mail-out's status does not allow ``action``."""
+    if not transition(mailout.id, action, **values):
+        db.session.rollback()
+        raise Conflict(errors={"status": [
+            _("A mail-out that is %(status)s cannot be changed like this.", status=str(mailout.status))
+        ]})
+
+
+# -- composing -------------------------------------------------------------------
+
+
+def _clean_text(value: Any, field: str, max_length: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(errors={field: [_("This field is required.")]})
+    if len(value) > max_length:
+        raise ValidationError(errors={field: [_("Use at most %(n)d characters.", n=max_length)]})
+    return value.strip()
+
+
+def _clean_subject(value: Any, field: str) -> str:
+    subject = _clean_text(value, field, MAX_SUBJECT)
+    if any(ch in subject for ch in "\r\n\x00"):
+        raise ValidationError(errors={field: [_("The subject must be one line.")]})
+    return subject
+
+
+def _clean_codes(value: Any, field: str, check) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError(errors={field: [_("Give a list of codes.")]})
+    return sorted({check(item, field) for item in value})
+
+
+def _clean_locale(value: Any, field: str) -> str:
+    return validate_locale(value if isinstance(value, str) else "-", field)
+
+
+def _collect(errors: list[ValidationError], check, *args: Any) -> Any:
+    try:
+        return check(*args)
+    except ValidationError as error:
+        errors.append(error)
+        return None
+
+
+def clean_mailout_data(data: Any) -> dict[str, Any]:
+    """Check what a coordinator sent to create a mail-out (CONTRACT.md's fields).
+
+    :raise ValidationError: with every field's messages at once.
+    """
+    if not isinstance(data, dict):
+        raise ValidationError(errors={"request": [_("Send a JSON object.")]})
+    errors: list[ValidationError] = []
+    cleaned: dict[str, Any] = {
+        "list": _collect(errors, _clean_text, data.get("list"), "list", 80),
+        "subject": _collect(errors, _clean_subject, data.get("subject"), "subject"),
+        "body_markdown": _collect(errors, _clean_text, data.get("body_markdown"), "body_markdown", MAX_BODY),
+        "locale": _collect(errors, _clean_locale, data.get("locale") or "en", "locale"),
+    }
+    audience = data.get("audience") or {}
+    if not isinstance(audience, dict):
+        errors.append(ValidationError(errors={"audience": [_("Give an object.")]}))
+        audience = {}
+    cleaned["countries"] = _collect(errors, _clean_codes, audience.get("country"), "audience.country", validate_country) or []
+    cleaned["locales"] = _collect(errors, _clean_codes, audience.get("locale"), "audience.locale", validate_locale) or []
+    rate = data.get("rate_per_minute", current_app.config["MAILOUT_RATE_PER_MINUTE"])
+    if isinstance(rate, bool) or not isinstance(rate, int) or not 1 <= rate <= MAX_RATE:
+        errors.append(ValidationError(errors={"rate_per_minute": [
+            _("Give a whole number from 1 to %(n)d.", n=MAX_RATE)
+        ]}))
+    cleaned["rate_per_minute"] = rate
+    translations = data.get("translations") or {}
+    cleaned["translations"] = {}
+    if not isinstance(translations, dict):
+        errors.append(ValidationError(errors={"translations": [_("Give an object.")]}))
+        translations = {}
+    for locale, text in translations.items():
+        field = f"translations.{locale}"
+        if _collect(errors, validate_locale, locale, field) is None:
+            continue
+        if not isinstance(text, dict):
+            errors.append(ValidationError(errors={field: [_("Give an object.")]}))
+            continue
+        cleaned["translations"][locale] = (
+            _collect(errors, _clean_subject, text.get("subject"), f"{field}.subject"),
+            _collect(errors, _clean_text, text.get("body_markdown"), f"{field}.body_markdown", MAX_BODY),
+        )
+    if errors:
+        raise merge(errors)
+    return cleaned
+
+
+def create_mailout(data: Any, *, created_by: User | None = None) -> Mailout:
+    """Create a draft mail-out from CONTRACT.md's fields; it sends nothing yet.
+
+    :raise ValidationError: bad fields, or no such list.
+    """
+    cleaned = clean_mailout_data(data)
+    mailing_list = db.session.scalar(select(MailingList).where(MailingList.slug == cleaned["list"]))
+    if mailing_list is None:
+        raise ValidationError(errors={"list": [_("There is no list with this name.")]})
+    mailout = Mailout(
+        mailing_list=mailing_list,
+        default_locale=cleaned["locale"],
+        audience_countries=cleaned["countries"],
+        audience_locales=cleaned["locales"],
+        rate_per_minute=cleaned["rate_per_minute"],
+        created_by=created_by,
+        status=MailoutStatus.DRAFT,
+    )
+    texts = {cleaned["locale"]: (cleaned["subject"], cleaned["body_markdown"])}
+    texts.update({loc: text for loc, text in cleaned["translations"].items() if loc != cleaned["locale"]})
+    mailout.texts = [MailoutText(locale=loc, subject=subject, body_markdown=body)
+                     for loc, (subject, body) in texts.items()]
+    db.session.add(mailout)
+    db.session.flush()
+    mailout.recipients = count_recipients(mailout)
+    record("mailout.create", mailout, actor_id=created_by.id if created_by else None)
+    db.session.commit()
+    return mailout
+
+
+def get_mailout(mailout_id: int) -> Mailout:
+    """:raise NotFound: no such mail-out."""
+    mailout = db.session.get(Mailout, mailout_id)
+    if mailout is None:
+        raise NotFound(errors={"id": [_("There is no mail-out with this number.")]})
+    return mailout
+
+
+# -- the audience ------------------------------------------------------------------
+
+
+def audience_query(mailout: Mailout) -> Select:
+    """``SELECT subscriber_id`` of everyone subscribed to the list who matches the filter."""
+    query = (
+        select(Subscription.subscriber_id)
+        .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
+        .where(Subscription.list_id == mailout.list_id,
+               Subscription.status == SubscriptionStatus.SUBSCRIBED)
+    )
+    if mailout.audience_countries:
+        query = query.where(Subscriber.country.in_(mailout.audience_countries))
+    if mailout.audience_locales:
+        query = query.where(Subscriber.locale.in_(mailout.audience_locales))
+    return query
+
+
+def count_recipients(mailout: Mailout) -> int:
+    """How many people the mail-out would reach now."""
+    return db.session.scalar(select(func.count()).select_from(audience_query(mailout).subquery())) or 0
+
+
+# -- status changes ------------------------------------------------------------------
+
+
+def parse_moment(value: Any, field: str = "scheduled_at") -> datetime:
+    """An ISO 8601 time with its zone; :raise ValidationError: anything else."""
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ValidationError(errors={field: [
+            _("Give a time with its zone, e.g. 2026-12-01T09:00:00+00:00.")
+        ]})
+    return moment
+
+
+def schedule(mailout_id: int, when: datetime, *, actor_id: int | None = None) -> Mailout:
+    """Send the mail-out at ``when`` (a periodic task starts it).
+
+    :raise ValidationError: ``when`` is naive or in the past. :raise Conflict: wrong status.
+    """
+    mailout = get_mailout(mailout_id)
+    if when.tzinfo is None or when <= utcnow():
+        raise ValidationError(errors={"scheduled_at": [_("Choose a time in the future.")]})
+    require_transition(mailout, Action.SCHEDULE, scheduled_at=when)
+    record("mailout.schedule", target_type="mailout", actor_id=actor_id, mailout_id=mailout_id,
+           scheduled_at=when.isoformat())
+    db.session.commit()
+    db.session.refresh(mailout)
+    return mailout
+
+
+def due_scheduled() -> list[int]:
+    """Ids of scheduled mail-outs whose time has come."""
+    return list(db.session.scalars(
+        select(Mailout.id).where(Mailout.status == MailoutStatus.SCHEDULED,
+                                 Mailout.scheduled_at <= utcnow())
+    ))
+
+
+def pause(mailout_id: int, *, actor_id: int | None = None) -> Mailout:
+    """Stop sending (workers stop within one batch); :raise Conflict: not sending."""
+    mailout = get_mailout(mailout_id)
+    require_transition(mailout, Action.PAUSE)
+    recount(mailout_id)
+    record("mailout.pause", target_type="mailout", actor_id=actor_id, mailout_id=mailout_id)
+    db.session.commit()
+    db.session.refresh(mailout)
+    return mailout
+
+
+def cancel(mailout_id: int, *, actor_id: int | None = None) -> Mailout:
+    """Stop for good; deliveries not yet sent stay pending and are never sent.
+
+    :raise Conflict: already sent or cancelled.
+    """
+    mailout = get_mailout(mailout_id)
+    require_transition(mailout, Action.CANCEL, finished_at=utcnow())
+    recount(mailout_id)
+    record("mailout.cancel", target_type="mailout", actor_id=actor_id, mailout_id=mailout_id)
+    db.session.commit()
+    db.session.refresh(mailout)
+    return mailout
+
+
+def recount(mailout_id: int) -> None:
+    """Set the counters from the deliveries (exact, e.g. after a worker was killed)."""
+    counts = delivery_counts(mailout_id)
+    db.session.execute(
+        update(Mailout).where(Mailout.id == mailout_id)
+        .values(sent_count=counts[DeliveryStatus.SENT], failed_count=counts[DeliveryStatus.FAILED])
+        .execution_options(synchronize_session=False)
+    )
+
+
+def delivery_counts(mailout_id: int) -> dict[DeliveryStatus, int]:
+    """Deliveries of a mail-out by status (every status present, zero or more)."""
+    counts = dict.fromkeys(DeliveryStatus, 0)
+    rows = db.session.execute(
+        select(Delivery.status, func.count()).where(Delivery.mailout_id == mailout_id)
+        .group_by(Delivery.status)
+    )
+    for status, count in rows:
+        counts[DeliveryStatus(status)] = count
+    return counts
+
+
+def progress(mailout: Mailout) -> dict[str, Any]:
+    """The numbers of CONTRACT.md's ``GET /api/v1/mailouts/<id>``, exact (from the rows)."""
+    counts = delivery_counts(mailout.id)
+    started = mailout.started_at is not None
+    pending = counts[DeliveryStatus.PENDING] + counts[DeliveryStatus.SENDING]
+    rate = mailout.rate_per_minute
+    return {
+        "id": mailout.id,
+        "status": str(mailout.status),
+        "recipients": sum(counts.values()) if started else mailout.recipients,
+        "sent": counts[DeliveryStatus.SENT],
+        "failed": counts[DeliveryStatus.FAILED],
+        "pending": pending,
+        "started_at": _iso(mailout.started_at),
+        "finished_at": _iso(mailout.finished_at),
+        "skipped": counts[DeliveryStatus.SKIPPED],
+        "scheduled_at": _iso(mailout.scheduled_at),
+        "rate_per_minute": rate,
+        "estimated_seconds_left": (
+            round(pending * 60 / rate) if mailout.status == MailoutStatus.SENDING else None
+        ),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+# -- rendering ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One locale's message with placeholder markers in place of the personal values."""
+
+    locale: str
+    subject: str
+    text: str
+    html: str
+    markers: dict[str, str]
+
+
+def text_for(mailout: Mailout, locale: str) -> MailoutText:
+    """The recipient's locale's text, else the default locale's."""
+    by_locale = {text.locale: text for text in mailout.texts}
+    return by_locale.get(locale) or by_locale.get(mailout.default_locale) or mailout.texts[0]
+
+
+def markdown_to_html(source: str) -> str:
+    """Markdown rendered, then cleaned by nh3 (no scripts, styles or event handlers)."""
+    return nh3.clean(markdown.markdown(source, extensions=["sane_lists"], output_format="html"))
+
+
+def render(mailout: Mailout, locale: str) -> Rendered:
+    """Render ``locale``'s message once; personal values go in later by substitution."""
+    text = text_for(mailout, locale)
+    # Markers of letters and digits only pass Markdown and nh3 unchanged, and a
+    # coordinator cannot guess them to smuggle something in.
+    nonce = secrets.token_hex(6).upper()
+    markers = {name: f"XOWPH{nonce}{name.upper().replace('_', '')}X" for name in PLACEHOLDERS}
+    body = PLACEHOLDER_RE.sub(lambda match: markers[match.group(1)], text.body_markdown)
+    with force_locale(text.locale):
+        context = {
+            "locale": text.locale,
+            "list_name": mailout.mailing_list.name,
+            "unsubscribe_url": markers["unsubscribe_url"],
+        }
+        plain = render_template("emails/mailout.txt", body=body, **context)
+        html = render_template("emails/mailout.html", body=Markup(markdown_to_html(body)),  # noqa: S704 (nh3-cleaned)
+                               subject=text.subject, **context)
+    return Rendered(text.locale, text.subject, plain, html, markers)
+
+
+def public_host() -> str:
+    return urlsplit(current_app.config["PUBLIC_URL"]).hostname or "localhost"
+
+
+def message_template(mailout: Mailout, rendered: Rendered) -> RawTemplate:
+    """The fixed part of one locale's message: headers and bodies with markers."""
+    mailing_list = mailout.mailing_list
+    return RawTemplate(
+        subject=rendered.subject,
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        text=rendered.text,
+        html=rendered.html,
+        headers={
+            "List-Id": f"{mailing_list.name} <{mailing_list.slug}.{public_host()}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Auto-Submitted": "auto-generated",
+            "Precedence": "bulk",
+            "Content-Language": rendered.locale,
+        },
+    )
+
+
+def message_id(mailout_id: int, delivery_id: int) -> str:
+    """The same Message-ID for every attempt at one delivery (duplicates are visible)."""
+    return f"<mailout-{mailout_id}.delivery-{delivery_id}@{public_host()}>"

@@ -1,0 +1,193 @@
+"""Mail-outs delivered by real worker processes through a real SMTP server.
+
+The test process queues work in the same storage as the workers (the SQLite
+queue file of a shared instance folder, or Redis with ``REDIS_URL``) and reads
+the same database; the workers use the development configuration with the
+test suite's keys, so that both decrypt the same addresses.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from objectwar import tasks
+from objectwar.extensions import db
+from objectwar.mailing import delivery, lists, mailouts
+from objectwar.mailing.models import Delivery, DeliveryStatus, MailoutStatus, Subscriber
+from tests.conftest import REDIS_URL, _empty_tables, make_app
+from tests.mailing_support import Relay, address, make_list
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+CLAIM_SECONDS = 3
+
+
+@pytest.fixture
+def relay():
+    server = Relay().start()
+    yield server
+    server.stop()
+
+
+class Workers:
+    """Starts worker processes on the test's database, queue and relay; stops them all."""
+
+    def __init__(self, app, env: dict[str, str], log_dir: Path) -> None:
+        self.app = app
+        self.env = env
+        self.log_dir = log_dir
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self, threads: int = 1) -> subprocess.Popen:
+        log = open(self.log_dir / f"worker-{len(self.processes)}.log", "wb")  # noqa: SIM115
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--workers", str(threads)],
+            env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+        self.processes.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def logs(self) -> str:
+        return "\n".join(path.read_text(errors="replace")[-3000:] for path in sorted(self.log_dir.glob("*.log")))
+
+    def wait_until_sent(self, mailout_id: int, timeout: float = 120.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.app.app_context():
+                numbers = mailouts.progress(mailouts.get_mailout(mailout_id))
+                db.session.remove()
+            if numbers["status"] == MailoutStatus.SENT:
+                return numbers
+            time.sleep(0.3)
+        raise AssertionError(f"not sent in time: {numbers}\n{self.logs()}")
+
+
+@pytest.fixture
+def workers(backend, database_urls, relay, tmp_path):
+    """An app sharing queue, database and relay with the worker processes it starts."""
+    instance = tmp_path / "instance"
+    url = database_urls[backend]
+    app = make_app(url, str(instance), TASKS_IMMEDIATE=False, REDIS_URL=REDIS_URL or None,
+                   DELIVERY_CLAIM_SECONDS=CLAIM_SECONDS, MAIL_RETRY_SECONDS=1, **relay.config())
+    with app.app_context():
+        _empty_tables()
+    tasks.huey.flush()
+    env = {key: value for key, value in os.environ.items()
+           if key not in {"REDIS_URL", "TASKS_IMMEDIATE", "FLASK_APP"}}
+    env.update({
+        "FLASK_CONFIG": "development", "INSTANCE_PATH": str(instance), "DATABASE_URL": url,
+        "SECRET_KEY": app.config["SECRET_KEY"], "DATA_KEY": app.config["DATA_KEY"],
+        "PUBLIC_URL": app.config["PUBLIC_URL"], "MAIL_DEFAULT_SENDER": app.config["MAIL_DEFAULT_SENDER"],
+        "MAIL_SERVER": relay.host, "MAIL_PORT": str(relay.port),
+        "DELIVERY_CLAIM_SECONDS": str(CLAIM_SECONDS), "MAIL_RETRY_SECONDS": "1",
+    })
+    if REDIS_URL:
+        env["REDIS_URL"] = REDIS_URL
+    running = Workers(app, env, tmp_path)
+    yield running
+    running.stop_all()
+    tasks.huey.flush()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def start_mailout(app, recipients: int) -> int:
+    with app.app_context():
+        make_list(recipients)
+        mailout = mailouts.create_mailout({"list": "updates", "subject": "News",
+                                           "body_markdown": "Hello {{ name }}",
+                                           "rate_per_minute": 1_000_000})
+        delivery.start_sending(mailout.id)
+        tasks.enqueue_mailout(mailout.id)
+        mailout_id = mailout.id
+        db.session.remove()
+    return mailout_id
+
+
+def test_a_killed_worker_loses_no_one_and_sends_at_most_one_twice(workers, relay):
+    mailout_id = start_mailout(workers.app, 2000)
+    first = workers.start(threads=1)
+    relay.wait_for(300, timeout=60)
+    assert relay.count() >= 300, workers.logs()
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    # Someone still waiting for the mail-out unsubscribes meanwhile.
+    with workers.app.app_context():
+        waiting = db.session.scalar(
+            select(Delivery.subscriber_id).where(Delivery.mailout_id == mailout_id,
+                                                 Delivery.status == DeliveryStatus.PENDING)
+            .order_by(Delivery.id.desc()).limit(1))
+        mailing_list = lists.get_list("updates")
+        lists.unsubscribe(delivery.unsubscribe_token(waiting, mailing_list.id))
+        gone = db.session.get(Subscriber, waiting).email
+        db.session.remove()
+    workers.start(threads=2)
+    numbers = workers.wait_until_sent(mailout_id)
+
+    received = relay.recipients()
+    expected = {address(i) for i in range(2000)}
+    assert gone in expected and gone not in received
+    assert set(received) == expected - {gone}
+    assert sum(received.values()) - len(received) <= 1  # one duplicate per killed worker at most
+    assert numbers["sent"] == 1999 and numbers["failed"] == 0 and numbers["pending"] == 0
+    assert relay.message_ids().most_common(1)[0][1] <= 2
+
+
+def test_two_workers_never_send_one_recipient_twice(workers, relay, backend):
+    if backend != "postgresql":
+        pytest.skip("concurrent claimers: PostgreSQL")
+    mailout_id = start_mailout(workers.app, 1500)
+    workers.start(threads=2)
+    workers.start(threads=2)
+    numbers = workers.wait_until_sent(mailout_id)
+    received = relay.recipients()
+    assert received == {address(i): 1 for i in range(1500)}
+    assert len(relay.message_ids()) == 1500
+    assert numbers["sent"] == 1500
+
+
+def test_relay_outage_with_a_worker_delays_but_loses_nothing(workers, relay):
+    mailout_id = start_mailout(workers.app, 300)
+    outage = threading.Event()
+
+    def on_message(message):
+        if len(relay.messages) == 60:
+            outage.set()
+
+    def stop_and_restart():
+        if outage.wait(60):
+            relay.stop()
+            time.sleep(2)
+            relay.start()
+
+    relay.on_message = on_message
+    thread = threading.Thread(target=stop_and_restart)
+    thread.start()
+    workers.start(threads=2)
+    numbers = workers.wait_until_sent(mailout_id)
+    thread.join()
+    assert outage.is_set()
+    assert set(relay.recipients()) == {address(i) for i in range(300)}
+    assert numbers["failed"] == 0 and numbers["sent"] == 300
