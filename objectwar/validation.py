@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
+from typing import Any
 
 import email_validator
 from babel import Locale
@@ -79,6 +80,15 @@ def country_choices(locale: str) -> tuple[tuple[str, str], ...]:
     names = Locale.parse(locale).territories
     return tuple(sorted(((code, names.get(code, code)) for code in _COUNTRIES),
                         key=lambda item: item[1]))
+
+
+def collect(errors: list[ValidationError], rule: Any, *args: Any) -> Any:
+    """Apply one rule; keep its error in ``errors`` (to report every field at once)."""
+    try:
+        return rule(*args)
+    except ValidationError as error:
+        errors.append(error)
+        return None
 
 
 def merge(errors: list[ValidationError]) -> ValidationError:

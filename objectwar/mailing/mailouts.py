@@ -43,7 +43,7 @@ from objectwar.mailing.models import (
     SubscriptionStatus,
 )
 from objectwar.types import utcnow
-from objectwar.validation import merge, validate_country, validate_locale
+from objectwar.validation import collect, merge, validate_country, validate_locale
 
 PLACEHOLDERS = ("name", "unsubscribe_url")
 PLACEHOLDER_RE = re.compile(r"\{\{\s*(" + "|".join(PLACEHOLDERS) + r")\s*\}\}")
@@ -128,13 +128,6 @@ def _clean_locale(value: Any, field: str) -> str:
     return validate_locale(value if isinstance(value, str) else "-", field)
 
 
-def _collect(errors: list[ValidationError], check, *args: Any) -> Any:
-    try:
-        return check(*args)
-    except ValidationError as error:
-        errors.append(error)
-        return None
-
 
 def clean_mailout_data(data: Any) -> dict[str, Any]:
     """Check what a coordinator sent to create a mail-out (CONTRACT.md's fields).
@@ -145,17 +138,17 @@ def clean_mailout_data(data: Any) -> dict[str, Any]:
         raise ValidationError(errors={"request": [_("Send a JSON object.")]})
     errors: list[ValidationError] = []
     cleaned: dict[str, Any] = {
-        "list": _collect(errors, _clean_text, data.get("list"), "list", 80),
-        "subject": _collect(errors, _clean_subject, data.get("subject"), "subject"),
-        "body_markdown": _collect(errors, _clean_text, data.get("body_markdown"), "body_markdown", MAX_BODY),
-        "locale": _collect(errors, _clean_locale, data.get("locale") or "en", "locale"),
+        "list": collect(errors, _clean_text, data.get("list"), "list", 80),
+        "subject": collect(errors, _clean_subject, data.get("subject"), "subject"),
+        "body_markdown": collect(errors, _clean_text, data.get("body_markdown"), "body_markdown", MAX_BODY),
+        "locale": collect(errors, _clean_locale, data.get("locale") or "en", "locale"),
     }
     audience = data.get("audience") or {}
     if not isinstance(audience, dict):
         errors.append(ValidationError(errors={"audience": [_("Give an object.")]}))
         audience = {}
-    cleaned["countries"] = _collect(errors, _clean_codes, audience.get("country"), "audience.country", validate_country) or []
-    cleaned["locales"] = _collect(errors, _clean_codes, audience.get("locale"), "audience.locale", validate_locale) or []
+    cleaned["countries"] = collect(errors, _clean_codes, audience.get("country"), "audience.country", validate_country) or []
+    cleaned["locales"] = collect(errors, _clean_codes, audience.get("locale"), "audience.locale", validate_locale) or []
     rate = data.get("rate_per_minute", current_app.config["MAILOUT_RATE_PER_MINUTE"])
     if isinstance(rate, bool) or not isinstance(rate, int) or not 1 <= rate <= MAX_RATE:
         errors.append(ValidationError(errors={"rate_per_minute": [
@@ -169,14 +162,14 @@ def clean_mailout_data(data: Any) -> dict[str, Any]:
         translations = {}
     for locale, text in translations.items():
         field = f"translations.{locale}"
-        if _collect(errors, validate_locale, locale, field) is None:
+        if collect(errors, validate_locale, locale, field) is None:
             continue
         if not isinstance(text, dict):
             errors.append(ValidationError(errors={field: [_("Give an object.")]}))
             continue
         cleaned["translations"][locale] = (
-            _collect(errors, _clean_subject, text.get("subject"), f"{field}.subject"),
-            _collect(errors, _clean_text, text.get("body_markdown"), f"{field}.body_markdown", MAX_BODY),
+            collect(errors, _clean_subject, text.get("subject"), f"{field}.subject"),
+            collect(errors, _clean_text, text.get("body_markdown"), f"{field}.body_markdown", MAX_BODY),
         )
     if errors:
         raise merge(errors)

@@ -34,6 +34,7 @@ from objectwar.petitions.services import PublicPetition, get_public_petition
 from objectwar.types import utcnow
 from objectwar.validation import (
     clean_name,
+    collect,
     merge,
     validate_country,
     validate_email,
@@ -105,13 +106,6 @@ def _flag(data: Mapping[str, Any], name: str, from_form: bool,
     return False
 
 
-def _attempt(errors: list[ValidationError], rule, *args: Any) -> Any:
-    try:
-        return rule(*args)
-    except ValidationError as error:
-        errors.append(error)
-        return None
-
 
 def parse_signature(data: Mapping[str, Any], *, default_locale: str,
                     from_form: bool = False) -> SignatureInput:
@@ -127,7 +121,7 @@ def parse_signature(data: Mapping[str, Any], *, default_locale: str,
     wrong_type = {name for error in errors for name in error.errors}
 
     def check(name: str, rule, *args: Any) -> Any:
-        return None if name in wrong_type else _attempt(errors, rule, *args)
+        return None if name in wrong_type else collect(errors, rule, *args)
 
     first_name = check("first_name", clean_name, texts["first_name"], "first_name")
     last_name = check("last_name", clean_name, texts["last_name"], "last_name")
