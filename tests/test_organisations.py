@@ -316,3 +316,41 @@ def test_applications_are_rate_limited_per_client(client, app):
     assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
     with app.app_context():
         assert len(list(_db.session.scalars(select(Organisation)))) == 2
+
+
+def test_applications_racing_for_one_name_all_get_in(pg_app):
+    """Eight applications with one name at once: eight rows, eight slugs, no error."""
+    import threading
+
+    from sqlalchemy import select
+
+    from objectwar.organisations import services as organisation_services
+
+    barrier = threading.Barrier(8)
+    failures: list[BaseException] = []
+
+    def apply_once(number: int) -> None:
+        with pg_app.test_request_context():
+            barrier.wait()
+            try:
+                organisation_services.apply({
+                    "name": "Refusers Aid", "country": "DE", "contact_name": "A",
+                    "contact_email": f"a{number}@aid.example", "reason": "We help refusers.",
+                    "consent": True,
+                }, "en")
+            except BaseException as error:  # noqa: BLE001 (reported below)
+                failures.append(error)
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=apply_once, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with pg_app.app_context():
+        slugs = sorted(_db.session.scalars(
+            select(Organisation.slug).where(Organisation.name == "Refusers Aid")))
+    assert len(slugs) == 8 and len(set(slugs)) == 8
+    assert "refusers-aid" in slugs

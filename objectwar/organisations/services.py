@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from markupsafe import escape
 from PIL import Image, ImageOps
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from objectwar.accounts import permissions
 from objectwar.accounts import services as accounts
@@ -190,6 +191,25 @@ def _unique_slug(name: str) -> str:
     return candidate
 
 
+def _insert_with_unique_slug(organisation: Organisation, attempts: int = 5) -> None:
+    """Add ``organisation`` under a free slug; two applications racing for one name both get in.
+
+    :raise Conflict: no free slug after a few tries (only under a flood of one name).
+    """
+    for attempt in range(attempts):
+        slug = _unique_slug(organisation.name)
+        # After a collision, many racers would all pick the same next number.
+        organisation.slug = slug if attempt == 0 else f"{slug}-{secrets.token_hex(3)}"
+        try:
+            with db.session.begin_nested():
+                db.session.add(organisation)
+                db.session.flush()
+            return
+        except IntegrityError:
+            continue  # another request took this slug between our look and our insert
+    raise Conflict(_("Please try again in a moment."))
+
+
 def _clean_profile(data: dict[str, Any]) -> dict[str, Any]:
     """Validate the public profile fields; :raise ValidationError: every broken rule at once."""
     cleaned: dict[str, Any] = {}
@@ -238,14 +258,13 @@ def apply(data: dict[str, Any], locale: str) -> tuple[Organisation, list[Notice]
     if errors:
         raise merge(errors)
     organisation = Organisation(
-        slug=_unique_slug(cleaned["name"]), name=cleaned["name"], country=cleaned["country"],
+        name=cleaned["name"], country=cleaned["country"],
         city=cleaned["city"], website=cleaned["website"], description=cleaned["description"],
         contact_name=cleaned["contact_name"], contact_email=cleaned["contact_email"],
         application_note=cleaned["reason"], contact_locale=locale,
         status=OrganisationStatus.APPLIED,
     )
-    db.session.add(organisation)
-    db.session.flush()
+    _insert_with_unique_slug(organisation)
     notices = [outbox.queue(NoticeKind.APPLICATION_RECEIVED, organisation.id,
                             cleaned["contact_email"], locale)]
     for coordinator in accounts.active_coordinators():
