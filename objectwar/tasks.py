@@ -18,6 +18,7 @@ from huey import Huey, crontab
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
 from objectwar.mailing import delivery as mail_delivery
+from objectwar.mailing import mailouts as mail_mailouts
 from objectwar.outbox import delivery as notice_delivery
 from objectwar.petitions import signing
 
@@ -168,6 +169,12 @@ def deliver_batch(mailout_id: int) -> None:
         deliver_batch(mailout_id)
     else:
         deliver_batch.schedule(args=(mailout_id,), delay=delay)
+
+
+@app_task()
+def send_mailout_test(mailout_id: int, user_id: int, locale: str) -> None:
+    """Send a coordinator one locale's message of a mail-out ("send a test to me")."""
+    mail_mailouts.send_test(mailout_id, user_id, locale)
 
 
 @app_task()

@@ -24,6 +24,7 @@ from objectwar.accounts import services as accounts
 from objectwar.accounts.models import Invitation, User
 from objectwar.demo import PETITION_SLUG
 from objectwar.extensions import db as _db
+from objectwar.mailing import mailouts
 from objectwar.organisations.models import Organisation
 
 LOGIN = "login"  # 302 to /account/login?next=...
@@ -44,6 +45,7 @@ class World:
     reset_token: str
     invitation_token: str
     invitation_a: int
+    mailout: int = 0
 
 
 @dataclass
@@ -110,6 +112,21 @@ RULES: dict[str, Rule] = {
     "api.mailout_schedule": Rule((401,) * 4, method="POST", args=lambda w: {"id": 1}),
     "admin.decide": Rule(COORDINATOR_PAGE, args=lambda w: {"organisation_id": w.people.org_b,
                                                            "decision": "suspend"}),
+    # Mail-outs in the admin (issue 4): the world's draft mail-out. Pause and resume
+    # do not fit a draft (409); schedule and test without their fields are field errors.
+    "admin.mailouts_index": Rule(COORDINATOR_PAGE),
+    "admin.mailout_new": Rule(COORDINATOR_PAGE),
+    "admin.mailout": Rule(COORDINATOR_PAGE, args=lambda w: {"mailout_id": w.mailout}),
+    "admin.mailout_send": Rule(COORDINATOR_PAGE, args=lambda w: {"mailout_id": w.mailout}),
+    "admin.mailout_cancel": Rule(COORDINATOR_PAGE, args=lambda w: {"mailout_id": w.mailout}),
+    "admin.mailout_pause": Rule((LOGIN, 403, 403, 409), method="POST",
+                                args=lambda w: {"mailout_id": w.mailout}),
+    "admin.mailout_resume": Rule((LOGIN, 403, 403, 409), method="POST",
+                                 args=lambda w: {"mailout_id": w.mailout}),
+    "admin.mailout_schedule": Rule((LOGIN, 403, 403, 422), method="POST",
+                                   args=lambda w: {"mailout_id": w.mailout}),
+    "admin.mailout_test": Rule((LOGIN, 403, 403, 422), method="POST",
+                               args=lambda w: {"mailout_id": w.mailout}),
 }
 
 # The JSON API trusts no cookie; RFC 8058 one-click unsubscribe carries only its signed token.
@@ -137,11 +154,12 @@ def world(app, people, demo) -> World:
                                   email="new@a.example")
         _db.session.add(invitation_a)
         _db.session.commit()
+        mailout = mailouts.create_mailout({"list": "updates", "subject": "S", "body_markdown": "B"})
         return World(
             people=people, logo=logo,
             reset_token=accounts.reset_token(_db.session.get(User, people.member_b)),
             invitation_token=accounts.invitation_token(_db.session.get(Invitation, people.invitation_b)),
-            invitation_a=invitation_a.id,
+            invitation_a=invitation_a.id, mailout=mailout.id,
         )
 
 

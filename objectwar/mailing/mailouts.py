@@ -23,12 +23,14 @@ import nh3
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_mail import Message
 from markupsafe import Markup
 from sqlalchemy import Select, func, select, update
 
 from objectwar.accounts.models import User
 from objectwar.audit.services import record
-from objectwar.email import RawTemplate
+from objectwar.email import RawTemplate, external_url
+from objectwar.email import send as send_message
 from objectwar.errors import Conflict, NotFound, ValidationError
 from objectwar.extensions import db
 from objectwar.mailing.models import (
@@ -422,3 +424,70 @@ def message_template(mailout: Mailout, rendered: Rendered) -> RawTemplate:
 def message_id(mailout_id: int, delivery_id: int) -> str:
     """The same Message-ID for every attempt at one delivery (duplicates are visible)."""
     return f"<mailout-{mailout_id}.delivery-{delivery_id}@{public_host()}>"
+
+
+# -- the coordinators' pages -----------------------------------------------------------
+
+
+def recent_mailouts(limit: int = 100) -> list[Mailout]:
+    """The newest mail-outs first."""
+    return list(db.session.scalars(select(Mailout).order_by(Mailout.id.desc()).limit(limit)))
+
+
+def allowed_actions(mailout: Mailout) -> set[str]:
+    """What the mail-out's status allows: ``send``, ``resume``, ``schedule``, ``pause``, ``cancel``."""
+    actions = {action for action, (allowed, _target) in TRANSITIONS.items()
+               if action != Action.FINISH and mailout.status in allowed}
+    if Action.SEND in actions and mailout.status == MailoutStatus.PAUSED:
+        actions = (actions - {Action.SEND}) | {"resume"}
+    return actions
+
+
+def personalised(mailout: Mailout, locale: str, name: str, unsubscribe_url: str) -> Rendered:
+    """``locale``'s message with the placeholders filled (HTML part values escaped)."""
+    rendered = render(mailout, locale)
+    values = {rendered.markers["name"]: name, rendered.markers["unsubscribe_url"]: unsubscribe_url}
+    text, html = rendered.text, rendered.html
+    for marker, value in values.items():
+        text = text.replace(marker, value)
+        html = html.replace(marker, str(Markup.escape(value)))
+    return Rendered(rendered.locale, rendered.subject, text, html, {})
+
+
+def preview(mailout: Mailout, locale: str) -> dict[str, Any]:
+    """Subject, text and HTML of ``locale``'s message as a sample recipient gets it.
+
+    The HTML is cleaned once more (no document, head or style), safe to show inside a page.
+    """
+    rendered = personalised(mailout, locale, _("Alex Example"),
+                            f"{current_app.config['PUBLIC_URL'].rstrip('/')}/unsubscribe/…")
+    return {"locale": rendered.locale, "subject": rendered.subject, "text": rendered.text,
+            "html": Markup(nh3.clean(rendered.html, clean_content_tags={"script", "style", "title"}))}  # noqa: S704 (nh3-cleaned)
+
+
+def request_test(mailout_id: int, locale: str, *, actor: User) -> str:
+    """Record that a coordinator asked for a test in ``locale``; the caller queues :func:`send_test`.
+
+    :raise ValidationError: the mail-out has no text in that locale.
+    """
+    mailout = get_mailout(mailout_id)
+    if locale not in {text.locale for text in mailout.texts}:
+        raise ValidationError(errors={"locale": [_("Choose one of the languages offered.")]})
+    record("mailout.test", target_type="mailout", actor_id=actor.id, mailout_id=mailout_id,
+           locale=locale)
+    db.session.commit()
+    return locale
+
+
+def send_test(mailout_id: int, user_id: int, locale: str) -> None:
+    """Send ``locale``'s message of a mail-out to one coordinator's own address (a task)."""
+    mailout = get_mailout(mailout_id)
+    user = db.session.get(User, user_id)
+    if user is None or not user.is_coordinator:
+        return
+    rendered = personalised(mailout, locale, user.name or "",
+                            external_url("mailing.unsubscribe", token="test"))  # noqa: S106 (a link that leads nowhere)
+    with force_locale(rendered.locale):
+        subject = _("[Test] %(subject)s", subject=rendered.subject)
+    send_message(Message(subject=subject, recipients=[user.email], body=rendered.text,
+                       html=rendered.html, sender=current_app.config["MAIL_DEFAULT_SENDER"]))

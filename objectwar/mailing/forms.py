@@ -1,0 +1,99 @@
+"""Mail-out forms: fields and the CSRF token; the mail-out services hold the rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateTimeLocalField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired
+
+from objectwar.errors import ValidationError
+from objectwar.i18n import LANGUAGE_NAMES
+from objectwar.validation import country_choices
+
+TRANSLATION_LOCALES = ("de", "ru", "uk", "be")
+
+
+def _language_choices() -> list[tuple[str, str]]:
+    return list(LANGUAGE_NAMES.items())
+
+
+class MailoutForm(FlaskForm):
+    """Compose a mail-out; :meth:`data_for_service` gives the JSON API's fields."""
+
+    list = SelectField(_l("List"), validate_choice=False)
+    locale = SelectField(_l("Language of this text"), validate_choice=False, default="en")
+    subject = StringField(_l("Subject"))
+    body_markdown = TextAreaField(_l("Message (Markdown)"))
+    subject_de = StringField(_l("Subject in %(language)s", language="Deutsch"))
+    body_de = TextAreaField(_l("Message in %(language)s", language="Deutsch"))
+    subject_ru = StringField(_l("Subject in %(language)s", language="Русский"))
+    body_ru = TextAreaField(_l("Message in %(language)s", language="Русский"))
+    subject_uk = StringField(_l("Subject in %(language)s", language="Українська"))
+    body_uk = TextAreaField(_l("Message in %(language)s", language="Українська"))
+    subject_be = StringField(_l("Subject in %(language)s", language="Беларуская"))
+    body_be = TextAreaField(_l("Message in %(language)s", language="Беларуская"))
+    countries = SelectMultipleField(_l("Countries (none chosen: every country)"), validate_choice=False)
+    locales = SelectMultipleField(_l("Languages (none chosen: every language)"), validate_choice=False)
+    rate_per_minute = IntegerField(_l("Messages per minute at most"))
+
+    def set_choices(self, lists: list[tuple[str, str]], locale: str) -> MailoutForm:
+        self.list.choices = [("", "—"), *lists]
+        self.locale.choices = _language_choices()
+        self.locales.choices = _language_choices()
+        self.countries.choices = list(country_choices(locale))
+        if self.rate_per_minute.data is None and not self.is_submitted():
+            self.rate_per_minute.data = current_app.config["MAILOUT_RATE_PER_MINUTE"]
+        return self
+
+    def translation_fields(self) -> list[tuple[Any, Any]]:
+        return [(self[f"subject_{loc}"], self[f"body_{loc}"]) for loc in TRANSLATION_LOCALES]
+
+    def data_for_service(self) -> dict[str, Any]:
+        """The fields of ``POST /api/v1/mailouts``; a translation left empty is no translation."""
+        translations = {}
+        for loc in TRANSLATION_LOCALES:
+            subject, body = self[f"subject_{loc}"].data, self[f"body_{loc}"].data
+            if (subject or "").strip() or (body or "").strip():
+                translations[loc] = {"subject": subject, "body_markdown": body}
+        return {
+            "list": self.list.data, "locale": self.locale.data, "subject": self.subject.data,
+            "body_markdown": self.body_markdown.data, "translations": translations,
+            "audience": {"country": self.countries.data or [], "locale": self.locales.data or []},
+            "rate_per_minute": self.rate_per_minute.data,
+        }
+
+    @staticmethod
+    def field_errors(error: ValidationError) -> ValidationError:
+        """The service's field names (``translations.de.subject``) as this form's (``subject_de``)."""
+        renamed: dict[str, list[str]] = {}
+        for name, messages in error.errors.items():
+            parts = name.split(".")
+            if name == "audience.country":
+                name = "countries"
+            elif name == "audience.locale":
+                name = "locales"
+            elif parts[0] == "translations" and len(parts) > 1:
+                kind = "body" if parts[-1] == "body_markdown" else "subject"
+                name = f"{kind}_{parts[1]}"
+            renamed.setdefault(name, []).extend(messages)
+        return ValidationError(errors=renamed)
+
+
+class ScheduleForm(FlaskForm):
+    scheduled_at = DateTimeLocalField(_l("Send at (UTC)"), format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+                                      validators=[InputRequired(message=_l("This field is required."))])
+
+
+class SendTestForm(FlaskForm):
+    locale = SelectField(_l("Language"), validate_choice=False)
