@@ -7,12 +7,15 @@ an HTML error page.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from objectwar.extensions import limiter
 
 # Key of messages that belong to no one field.
 GENERAL = "request"
@@ -89,16 +92,25 @@ def register_error_handlers(app: Flask) -> None:
         status = error.code or 500
         headers = {}
         if status == 429:
-            retry_after = getattr(error, "retry_after", None)
-            headers["Retry-After"] = str(retry_after or 60)
+            headers["Retry-After"] = str(retry_after())
         if status == 405 and error.valid_methods:
             headers["Allow"] = ", ".join(error.valid_methods)
         return error_response(status, {GENERAL: [_http_message(status)]}, headers)
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
-        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        # The route's pattern, not the path: paths carry confirmation and reset tokens.
+        rule = request.url_rule.rule if request.url_rule else "(no route)"
+        app.logger.exception("Unhandled error on %s %s", request.method, rule)
         return error_response(500, {GENERAL: [_http_message(500)]})
+
+
+def retry_after() -> int:
+    """Seconds until the limit that was hit lets the client in again."""
+    current = limiter.current_limit
+    if current is None:
+        return 60
+    return max(1, int(current.reset_at - time.time()))
 
 
 def _http_message(status: int) -> str:

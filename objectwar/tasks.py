@@ -78,6 +78,22 @@ def app_periodic_task(validate_datetime: Any, **task_kwargs: Any) -> Callable[[C
     return decorator
 
 
+def enqueue(task: Any, *args: Any) -> bool:
+    """Queue ``task(*args)`` for rows already committed; return whether it was queued.
+
+    A queue failure (Redis down, a locked queue file) only delays the work: the
+    rows say what is due and the periodic tasks find them. So it is logged, never
+    turned into an error page after the visitor's data was saved.
+    """
+    try:
+        task(*args)
+    except Exception:
+        logger.exception("Could not queue %s%r; a periodic task will pick it up",
+                         getattr(task, "name", task), args)
+        return False
+    return True
+
+
 def run_worker(workers: int = 2, periodic: bool = True) -> None:
     """Run a consumer in this process until it is stopped (SIGINT/SIGTERM)."""
     consumer = huey.create_consumer(
@@ -106,7 +122,7 @@ def enqueue_notices(notices: list[Any]) -> None:
     """Queue the sending of notices already committed to the outbox."""
     for notice in notices:
         if notice is not None:
-            send_notice(notice.id)
+            enqueue(send_notice, notice.id)
 
 
 # -- signing (issue [2]): confirmation emails; the signature rows are the outbox --
@@ -130,12 +146,8 @@ def send_overdue_signature_confirmations() -> None:
 
 def enqueue_signature_confirmation(signature_id: int | None) -> None:
     """Queue the email of a committed signature row; a queue failure only delays it."""
-    if signature_id is None:
-        return
-    try:
-        send_signature_confirmation(signature_id)
-    except Exception:
-        logger.exception("Could not queue the confirmation of signature %s", signature_id)
+    if signature_id is not None:
+        enqueue(send_signature_confirmation, signature_id)
 
 
 # -- mailing: delivery of mail-outs ----------------------------------------------
@@ -156,7 +168,7 @@ def enqueue_mailout(mailout_id: int, chains: int | None = None) -> None:
     if chains is None:
         chains = int(bound_app().config.get("MAILOUT_CHAINS", MAILOUT_CHAINS))
     for _ in range(max(1, chains)):
-        deliver_batch(mailout_id)
+        enqueue(deliver_batch, mailout_id)
 
 
 @app_task()

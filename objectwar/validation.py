@@ -7,6 +7,7 @@ with the message under the given field, so forms and the API share one rule.
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 from typing import Any
 
@@ -80,6 +81,14 @@ def country_choices(locale: str) -> tuple[tuple[str, str], ...]:
     names = Locale.parse(locale).territories
     return tuple(sorted(((code, names.get(code, code)) for code in _COUNTRIES),
                         key=lambda item: item[1]))
+
+
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,79}")
+
+
+def is_slug(value: Any) -> bool:
+    """Whether ``value`` can be a slug at all (checked before it reaches a query)."""
+    return isinstance(value, str) and SLUG.fullmatch(value) is not None
 
 
 def collect(errors: list[ValidationError], rule: Any, *args: Any) -> Any:

@@ -184,6 +184,6 @@ def mailout_test(mailout_id: int):
     except ValidationError as error:
         show_errors(form, error)
         return _detail(found, test_form=form, status=422)
-    tasks.send_mailout_test(mailout_id, current_user.id, locale)
+    tasks.enqueue(tasks.send_mailout_test, mailout_id, current_user.id, locale)
     flash(_("A test message is on its way to %(email)s.", email=current_user.email))
     return _back(mailout_id)

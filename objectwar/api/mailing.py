@@ -54,13 +54,13 @@ def mailout_create():
 
 
 # Mail-outs: the path parameter is called {id}, as in CONTRACT.md and the OpenAPI document.
-@bp.get("/mailouts/<int:id>")
+@bp.get("/mailouts/<int(max=2147483647):id>")
 @coordinator_required
 def mailout_detail(id: int):
     return jsonify(mailouts.progress(mailouts.get_mailout(id)))
 
 
-@bp.post("/mailouts/<int:id>/send")
+@bp.post("/mailouts/<int(max=2147483647):id>/send")
 @coordinator_required
 def mailout_send(id: int):
     mailout = delivery.start_sending(id, actor_id=g.api_user.id)
@@ -68,19 +68,19 @@ def mailout_send(id: int):
     return jsonify(mailouts.progress(mailout)), 202
 
 
-@bp.post("/mailouts/<int:id>/pause")
+@bp.post("/mailouts/<int(max=2147483647):id>/pause")
 @coordinator_required
 def mailout_pause(id: int):
     return jsonify(mailouts.progress(mailouts.pause(id, actor_id=g.api_user.id))), 202
 
 
-@bp.post("/mailouts/<int:id>/cancel")
+@bp.post("/mailouts/<int(max=2147483647):id>/cancel")
 @coordinator_required
 def mailout_cancel(id: int):
     return jsonify(mailouts.progress(mailouts.cancel(id, actor_id=g.api_user.id))), 202
 
 
-@bp.post("/mailouts/<int:id>/schedule")
+@bp.post("/mailouts/<int(max=2147483647):id>/schedule")
 @coordinator_required
 def mailout_schedule(id: int):
     data = json_body()

@@ -30,7 +30,13 @@ from objectwar.mailing.models import (
     SubscriptionStatus,
 )
 from objectwar.types import utcnow
-from objectwar.validation import clean_name, validate_country, validate_email, validate_locale
+from objectwar.validation import (
+    clean_name,
+    is_slug,
+    validate_country,
+    validate_email,
+    validate_locale,
+)
 
 # Statuses an import never changes: the person left, or the address does not work.
 FINAL_STATUSES = frozenset({SubscriptionStatus.UNSUBSCRIBED, SubscriptionStatus.BOUNCED,
@@ -44,8 +50,9 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def get_list(slug: str) -> MailingList:
     """:raise NotFound: no such list."""
-    mailing_list = db.session.scalar(select(MailingList).where(MailingList.slug == slug))
-    if mailing_list is None:
+    mailing_list = is_slug(slug) and db.session.scalar(
+        select(MailingList).where(MailingList.slug == slug))
+    if not mailing_list:
         raise NotFound(errors={"slug": [_("There is no list with this name.")]})
     return mailing_list
 

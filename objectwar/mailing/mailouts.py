@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -108,6 +108,8 @@ def _clean_text(value: Any, field: str, max_length: int) -> str:
         raise ValidationError(errors={field: [_("This field is required.")]})
     if len(value) > max_length:
         raise ValidationError(errors={field: [_("Use at most %(n)d characters.", n=max_length)]})
+    if "\x00" in value:
+        raise ValidationError(errors={field: [_("Remove the control characters from this field.")]})
     return value.strip()
 
 
@@ -246,7 +248,9 @@ def parse_moment(value: Any, field: str = "scheduled_at") -> datetime:
     """An ISO 8601 time with its zone; :raise ValidationError: anything else."""
     try:
         moment = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
+        if moment is not None and moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)  # overflows for times at the very end of year 9999
+    except (ValueError, OverflowError):
         moment = None
     if moment is None or moment.tzinfo is None:
         raise ValidationError(errors={field: [

@@ -34,6 +34,7 @@ from objectwar.petitions.models import Petition, PetitionStatus, Signature
 from objectwar.validation import (
     clean_name,
     clean_text,
+    is_slug,
     merge,
     validate_country,
     validate_email,
@@ -71,7 +72,6 @@ LOGO_MAX_SIDE = 512
 LOGO_MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding
 LOGO_FORMATS = {"PNG": ("png", "image/png"), "JPEG": ("jpg", "image/jpeg"),
                 "WEBP": ("webp", "image/webp")}
-SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,79}")
 LOGO_NAME = re.compile(r"^[0-9a-f]{32}\.(png|jpg|webp)$")
 PROFILE_FIELDS = ("name", "country", "city", "website", "description")
 
@@ -110,7 +110,7 @@ def directory(country: str | None = None, query: str | None = None) -> list[Orga
     if country:
         code = country.strip().upper()
         # Anything but two letters matches nothing (and never reaches the database).
-        statement = statement.where(Organisation.country == (code if SLUG.fullmatch(code.lower())
+        statement = statement.where(Organisation.country == (code if is_slug(code.lower())
                                                             and len(code) == 2 else "--"))
     text = "".join(ch for ch in (query or "") if unicodedata.category(ch) != "Cc").strip()[:100]
     if text:
@@ -131,7 +131,7 @@ def directory_countries() -> list[str]:
 def get_listed(slug: str) -> Organisation:
     """:raise NotFound: no such organisation, or it is not a listed member."""
     organisation = None
-    if SLUG.fullmatch(slug):
+    if is_slug(slug):
         organisation = db.session.scalar(_listed_query().where(Organisation.slug == slug))
     if organisation is None:
         raise NotFound(errors={"slug": [_("There is no member organisation at this address.")]})

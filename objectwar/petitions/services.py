@@ -23,6 +23,7 @@ from objectwar.errors import NotFound
 from objectwar.extensions import db
 from objectwar.petitions import pages
 from objectwar.petitions.models import Demand, Petition, PetitionStatus
+from objectwar.validation import is_slug
 
 
 def _with_texts() -> tuple:
@@ -163,6 +164,8 @@ def get_public_petition(slug: str) -> PublicPetition:
 
     :raise NotFound: no such petition, or it is a draft.
     """
+    if not is_slug(slug):
+        raise NotFound(errors={"slug": [_("There is no petition at this address.")]})
     # One statement in autocommit: no BEGIN and ROLLBACK round trips around it.
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         row = conn.execute(

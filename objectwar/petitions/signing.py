@@ -35,6 +35,7 @@ from objectwar.types import utcnow
 from objectwar.validation import (
     clean_name,
     collect,
+    is_slug,
     merge,
     validate_country,
     validate_email,
@@ -150,7 +151,7 @@ def organisation_for(slug: str | None) -> int | None:
     slug = (slug or "").strip()
     if not slug:
         return None
-    organisation_id = db.session.scalar(
+    organisation_id = None if not is_slug(slug) else db.session.scalar(
         select(Organisation.id).where(
             Organisation.slug == slug, Organisation.status == OrganisationStatus.MEMBER
         )
@@ -164,7 +165,7 @@ def organisation_for(slug: str | None) -> int | None:
 
 def credited_organisation(slug: str | None) -> Organisation | None:
     """The member organisation ``?org=`` names, to show the signer who gets the credit."""
-    if not slug:
+    if not is_slug(slug):
         return None
     return db.session.scalar(select(Organisation).where(
         Organisation.slug == slug, Organisation.status == OrganisationStatus.MEMBER))
@@ -520,12 +521,17 @@ def confirm(slug: str, token: str) -> Signature:
             .execution_options(synchronize_session=False)
         )
         if signature.wants_updates:
-            mailing.subscribe_confirmed(
-                UPDATES_LIST, email=signature.email,
-                name=f"{signature.first_name} {signature.last_name}",
-                locale=signature.locale, country=signature.country,
-                source=f"petition:{signature.petition.slug}", consented_at=now,
-            )
+            try:
+                mailing.subscribe_confirmed(
+                    UPDATES_LIST, email=signature.email,
+                    name=f"{signature.first_name} {signature.last_name}",
+                    locale=signature.locale, country=signature.country,
+                    source=f"petition:{signature.petition.slug}", consented_at=now,
+                )
+            except NotFound:
+                # No "updates" list on this installation: the signature counts all the same.
+                current_app.logger.warning("No %r list: signer %s not subscribed",
+                                           UPDATES_LIST, signature.id)
     db.session.commit()
     db.session.refresh(signature)
     db.session.refresh(signature.petition)

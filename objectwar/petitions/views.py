@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -11,8 +10,8 @@ from werkzeug.datastructures import MultiDict
 
 from objectwar import email as mailer
 from objectwar import tasks
-from objectwar.errors import GENERAL, ValidationError
-from objectwar.extensions import csrf, limiter
+from objectwar.errors import GENERAL, ValidationError, retry_after
+from objectwar.extensions import csrf
 from objectwar.http import embeddable
 from objectwar.i18n import current_locale
 from objectwar.petitions import pages, services, signing
@@ -120,7 +119,5 @@ def share(slug: str, network: str):
 @bp.errorhandler(429)
 def too_many_signatures(error):
     embed = request.form.get("embed") == "1" or request.args.get("embed") == "1"
-    current = limiter.current_limit
-    retry_after = max(1, int(current.reset_at - time.time())) if current else 60
     return (render_template("petitions/rate_limited.html", embed=embed), 429,
-            {"Retry-After": str(retry_after)})
+            {"Retry-After": str(retry_after())})
