@@ -97,6 +97,10 @@ class Config:
             "rambler.ru,lenta.ru,autorambler.ru,myrambler.ru,ro.ru,tut.by,mail.by,yandex.by",
         )
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # Proxies in front of the app (a TLS-terminating proxy: 1). Their
+        # X-Forwarded-For and -Proto give the client's address (rate limits) and
+        # the scheme (HSTS, secure cookies).
+        self.PROXY_FIX_HOPS = _env_int("PROXY_FIX_HOPS", 0)
         os.makedirs(self.INSTANCE_PATH, exist_ok=True)
         if not self.DATABASE_URL:
             self.DATABASE_URL = "sqlite:///" + os.path.join(self.INSTANCE_PATH, "objectwar.db")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import BASE_DIR, Config, config_for
 
@@ -22,6 +23,10 @@ def create_app(config: str | Config | None = None, **overrides: Any) -> Flask:
     app.config.from_object(config)
     app.config.update(overrides)
     app.json.sort_keys = False  # answers keep the order CONTRACT.md gives
+
+    if app.config.get("PROXY_FIX_HOPS"):
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     register_extensions(app)
     register_blueprints(app)

@@ -132,14 +132,19 @@ SMTP_TIMEOUT_SECONDS = 30
 class SendError(Exception):
     """The relay did not accept a message.
 
-    ``permanent``: a 5xx answer (do not retry). ``connection_lost``: the
-    connection is unusable (refused, timed out, closed): the rest of the batch
-    waits for another connection.
+    ``permanent``: a 5xx answer (do not retry). ``bounce``: the relay refused
+    the recipient's address itself (5xx to RCPT TO), so the address is dead;
+    a refused sender or content is not the recipient's fault. ``connection_lost``:
+    the connection is unusable (refused, timed out, closed): the rest of the
+    batch waits for another connection. The message holds the SMTP code and the
+    kind of error, never the relay's text (it often quotes the address).
     """
 
-    def __init__(self, message: str, *, permanent: bool = False, connection_lost: bool = False):
+    def __init__(self, message: str, *, permanent: bool = False, bounce: bool = False,
+                 connection_lost: bool = False):
         super().__init__(message)
         self.permanent = permanent
+        self.bounce = bounce
         self.connection_lost = connection_lost
 
 
@@ -237,16 +242,17 @@ def send_raw(conn: Any, envelope_from: str, to: str, data: bytes) -> None:
     try:
         host.sendmail(envelope_from, [to], data, mail_options=options)
     except smtplib.SMTPRecipientsRefused as error:
-        code, reason = error.recipients.get(to, (450, b"refused"))
-        raise SendError(f"{code} {_text(reason)}", permanent=500 <= code < 600) from error
+        code, _reason = error.recipients.get(to, (450, b"refused"))
+        raise SendError(f"{code} recipient refused", permanent=500 <= code < 600,
+                        bounce=500 <= code < 600) from error
     except smtplib.SMTPResponseException as error:
         code = error.smtp_code
-        raise SendError(f"{code} {_text(error.smtp_error)}", permanent=500 <= code < 600,
+        raise SendError(f"{code} {type(error).__name__}", permanent=500 <= code < 600,
                         connection_lost=code == 421 or code < 0) from error
     except smtplib.SMTPNotSupportedError as error:
-        raise SendError(f"not supported: {error}", permanent=True) from error
+        raise SendError("SMTPUTF8 not supported by the relay", permanent=True) from error
     except (smtplib.SMTPException, OSError) as error:  # disconnects, refusals, timeouts
-        raise SendError(f"{type(error).__name__}: {error}", connection_lost=True) from error
+        raise SendError(type(error).__name__, connection_lost=True) from error
 
 
 def open_connection() -> Any:

@@ -95,3 +95,16 @@ def test_browser_language_when_nothing_chosen(client):
 
 def test_dev_outbox_is_not_served_outside_development(client):
     assert client.get("/dev/outbox").status_code == 404
+
+
+def test_behind_a_proxy_the_forwarded_scheme_and_client_count(database_urls, instance_dir):
+    from tests.conftest import make_app
+
+    proxied = make_app(database_urls["sqlite"], instance_dir, PROXY_FIX_HOPS=1)
+    client = proxied.test_client()
+    response = client.get("/", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.4"})
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    # Without the setting, forwarded headers are not trusted.
+    direct = make_app(database_urls["sqlite"], instance_dir).test_client()
+    assert "Strict-Transport-Security" not in direct.get(
+        "/", headers={"X-Forwarded-Proto": "https"}).headers

@@ -73,3 +73,9 @@ def test_dev_sink_keeps_mail_and_outbox_shows_it(dev_app):
     assert html.headers["Content-Security-Policy"].startswith("sandbox")
     assert client.get("/dev/outbox/../../secret_key").status_code == 404
     assert client.get("/dev/outbox/123-abcdef12.eml").status_code == 404
+
+
+def test_dev_outbox_only_for_this_machine(dev_app):
+    client = dev_app.test_client()
+    assert client.get("/dev/outbox").status_code == 200
+    assert client.get("/dev/outbox", environ_base={"REMOTE_ADDR": "203.0.113.7"}).status_code == 404

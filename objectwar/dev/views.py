@@ -8,9 +8,17 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, current_app, render_template, request
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
+
+
+@bp.before_request
+def loopback_only():
+    # Development only, and even then only for this machine: the outbox holds
+    # every confirmation, reset and invitation link that was sent.
+    if request.remote_addr not in ("127.0.0.1", "::1"):
+        abort(404)
 
 _NAME = re.compile(r"^[0-9]+-[0-9a-f]{8}\.eml$")
 

@@ -439,7 +439,7 @@ def _failed_attempt(marks: Marks, list_id: int, row: Any, claimed_at: datetime,
         if marks.delivery(row.id, claimed_at, status=DeliveryStatus.FAILED, attempts=attempts,
                           last_error=message, claimed_at=None):
             result.failed += 1
-        if error.permanent:
+        if error.bounce:
             marks.bounced(list_id, row.subscriber_id)
         return
     marks.delivery(row.id, claimed_at, status=DeliveryStatus.PENDING, attempts=attempts,

@@ -73,8 +73,10 @@ def deliver(notice_id: int) -> bool:
             return False
         email.send(message)
     except (OSError, smtplib.SMTPException) as error:
-        current_app.logger.warning("Notice %s not sent: %s", notice_id, error)
-        outbox.mark_failed(notice, f"{type(error).__name__}: {error}")
+        # The kind of error and its code, not its text: relays quote the address.
+        reason = f"{type(error).__name__} {getattr(error, 'smtp_code', '')}".strip()
+        current_app.logger.warning("Notice %s not sent: %s", notice_id, reason)
+        outbox.mark_failed(notice, reason)
         return False
     outbox.mark_sent(notice)
     return True
