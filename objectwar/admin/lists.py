@@ -141,8 +141,7 @@ def list_import(slug: str):
 def list_import_confirm(slug: str):
     """Import the previewed file once the coordinator has ticked the consent box."""
     mailing_list = lists.get_list(slug)
-    form = ImportConfirmForm()
-    form.validate_on_submit()
+    form = ImportConfirmForm()  # the CSRF token is checked for every POST (CSRFProtect)
     try:
         summary = manage.import_upload(current_user.id, slug, form.upload.data or "",
                                        consent=bool(form.consent.data))

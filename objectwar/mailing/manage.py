@@ -327,11 +327,11 @@ def read_upload(actor_id: int, slug: str, ref: str) -> tuple[CsvUpload, str]:
 def import_upload(actor_id: int, slug: str, ref: str, *, consent: bool) -> dict[str, Any]:
     """Import a stored upload as consenting subscribers; rows with errors are reported by line.
 
-    :raise ValidationError: the consent box is not ticked (nothing is imported), or the upload is gone.
+    :raise ValidationError: the upload is gone, or the consent box is not ticked (nothing is imported).
     """
+    upload, path = read_upload(actor_id, slug, ref)
     if not consent:
         raise fail("consent", _("Tick this box to confirm that these people consented; nothing was imported."))
-    upload, path = read_upload(actor_id, slug, ref)
     source = f"import:{upload.filename[:120]} by {actor_id}"
     summary = lists.import_subscribers(slug, {"subscribers": upload.people, "confirmed": True},
                                        actor_id=actor_id, source=source)

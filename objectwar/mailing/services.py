@@ -164,7 +164,12 @@ def request_subscription(slug: str, data: Mapping[str, Any], *, default_locale: 
         return None
     elif subscription.confirmation_due_at is None:
         subscription.confirmation_due_at = now
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # A concurrent request for this address stored the row first; its email goes out.
+        db.session.rollback()
+        return None
     return subscription.id
 
 
