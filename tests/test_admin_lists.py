@@ -276,3 +276,12 @@ def test_export_neutralises_formulas_and_is_audited(app, coordinator):
     with app.app_context():
         assert _db.session.scalar(select(func.count()).select_from(AuditEvent)
                                   .where(AuditEvent.action == "list.export")) == 1
+
+
+def test_comma_separated_with_quotes(app, coordinator):
+    page = upload(coordinator, 'e-mail,name\r\n"q@example.org","Doe, Jane"\r\n').get_data(as_text=True)
+    assert "Doe, Jane" in page
+    assert confirm_import(coordinator, page).status_code == 200
+    with app.app_context():
+        person = _db.session.get(Subscriber, subscription_of(app, "q@example.org").subscriber_id)
+        assert person.name == "Doe, Jane"

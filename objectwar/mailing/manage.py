@@ -255,11 +255,11 @@ def parse_csv(content: bytes, filename: str) -> CsvUpload:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise fail("file", _("Save the file as CSV in UTF-8 and try again.")) from None
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
+    # Spreadsheets write commas, semicolons (where the comma is the decimal mark) or tabs:
+    # the header line, which names the columns, says which.
+    first_line = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=first_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = next(reader, None)
     if not header:
         raise fail("file", _("The file is empty."))
