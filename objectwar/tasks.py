@@ -19,6 +19,7 @@ from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
 from objectwar.mailing import delivery as mail_delivery
 from objectwar.mailing import mailouts as mail_mailouts
+from objectwar.mailing import services as mailing_services
 from objectwar.outbox import delivery as notice_delivery
 from objectwar.petitions import signing
 
@@ -215,3 +216,29 @@ def sweep_at_worker_start() -> None:
         return
     _started["done"] = True
     sweep_mailouts(0)
+
+
+# -- mailing lists: the public subscribe form (double opt-in); the subscription rows are the outbox
+
+
+@app_task()
+def send_subscription_confirmation(subscription_id: int) -> None:
+    """Send the confirmation email a subscription row says is due."""
+    mailing_services.send_subscription_confirmation(subscription_id)
+
+
+@app_periodic_task(crontab(minute="*"))
+def send_overdue_subscription_confirmations() -> None:
+    """Send every subscription confirmation due for over a minute (lost or failed queue message)."""
+    for subscription_id in mailing_services.overdue_subscription_confirmations():
+        try:
+            mailing_services.send_subscription_confirmation(subscription_id)
+        except Exception:
+            logger.exception("Confirmation email for subscription %s failed; retried later",
+                             subscription_id)
+
+
+def enqueue_subscription_confirmation(subscription_id: int | None) -> None:
+    """Queue the email of a committed subscription row; a queue failure only delays it."""
+    if subscription_id is not None:
+        enqueue(send_subscription_confirmation, subscription_id)

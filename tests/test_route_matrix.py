@@ -63,12 +63,16 @@ PUBLIC: set[str] = {
     "accounts.reset", "accounts.invitation",
     # Signing (issue 2): the widget, the check-your-inbox page.
     "petitions.embed", "petitions.signed",
+    # Mailing lists (issue 4): the subscribe form of a public list, its answer page.
+    "mailing.subscribe", "mailing.subscribed",
 }
 ARGS: dict[str, Callable[[World], dict[str, Any]]] = {
     "organisations.profile": lambda w: {"slug": "org-a"},
     "organisations.logo": lambda w: {"name": w.logo},
     "accounts.reset": lambda w: {"token": w.reset_token},
     "accounts.invitation": lambda w: {"token": w.invitation_token},
+    "mailing.subscribe": lambda w: {"slug": "updates"},
+    "mailing.subscribed": lambda w: {"slug": "updates"},
 }
 
 MEMBER_PAGE = (LOGIN, 200, 200, 403)
@@ -110,6 +114,19 @@ RULES: dict[str, Rule] = {
     "api.mailout_pause": Rule((401,) * 4, method="POST", args=lambda w: {"id": 1}),
     "api.mailout_cancel": Rule((401,) * 4, method="POST", args=lambda w: {"id": 1}),
     "api.mailout_schedule": Rule((401,) * 4, method="POST", args=lambda w: {"id": 1}),
+    # Mailing lists (issue 4): coordinators' pages; a forged confirmation link says nothing.
+    "mailing.confirm_subscription": Rule((404,) * 4, args=lambda w: {"slug": "updates",
+                                                                     "token": "forged"}),
+    "admin.lists_index": Rule(COORDINATOR_PAGE),
+    "admin.list_detail": Rule(COORDINATOR_PAGE, args=lambda w: {"slug": "updates"}),
+    "admin.list_import": Rule(COORDINATOR_PAGE, args=lambda w: {"slug": "updates"}),
+    "admin.list_export": Rule(COORDINATOR_PAGE, args=lambda w: {"slug": "updates"}),
+    "admin.list_import_confirm": Rule((LOGIN, 403, 403, 422), method="POST",
+                                      args=lambda w: {"slug": "updates"}),
+    "admin.list_unsubscribe": Rule((LOGIN, 403, 403, 404), method="POST",
+                                   args=lambda w: {"slug": "updates", "subscription_id": 999999}),
+    "admin.list_delete_subscription": Rule((LOGIN, 403, 403, 404), args=lambda w: {
+        "slug": "updates", "subscription_id": 999999}),
     "admin.decide": Rule(COORDINATOR_PAGE, args=lambda w: {"organisation_id": w.people.org_b,
                                                            "decision": "suspend"}),
     # Mail-outs in the admin (issue 4): the world's draft mail-out. Pause and resume

@@ -1,17 +1,26 @@
-"""Mailing lists: subscribing people who gave their consent."""
+"""Mailing lists: subscribing people who gave their consent (double opt-in)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import smtplib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from objectwar import email as mailer
 from objectwar import security
-from objectwar.errors import NotFound
+from objectwar.errors import NotFound, ValidationError
 from objectwar.extensions import db
 from objectwar.mailing.models import MailingList, Subscriber, Subscription, SubscriptionStatus
 from objectwar.types import utcnow
+from objectwar.validation import clean_name, merge, validate_email, validate_locale
 
 # Statuses a fresh, confirmed opt-in does not override: the address bounced or
 # its owner reported us as spam.
@@ -67,3 +76,257 @@ def _subscriber(email: str, *, name: str | None, locale: str, country: str | Non
             raise
         return found
     return subscriber
+
+
+# -- the public subscribe form: double opt-in ------------------------------------
+#
+# Like a signature: the subscription row is the outbox (``confirmation_due_at``).
+# The view commits the row through :func:`request_subscription`, then enqueues
+# :func:`send_subscription_confirmation` by id; a periodic task sends whatever is
+# still due. The answer is the same whether or not the address is known, and a
+# stranger's request changes nothing about an existing subscriber (name, locale
+# and status change only when the owner of the address confirms).
+
+SUBSCRIBE_PURPOSE = "confirm-subscription"
+FORM_SOURCE = "form"
+# A few confirmation emails per address and day at most: one per list every
+# RESEND_GAP, and emails for at most MAX_LISTS_PER_DAY lists a day.
+RESEND_GAP = timedelta(hours=8)
+MAX_LISTS_PER_DAY = 3
+DEFAULT_SUBSCRIBE_SUBJECT = "Please confirm your subscription"
+# The relay refused the recipient, or cannot take an internationalised address.
+_PERMANENT_FAILURES = (UnicodeError, smtplib.SMTPRecipientsRefused, smtplib.SMTPNotSupportedError)
+_TRUE = frozenset({"y", "yes", "on", "1", "true"})
+
+
+@dataclass(frozen=True)
+class SubscribeInput:
+    """What a visitor gave on the subscribe form, validated."""
+
+    email: str
+    name: str | None
+    locale: str
+
+
+def public_list(slug: str) -> MailingList:
+    """A list visitors may subscribe to. :raise NotFound: no such public list."""
+    mailing_list = db.session.scalar(
+        select(MailingList).where(MailingList.slug == slug, MailingList.public.is_(True)))
+    if mailing_list is None:
+        raise NotFound()
+    return mailing_list
+
+
+def parse_subscribe(data: Mapping[str, Any], *, default_locale: str) -> SubscribeInput:
+    """Validate the subscribe form. :raise ValidationError: every field error at once."""
+    errors: list[ValidationError] = []
+
+    def attempt(rule, *args: Any) -> Any:
+        try:
+            return rule(*args)
+        except ValidationError as error:
+            errors.append(error)
+            return None
+
+    email = attempt(validate_email, data.get("email"), "email")
+    raw_name = (data.get("name") or "").strip()
+    name = attempt(clean_name, raw_name, "name") if raw_name else None
+    locale = attempt(validate_locale, data.get("locale") or default_locale, "locale")
+    if str(data.get("consent") or "").strip().lower() not in _TRUE:
+        errors.append(ValidationError(errors={"consent": [
+            _("Please agree to how we use your address; we cannot send you anything without it.")
+        ]}))
+    if errors:
+        raise merge(errors)
+    return SubscribeInput(email=email, name=name, locale=locale)
+
+
+def request_subscription(slug: str, data: Mapping[str, Any], *, default_locale: str) -> int | None:
+    """Record a visitor's wish to subscribe and mark its confirmation email as due.
+
+    Returns the id of the subscription whose email the caller should enqueue
+    (``None`` when no email goes out: the address bounced or complained).
+    :raise NotFound: no such public list. :raise ValidationError: invalid input.
+    """
+    mailing_list = public_list(slug)
+    given = parse_subscribe(data, default_locale=default_locale)
+    subscriber = _subscriber(given.email, name=given.name, locale=given.locale, country=None)
+    subscription = db.session.scalar(select(Subscription).where(
+        Subscription.list_id == mailing_list.id, Subscription.subscriber_id == subscriber.id))
+    now = utcnow()
+    if subscription is None:
+        subscription = Subscription(list_id=mailing_list.id, subscriber_id=subscriber.id,
+                                    status=SubscriptionStatus.UNCONFIRMED, source=FORM_SOURCE,
+                                    confirmation_due_at=now, changed_at=now)
+        db.session.add(subscription)
+    elif subscription.status in _FINAL:
+        db.session.rollback()
+        return None
+    elif subscription.confirmation_due_at is None:
+        subscription.confirmation_due_at = now
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # A concurrent request for this address stored the row first; its email goes out.
+        db.session.rollback()
+        return None
+    return subscription.id
+
+
+def _claim_subscription(subscription_id: int, now: datetime) -> bool:
+    """Take the row's due email for this runner (a conditional UPDATE: one runner wins)."""
+    lease = now + timedelta(seconds=current_app.config.get("DELIVERY_CLAIM_SECONDS", 300))
+    result = db.session.execute(
+        update(Subscription)
+        .where(Subscription.id == subscription_id, Subscription.confirmation_due_at.is_not(None),
+               Subscription.confirmation_due_at <= now)
+        .values(confirmation_due_at=lease)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def _drop_due(subscription_id: int) -> None:
+    db.session.rollback()
+    db.session.execute(
+        update(Subscription).where(Subscription.id == subscription_id)
+        .values(confirmation_due_at=None).execution_options(synchronize_session=False))
+    db.session.commit()
+
+
+def _over_limit(subscription: Subscription, now: datetime) -> bool:
+    """Whether another confirmation email to this address would be one too many today."""
+    sent = subscription.confirmation_sent_at
+    if sent is not None and sent > now - RESEND_GAP:
+        return True
+    lists_today = db.session.scalar(select(func.count()).select_from(Subscription).where(
+        Subscription.subscriber_id == subscription.subscriber_id,
+        Subscription.confirmation_sent_at > now - timedelta(days=1)))
+    return lists_today >= MAX_LISTS_PER_DAY
+
+
+def send_subscription_confirmation(subscription_id: int) -> bool:
+    """Send the due confirmation email of one subscription if this runner claims it.
+
+    A subscribed person gets "you are already subscribed"; anyone else a link.
+    Over the per-address limit the email is dropped, not postponed; a failed
+    send is retried after ``MAIL_RETRY_SECONDS``. Returns whether it was sent.
+    """
+    now = utcnow()
+    if not _claim_subscription(subscription_id, now):
+        return False
+    subscription = db.session.get(Subscription, subscription_id)
+    if (subscription is None or subscription.status in _FINAL
+            or _over_limit(subscription, now)):
+        _drop_due(subscription_id)
+        return False
+    try:
+        mailer.send(_subscription_message(subscription))
+    except _PERMANENT_FAILURES:
+        current_app.logger.warning("Confirmation of subscription %s cannot be sent", subscription_id)
+        _drop_due(subscription_id)
+        return False
+    except Exception:
+        retry = utcnow() + timedelta(seconds=current_app.config.get("MAIL_RETRY_SECONDS", 60))
+        db.session.rollback()
+        db.session.execute(
+            update(Subscription).where(Subscription.id == subscription_id)
+            .values(confirmation_due_at=retry).execution_options(synchronize_session=False))
+        db.session.commit()
+        raise
+    subscription.confirmation_due_at = None
+    subscription.confirmation_sent_at = utcnow()
+    db.session.commit()
+    return True
+
+
+def overdue_subscription_confirmations(older_than: timedelta = timedelta(minutes=1),
+                                       limit: int = 500) -> list[int]:
+    """Ids of subscriptions whose confirmation email has been due for over ``older_than``."""
+    cutoff = utcnow() - older_than
+    return list(db.session.scalars(
+        select(Subscription.id)
+        .where(Subscription.confirmation_due_at.is_not(None),
+               Subscription.confirmation_due_at <= cutoff)
+        .order_by(Subscription.confirmation_due_at)
+        .limit(limit)
+    ))
+
+
+def subscribe_subject() -> Any:
+    """The neutral subject of the email, translated when it is the default one."""
+    configured = current_app.config.get("SUBSCRIBE_SUBJECT") or DEFAULT_SUBSCRIBE_SUBJECT
+    if configured == DEFAULT_SUBSCRIBE_SUBJECT:
+        return _l("Please confirm your subscription")
+    return configured
+
+
+def _subscription_message(subscription: Subscription):
+    subscriber = subscription.subscriber
+    mailing_list = subscription.mailing_list
+    sender = (current_app.config.get("CONFIRMATION_SENDER_NAME") or "Confirmation",
+              current_app.config["MAIL_DEFAULT_SENDER"])
+    already = subscription.status == SubscriptionStatus.SUBSCRIBED
+    confirm_url = None if already else mailer.external_url(
+        "mailing.confirm_subscription", slug=mailing_list.slug,
+        token=subscription_token(subscription))
+    return mailer.compose(
+        "confirm_subscription", to=subscriber.email, locale=subscriber.locale,
+        subject=subscribe_subject(), sender=sender, name=subscriber.name,
+        list_name=mailing_list.name, already=already, confirm_url=confirm_url,
+        ttl_days=current_app.config["UNCONFIRMED_TTL_DAYS"],
+    )
+
+
+def subscription_token(subscription: Subscription) -> str:
+    # The digest prefix binds the link to this address even if an id is ever reused.
+    return security.make_token(SUBSCRIBE_PURPOSE, [
+        subscription.id, subscription.list_id, subscription.subscriber.email_digest[:16]])
+
+
+def _bad_link() -> NotFound:
+    return NotFound(errors={"token": [_(
+        "This confirmation link is not valid or has expired. Please subscribe again to get a new link."
+    )]})
+
+
+def subscription_for_confirmation(slug: str, token: str) -> Subscription:
+    """The subscription a confirmation link belongs to (reading only).
+
+    :raise NotFound: forged, altered or expired link, or the subscription is gone.
+    """
+    max_age = current_app.config["UNCONFIRMED_TTL_DAYS"] * 24 * 3600
+    try:
+        payload = security.read_token(SUBSCRIBE_PURPOSE, token, max_age=max_age)
+    except security.TokenError:
+        raise _bad_link() from None
+    if (not isinstance(payload, list) or len(payload) != 3
+            or not isinstance(payload[0], int) or isinstance(payload[0], bool)):
+        raise _bad_link()
+    subscription_id, list_id, digest_prefix = payload
+    subscription = db.session.get(Subscription, subscription_id)
+    if (subscription is None or subscription.list_id != list_id
+            or subscription.mailing_list.slug != slug
+            or subscription.subscriber.email_digest[:16] != digest_prefix):
+        raise _bad_link()
+    return subscription
+
+
+def confirm_subscription(slug: str, token: str) -> Subscription:
+    """Confirm a subscription, idempotently: the owner of the address consented now.
+
+    Someone who had unsubscribed comes back by their own action (source ``form``).
+    :raise NotFound: a bad link.
+    """
+    subscription = subscription_for_confirmation(slug, token)
+    if subscription.status != SubscriptionStatus.SUBSCRIBED:
+        now = utcnow()
+        if subscription.status != SubscriptionStatus.UNCONFIRMED:
+            subscription.source = FORM_SOURCE
+        subscription.status = SubscriptionStatus.SUBSCRIBED
+        subscription.consented_at = now
+        subscription.changed_at = now
+        subscription.confirmation_due_at = None
+        db.session.commit()
+    return subscription

@@ -1,9 +1,15 @@
-"""Public pages of mailing lists: the unsubscribe link of every mail-out."""
+"""Public pages of mailing lists: the unsubscribe link of every mail-out, the subscribe form."""
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from objectwar.extensions import csrf
-from objectwar.mailing import lists
+from objectwar import tasks
+from objectwar.errors import ValidationError
+from objectwar.extensions import csrf, limiter
+from objectwar.forms import show_errors
+from objectwar.i18n import current_locale
+from objectwar.mailing import lists, services
+from objectwar.mailing.forms import SubscribeForm
+from objectwar.ratelimit import client_key
 
 bp = Blueprint("mailing", __name__)
 
@@ -24,3 +30,47 @@ def unsubscribe_confirm(token: str):
     if request.form.get("List-Unsubscribe") == "One-Click":
         return "Unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
     return render_template("mailing/unsubscribed.html", list_name=mailing_list.name)
+
+
+def _subscribe_limit() -> str:
+    return current_app.config.get("SUBSCRIBE_RATE_LIMIT", "10 per hour")
+
+
+@bp.route("/lists/<slug>/subscribe", methods=["GET", "POST"])
+@limiter.limit(_subscribe_limit, key_func=client_key, methods=["POST"], scope="subscribe")
+def subscribe(slug: str):
+    """The subscribe form of a public list; the same answer whether or not the address is known."""
+    mailing_list = services.public_list(slug)
+    form = SubscribeForm()
+    if form.validate_on_submit():
+        try:
+            subscription_id = services.request_subscription(slug, request.form,
+                                                            default_locale=current_locale())
+        except ValidationError as error:
+            show_errors(form, error)
+            return render_template("mailing/subscribe.html", form=form,
+                                   mailing_list=mailing_list), 422
+        tasks.enqueue_subscription_confirmation(subscription_id)
+        return redirect(url_for(".subscribed", slug=slug))
+    form.locale.data = current_locale()
+    return render_template("mailing/subscribe.html", form=form, mailing_list=mailing_list)
+
+
+@bp.get("/lists/<slug>/subscribed")
+def subscribed(slug: str):
+    return render_template("mailing/subscribed.html", mailing_list=services.public_list(slug),
+                           subject=services.subscribe_subject(),
+                           sender_name=current_app.config.get("CONFIRMATION_SENDER_NAME") or "Confirmation")
+
+
+@bp.route("/lists/<slug>/confirm/<token>", methods=["GET", "POST"])
+def confirm_subscription(slug: str, token: str):
+    """GET shows a button and changes nothing (mail scanners follow links); POST confirms."""
+    if request.method == "POST":
+        subscription = services.confirm_subscription(slug, token)
+        template = "mailing/subscription_confirmed.html"
+    else:
+        subscription = services.subscription_for_confirmation(slug, token)
+        template = "mailing/confirm_subscription.html"
+    return render_template(template, subscription=subscription,
+                           mailing_list=subscription.mailing_list, token=token)
