@@ -10,7 +10,16 @@ from sqlalchemy import func, select
 
 from objectwar.extensions import db as _db
 from objectwar.petitions.models import Petition, PetitionStatus, Signature
-from tests.signing_support import API_URL, SIGN_URL, SLUG, form_data, link_in, person, sign_form
+from tests.signing_support import (
+    API_URL,
+    SIGN_URL,
+    SLUG,
+    csrf_of,
+    form_data,
+    link_in,
+    person,
+    sign_form,
+)
 
 PAGE = f"/petitions/{SLUG}"
 
@@ -248,9 +257,14 @@ def test_share_links_redirect_to_plain_urls(client, demo):
     target = urlsplit(response.headers["Location"])
     assert target.netloc == "wa.me"
     assert "https://objectwar.test/petitions/protect-objectors" in parse_qs(target.query)["text"][0]
-    mastodon = client.get(f"/petitions/{SLUG}/share/mastodon?instance=chaos.social")
+    token = csrf_of(client.get(f"/petitions/{SLUG}").get_data(as_text=True))
+    share_url = f"/petitions/{SLUG}/share/mastodon"
+    mastodon = client.post(share_url, data={"csrf_token": token, "instance": "chaos.social"})
     assert mastodon.headers["Location"].startswith("https://chaos.social/share?text=")
-    assert client.get(f"/petitions/{SLUG}/share/mastodon?instance=").status_code == 422
+    assert client.post(share_url, data={"csrf_token": token, "instance": ""}).status_code == 422
+    # A crafted link cannot send visitors to a server of someone else's choosing.
+    assert client.get(f"{share_url}?instance=evil.example").status_code == 404
+    assert client.post(share_url, data={"instance": "evil.example"}).status_code == 400
     assert client.get(f"/petitions/{SLUG}/share/myspace").status_code == 404
 
 

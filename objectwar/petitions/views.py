@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 
 from objectwar import email as mailer
 from objectwar import tasks
-from objectwar.errors import GENERAL, ValidationError, retry_after
+from objectwar.errors import GENERAL, NotFound, ValidationError, retry_after
 from objectwar.extensions import csrf
 from objectwar.http import embeddable
 from objectwar.i18n import current_locale
@@ -105,13 +105,17 @@ def confirm(slug: str, token: str):
                            text=petition.text_for(current_locale()), networks=signing.SHARE_NETWORKS)
 
 
-@bp.get("/<slug>/share/<network>")
+@bp.route("/<slug>/share/<network>", methods=["GET", "POST"])
 def share(slug: str, network: str):
+    # A server of the visitor's own choosing is followed only from our form (a POST
+    # with its CSRF token): a crafted link cannot bounce people through our domain.
+    if network == "mastodon" and request.method != "POST":
+        raise NotFound()
     petition = services.get_public_petition(slug)
     text = petition.text_for(current_locale())
     target = signing.share_url(
         network, mailer.external_url("petitions.detail", slug=petition.slug),
-        text.title if text else petition.slug, instance=request.args.get("instance"),
+        text.title if text else petition.slug, instance=request.form.get("instance"),
     )
     return redirect(target, code=303)
 
