@@ -13,6 +13,10 @@ def client_key() -> str:
     return "client:" + security.keyed_digest("addr:" + (request.remote_addr or "-"))
 
 
+def _sign_limit() -> str:
+    return current_app.config["SIGN_RATE_LIMIT"]
+
+
 def _account_limit() -> str:
     return current_app.config.get("ACCOUNT_RATE_LIMIT", "10 per minute")
 
@@ -26,3 +30,6 @@ account_limit = limiter.shared_limit(_account_limit, "account", key_func=client_
                                      methods=["POST"])
 #: Applications to join (each sends emails): a few per client address and hour.
 apply_limit = limiter.shared_limit(_apply_limit, "apply", key_func=client_key, methods=["POST"])
+#: Signing, through the form and the API together (SIGN_RATE_LIMIT per client address).
+sign_rate_limit = limiter.shared_limit(_sign_limit, scope="sign", key_func=client_key,
+                                       methods=["POST"])

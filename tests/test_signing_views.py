@@ -330,7 +330,7 @@ def test_rate_limit_is_shared_by_form_and_api(app, client, demo):
 
 
 def test_limiter_key_is_a_keyed_digest(app):
-    from objectwar.petitions.ratelimit import client_key
+    from objectwar.ratelimit import client_key
 
     with app.test_request_context("/", environ_base={"REMOTE_ADDR": "203.0.113.9"}):
         key = client_key()

@@ -9,7 +9,7 @@ from objectwar.extensions import csrf
 from objectwar.http import public_cors
 from objectwar.i18n import current_locale
 from objectwar.petitions import signing
-from objectwar.petitions.ratelimit import sign_rate_limit
+from objectwar.ratelimit import sign_rate_limit
 
 bp = Blueprint("api_signing", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # public: partner sites post here; no cookie is trusted

@@ -15,8 +15,8 @@ from objectwar.extensions import csrf
 from objectwar.http import embeddable
 from objectwar.i18n import current_locale
 from objectwar.petitions import pages, services, signing
-from objectwar.petitions.ratelimit import sign_rate_limit
 from objectwar.petitions.services import PublicPetition
+from objectwar.ratelimit import sign_rate_limit
 
 bp = Blueprint("petitions", __name__, url_prefix="/petitions")
 
