@@ -88,12 +88,12 @@ def test_field_errors(app, client, demo, outbox, changes, field, message):
     (b"\xff\xfe\x00", "application/json"),
     (b"", None),
 ])
-def test_malformed_bodies_are_400_with_errors(app, client, demo, body, content_type):
+def test_malformed_bodies_are_422_with_errors(app, client, demo, body, content_type):
     kwargs = {"data": body}
     if content_type:
         kwargs["content_type"] = content_type
     response = client.post(API_URL, **kwargs)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.get_json() == {"errors": {"request": [
         "Send a JSON object with the signature's fields."]}}
     assert count_rows(app) == 0

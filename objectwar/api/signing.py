@@ -4,7 +4,7 @@ from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 
 from objectwar import tasks
-from objectwar.errors import GENERAL, DomainError
+from objectwar.errors import GENERAL, ValidationError
 from objectwar.extensions import csrf
 from objectwar.http import public_cors
 from objectwar.i18n import current_locale
@@ -22,7 +22,7 @@ def petition_sign(slug: str):
     """Sign: 202 for new and repeat signers alike; the email tells them apart."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise DomainError(errors={GENERAL: [_("Send a JSON object with the signature's fields.")]})
+        raise ValidationError(errors={GENERAL: [_("Send a JSON object with the signature's fields.")]})
     outcome = signing.sign(slug, body, default_locale=current_locale())
     tasks.enqueue_signature_confirmation(outcome.signature_id)
     return jsonify({"status": "pending_confirmation", "notices": outcome.notices}), 202
