@@ -40,3 +40,45 @@ def test_request_only_writes_rows_and_queues_ids(client, app, outbox):
     for task in pending:
         huey.execute(task)
     assert len(outbox) == 1
+
+
+def test_retries_double_from_mail_retry_seconds_and_a_refused_recipient_ends_them(app, people):
+    from datetime import timedelta
+
+    from mailing_support import Relay
+
+    from objectwar.accounts.services import find_user_by_email
+    from objectwar.extensions import db as _db
+    from objectwar.extensions import mail
+    from objectwar.outbox import delivery
+    from objectwar.outbox import services as outbox_services
+    from objectwar.outbox.models import NoticeKind
+    from objectwar.types import utcnow
+
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=1, MAIL_SUPPRESS_SEND=False,
+                      MAIL_RETRY_SECONDS=60)  # nothing listens on port 1
+    relay = Relay(answers={"alice@a.example": "550 5.1.1 no such user"}).start()
+    try:
+        with app.test_request_context():
+            mail.init_app(app)
+            user = find_user_by_email("alice@a.example")
+            notice = outbox_services.queue(NoticeKind.PASSWORD_RESET, user.id, user.email, "en")
+            _db.session.commit()
+            for attempt, delay in ((1, 60), (2, 120), (3, 240)):
+                before = utcnow()
+                assert delivery.deliver(notice.id) is False
+                _db.session.refresh(notice)
+                assert notice.attempts == attempt
+                assert before + timedelta(seconds=delay - 1) <= notice.due_at
+                assert notice.due_at <= utcnow() + timedelta(seconds=delay + 1)
+            assert delivery.deliver_due(older_than_seconds=0) == 0  # not due yet
+            # The relay answers now, but refuses the address: no more tries.
+            app.config.update(relay.config())
+            mail.init_app(app)
+            assert delivery.deliver(notice.id) is False
+            _db.session.refresh(notice)
+            assert notice.due_at is None and notice.sent_at is None
+            assert "SMTPRecipientsRefused" in notice.last_error
+            assert "alice" not in notice.last_error  # the relay's text quotes the address
+    finally:
+        relay.stop()

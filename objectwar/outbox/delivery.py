@@ -76,7 +76,8 @@ def deliver(notice_id: int) -> bool:
         # The kind of error and its code, not its text: relays quote the address.
         reason = f"{type(error).__name__} {getattr(error, 'smtp_code', '')}".strip()
         current_app.logger.warning("Notice %s not sent: %s", notice_id, reason)
-        outbox.mark_failed(notice, reason)
+        outbox.mark_failed(notice, reason,
+                           permanent=isinstance(error, smtplib.SMTPRecipientsRefused))
         return False
     outbox.mark_sent(notice)
     return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import or_, select, update
 
 from objectwar.extensions import db
@@ -62,8 +63,21 @@ def mark_sent(notice: Notice, note: str | None = None) -> None:
     db.session.commit()
 
 
-def mark_failed(notice: Notice, error: str) -> None:
-    """Leave the notice due (the periodic task retries it) and note why it failed."""
+MAX_ATTEMPTS = 10
+
+
+def mark_failed(notice: Notice, error: str, *, permanent: bool = False) -> None:
+    """Note why a notice failed and when to try again.
+
+    The first retry comes ``MAIL_RETRY_SECONDS`` later and the delay doubles with
+    each further attempt (CONTRACT.md); a refused recipient, or ``MAX_ATTEMPTS``
+    failures, end the tries.
+    """
     notice.claimed_at = None
     notice.last_error = error[:300]
+    if permanent or notice.attempts >= MAX_ATTEMPTS:
+        notice.due_at = None
+    else:
+        delay = current_app.config.get("MAIL_RETRY_SECONDS", 60) * 2 ** max(0, notice.attempts - 1)
+        notice.due_at = utcnow() + timedelta(seconds=delay)
     db.session.commit()
