@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import smtplib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from objectwar import security
 from objectwar.errors import NotFound, ValidationError
 from objectwar.extensions import db
 from objectwar.mailing.models import MailingList, Subscriber, Subscription, SubscriptionStatus
+from objectwar.outbox import rows
 from objectwar.types import utcnow
 from objectwar.validation import clean_name, merge, validate_email, validate_locale
 
@@ -95,7 +95,6 @@ RESEND_GAP = timedelta(hours=8)
 MAX_LISTS_PER_DAY = 3
 DEFAULT_SUBSCRIBE_SUBJECT = "Please confirm your subscription"
 # The relay refused the recipient, or cannot take an internationalised address.
-_PERMANENT_FAILURES = (UnicodeError, smtplib.SMTPRecipientsRefused, smtplib.SMTPNotSupportedError)
 _TRUE = frozenset({"y", "yes", "on", "1", "true"})
 
 
@@ -187,14 +186,6 @@ def _claim_subscription(subscription_id: int, now: datetime) -> bool:
     return result.rowcount == 1
 
 
-def _drop_due(subscription_id: int) -> None:
-    db.session.rollback()
-    db.session.execute(
-        update(Subscription).where(Subscription.id == subscription_id)
-        .values(confirmation_due_at=None).execution_options(synchronize_session=False))
-    db.session.commit()
-
-
 def _over_limit(subscription: Subscription, now: datetime) -> bool:
     """Whether another confirmation email to this address would be one too many today."""
     sent = subscription.confirmation_sent_at
@@ -219,21 +210,16 @@ def send_subscription_confirmation(subscription_id: int) -> bool:
     subscription = db.session.get(Subscription, subscription_id)
     if (subscription is None or subscription.status in _FINAL
             or _over_limit(subscription, now)):
-        _drop_due(subscription_id)
+        rows.set_due(Subscription, subscription_id, None)
         return False
     try:
         mailer.send(_subscription_message(subscription))
-    except _PERMANENT_FAILURES:
+    except rows.PERMANENT_FAILURES:
         current_app.logger.warning("Confirmation of subscription %s cannot be sent", subscription_id)
-        _drop_due(subscription_id)
+        rows.set_due(Subscription, subscription_id, None)
         return False
     except Exception:
-        retry = utcnow() + timedelta(seconds=current_app.config.get("MAIL_RETRY_SECONDS", 60))
-        db.session.rollback()
-        db.session.execute(
-            update(Subscription).where(Subscription.id == subscription_id)
-            .values(confirmation_due_at=retry).execution_options(synchronize_session=False))
-        db.session.commit()
+        rows.retry_later(Subscription, subscription_id)
         raise
     subscription.confirmation_due_at = None
     subscription.confirmation_sent_at = utcnow()
@@ -244,14 +230,7 @@ def send_subscription_confirmation(subscription_id: int) -> bool:
 def overdue_subscription_confirmations(older_than: timedelta = timedelta(minutes=1),
                                        limit: int = 500) -> list[int]:
     """Ids of subscriptions whose confirmation email has been due for over ``older_than``."""
-    cutoff = utcnow() - older_than
-    return list(db.session.scalars(
-        select(Subscription.id)
-        .where(Subscription.confirmation_due_at.is_not(None),
-               Subscription.confirmation_due_at <= cutoff)
-        .order_by(Subscription.confirmation_due_at)
-        .limit(limit)
-    ))
+    return rows.overdue_ids(Subscription, older_than, limit)
 
 
 def subscribe_subject() -> Any:

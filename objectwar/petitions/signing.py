@@ -9,7 +9,6 @@ Nothing here tells a caller whether an address had signed before.
 
 from __future__ import annotations
 
-import smtplib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from objectwar.errors import GENERAL, NotFound, ValidationError
 from objectwar.extensions import db
 from objectwar.mailing import services as mailing
 from objectwar.organisations.models import Organisation, OrganisationStatus
+from objectwar.outbox import rows
 from objectwar.petitions.models import Petition, PetitionStatus, Signature
 from objectwar.petitions.services import PublicPetition, get_public_petition
 from objectwar.types import utcnow
@@ -51,8 +51,6 @@ FORM_PURPOSE = "sign-form"
 MAX_SENDS_PER_DAY = 3
 SEND_WINDOW = timedelta(hours=24)
 UPDATES_LIST = "updates"
-# The relay refused the recipient, or cannot take an internationalised address.
-PERMANENT_FAILURES = (UnicodeError, smtplib.SMTPRecipientsRefused, smtplib.SMTPNotSupportedError)
 
 # The configured subject is translated when it is the default one.
 DEFAULT_SUBJECT = "Please confirm your signature"
@@ -381,25 +379,14 @@ def send_confirmation(signature_id: int) -> bool:
         return False
     try:
         mailer.send(_message(signature))
-    except PERMANENT_FAILURES:
+    except rows.PERMANENT_FAILURES:
         # Never deliverable (the relay refused the recipient, or offers no SMTPUTF8
         # for an address with a non-ASCII local part): drop it, do not retry.
         current_app.logger.warning("Confirmation of signature %s cannot be sent", signature_id)
-        db.session.rollback()
-        db.session.execute(
-            update(Signature).where(Signature.id == signature_id)
-            .values(confirmation_due_at=None).execution_options(synchronize_session=False)
-        )
-        db.session.commit()
+        rows.set_due(Signature, signature_id, None)
         return False
     except Exception:
-        retry = utcnow() + timedelta(seconds=current_app.config.get("MAIL_RETRY_SECONDS", 60))
-        db.session.rollback()
-        db.session.execute(
-            update(Signature).where(Signature.id == signature_id)
-            .values(confirmation_due_at=retry).execution_options(synchronize_session=False)
-        )
-        db.session.commit()
+        rows.retry_later(Signature, signature_id)
         raise
     sent_at = utcnow()
     new_window = (signature.confirmation_window_start is None
@@ -416,13 +403,7 @@ def send_confirmation(signature_id: int) -> bool:
 def overdue_confirmations(older_than: timedelta = timedelta(minutes=1),
                           limit: int = 500) -> list[int]:
     """Ids of signatures whose email has been due for longer than ``older_than``."""
-    cutoff = utcnow() - older_than
-    return list(db.session.scalars(
-        select(Signature.id)
-        .where(Signature.confirmation_due_at.is_not(None), Signature.confirmation_due_at <= cutoff)
-        .order_by(Signature.confirmation_due_at)
-        .limit(limit)
-    ))
+    return rows.overdue_ids(Signature, older_than, limit)
 
 
 def sender_name() -> str:
