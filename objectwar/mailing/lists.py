@@ -217,10 +217,23 @@ def unsubscribe(token: str) -> MailingList:
     :raise NotFound: the link is not valid.
     """
     subscription = subscription_for_token(token)
+    end_subscription(subscription)
+    mailing_list = subscription.mailing_list
+    db.session.commit()
+    return mailing_list
+
+
+def end_subscription(subscription: Subscription) -> None:
+    """Mark a subscription unsubscribed (a final status stays) and skip its pending deliveries."""
     if subscription.status not in FINAL_STATUSES:
         subscription.status = SubscriptionStatus.UNSUBSCRIBED
         subscription.changed_at = utcnow()
         subscription.confirmation_due_at = None
+    skip_pending(subscription)
+
+
+def skip_pending(subscription: Subscription) -> None:
+    """Pending deliveries of this list's running mail-outs to this person are not sent."""
     running = select(Mailout.id).where(
         Mailout.list_id == subscription.list_id,
         Mailout.status.in_([MailoutStatus.SENDING, MailoutStatus.PAUSED, MailoutStatus.SCHEDULED]),
@@ -232,9 +245,6 @@ def unsubscribe(token: str) -> MailingList:
         .values(status=DeliveryStatus.SKIPPED)
         .execution_options(synchronize_session=False)
     )
-    mailing_list = subscription.mailing_list
-    db.session.commit()
-    return mailing_list
 
 
 # -- export ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.utils import secure_filename
 
@@ -28,16 +28,11 @@ from objectwar.errors import NotFound, ValidationError
 from objectwar.extensions import db
 from objectwar.mailing import lists
 from objectwar.mailing.models import (
-    Delivery,
-    DeliveryStatus,
     MailingList,
-    Mailout,
-    MailoutStatus,
     Subscriber,
     Subscription,
     SubscriptionStatus,
 )
-from objectwar.types import utcnow
 from objectwar.validation import clean_name, clean_text, fail, merge, validate_email
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -180,30 +175,13 @@ def get_subscription(slug: str, subscription_id: int) -> Subscription:
     return subscription
 
 
-def _skip_pending(subscription: Subscription) -> None:
-    """Pending deliveries of this list's running mail-outs to this person are not sent."""
-    running = select(Mailout.id).where(
-        Mailout.list_id == subscription.list_id,
-        Mailout.status.in_([MailoutStatus.SENDING, MailoutStatus.PAUSED, MailoutStatus.SCHEDULED]))
-    db.session.execute(
-        update(Delivery)
-        .where(Delivery.subscriber_id == subscription.subscriber_id,
-               Delivery.status == DeliveryStatus.PENDING, Delivery.mailout_id.in_(running))
-        .values(status=DeliveryStatus.SKIPPED)
-        .execution_options(synchronize_session=False))
-
-
 def unsubscribe_one(actor_id: int, slug: str, subscription_id: int) -> Subscription:
     """Unsubscribe one person by hand (an import will not add them again).
 
     :raise NotFound: no such subscription on this list.
     """
     subscription = get_subscription(slug, subscription_id)
-    if subscription.status not in lists.FINAL_STATUSES:
-        subscription.status = SubscriptionStatus.UNSUBSCRIBED
-        subscription.changed_at = utcnow()
-        subscription.confirmation_due_at = None
-    _skip_pending(subscription)
+    lists.end_subscription(subscription)
     record("list.unsubscribe", subscription.mailing_list, actor_id=actor_id,
            subscription_id=subscription.id, subscriber_id=subscription.subscriber_id)
     db.session.commit()
@@ -216,7 +194,7 @@ def delete_one(actor_id: int, slug: str, subscription_id: int) -> None:
     :raise NotFound: no such subscription on this list.
     """
     subscription = get_subscription(slug, subscription_id)
-    _skip_pending(subscription)
+    lists.skip_pending(subscription)
     record("list.delete_subscription", subscription.mailing_list, actor_id=actor_id,
            subscription_id=subscription.id, subscriber_id=subscription.subscriber_id,
            status=str(subscription.status))
