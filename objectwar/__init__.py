@@ -36,8 +36,8 @@ def create_app(config: str | Config | None = None, **overrides: Any) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from objectwar import http, i18n, models, security, tasks  # noqa: F401 (models: for Alembic)
-    from objectwar.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+    from objectwar import http, i18n, models, ratelimit, security, tasks  # noqa: F401 (models: for Alembic)
+    from objectwar.extensions import babel, csrf, db, login_manager, mail, migrate
 
     security.init_app(app)
     db.init_app(app)
@@ -45,7 +45,7 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
-    limiter.init_app(app)
+    ratelimit.init_app(app)
     login_manager.init_app(app)
     tasks.init_app(app)
     i18n.init_app(app)

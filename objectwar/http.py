@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -28,31 +29,47 @@ def public_cors(view: View) -> View:
     return view
 
 
-def _view_flag(name: str) -> bool:
-    view = current_app.view_functions.get(request.endpoint or "")
-    return bool(getattr(view, name, False))
+_COMMON = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+_CORS = (
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+    ("Access-Control-Allow-Headers", "Content-Type, Accept-Language"),
+    ("Access-Control-Max-Age", "86400"),
+)
+_PRIVATE_PREFIXES = ("/account", "/admin", "/my", "/dev")
+
+
+@functools.cache
+def _headers_for(framed: bool, cors: bool) -> tuple[tuple[str, str], ...]:
+    """The headers every answer of one kind of view carries (built once per kind)."""
+    headers = [("Content-Security-Policy", CSP.format(ancestors="*" if framed else "'none'"))]
+    if not framed:
+        headers.append(("X-Frame-Options", "DENY"))
+    headers.extend(_COMMON)
+    if cors:
+        headers.extend(_CORS)
+    return tuple(headers)
 
 
 def init_app(app: Flask) -> None:
     @app.after_request
     def security_headers(response):
+        view = current_app.view_functions.get(request.endpoint or "")
+        cors = getattr(view, "public_cors", False)
         headers = response.headers
-        framed = _view_flag("embeddable")
-        headers.setdefault(
-            "Content-Security-Policy", CSP.format(ancestors="*" if framed else "'none'")
-        )
-        if not framed:
-            headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        present = {key.lower() for key, _value in headers.items()}
+        for key, value in _headers_for(getattr(view, "embeddable", False), cors):
+            # A view may set its own policy (a stricter CSP); CORS answers always get ours.
+            if key.lower() not in present:
+                headers.add(key, value)
+            elif cors and key.startswith("Access-Control-"):
+                headers.set(key, value)
         if request.is_secure:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if _view_flag("public_cors"):
-            headers["Access-Control-Allow-Origin"] = "*"
-            headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-            headers["Access-Control-Allow-Headers"] = "Content-Type, Accept-Language"
-            headers["Access-Control-Max-Age"] = "86400"
-        if request.path.startswith(("/account", "/admin", "/my", "/dev")):
+        if request.path.startswith(_PRIVATE_PREFIXES):
             headers.setdefault("Cache-Control", "no-store")
         return response

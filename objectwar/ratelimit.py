@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import Flask, current_app, request
 
 from objectwar import security
 from objectwar.extensions import limiter
@@ -33,3 +33,23 @@ apply_limit = limiter.shared_limit(_apply_limit, "apply", key_func=client_key, m
 #: Signing, through the form and the API together (SIGN_RATE_LIMIT per client address).
 sign_rate_limit = limiter.shared_limit(_sign_limit, scope="sign", key_func=client_key,
                                        methods=["POST"])
+
+
+@limiter.request_filter
+def _reading() -> bool:
+    """Every limit here counts POSTs, so reads skip the limiter's per-request work."""
+    return request.method in ("GET", "HEAD", "OPTIONS")
+
+
+def init_app(app: Flask) -> None:
+    """Bind the limiter; without app-wide limits, drop its check that runs before every view.
+
+    Every limit of ours decorates a view, and a decorated view checks its own
+    limits when called; the limiter's before-request hook only evaluates default
+    and application limits, so with none configured it is pure cost on every page.
+    """
+    limiter.init_app(app)
+    if app.config.get("RATELIMIT_DEFAULT") or app.config.get("RATELIMIT_APPLICATION"):
+        return
+    hooks = app.before_request_funcs.get(None, [])
+    hooks[:] = [hook for hook in hooks if getattr(hook, "__self__", None) is not limiter]
