@@ -23,6 +23,10 @@ from objectwar.petitions.models import (
     PetitionText,
     Signature,
 )
+from objectwar.petitions.state import attach_ddl
+
+# The trigger announcing petition state changes, for schemas made by create_all.
+attach_ddl(Petition.__table__)
 
 __all__ = [
     "ApiToken", "AuditEvent", "Delivery", "DeliveryStatus", "Demand", "DemandText",

@@ -61,6 +61,11 @@ def test_migrate_empty_database_to_head_agrees_with_models(empty_database, tmp_p
                    for i in inspector.get_indexes(t)}
         assert {"ix_signatures_petition_confirmed", "ix_deliveries_due",
                 "ix_organisations_directory"} <= indexes
+        if engine.dialect.name == "postgresql":  # petition state notifications
+            with engine.connect() as conn:
+                triggers = conn.scalars(text(
+                    "SELECT tgname FROM pg_trigger WHERE tgrelid = 'petitions'::regclass")).all()
+            assert "petitions_state_notify" in triggers
         engine.dispose()
     with app.app_context():
         from objectwar.extensions import db

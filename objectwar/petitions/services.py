@@ -4,7 +4,7 @@ The petition page and its API are the busiest reads of the campaign, so a
 petition is read as a :class:`PublicPetition`: its texts and demands come from
 a per-process cache (they change rarely; ``PETITION_CACHE_SECONDS``), its
 status and confirmed count from one indexed row on every request (exact after
-every confirmation).
+every confirmation; see ``state.py``).
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from objectwar.errors import NotFound
 from objectwar.extensions import db
 from objectwar.petitions import pages
 from objectwar.petitions.models import Demand, Petition, PetitionStatus
+from objectwar.petitions.state import read_state
 from objectwar.validation import is_slug
 
 
@@ -166,17 +167,11 @@ def get_public_petition(slug: str) -> PublicPetition:
     """
     if not is_slug(slug):
         raise NotFound(errors={"slug": [_("There is no petition at this address.")]})
-    # One statement in autocommit: no BEGIN and ROLLBACK round trips around it.
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        row = conn.execute(_STATE, {"slug": slug}).one_or_none()
-    if row is None or row.status == PetitionStatus.DRAFT:
+    row = read_state(db.engine, slug)
+    if row is None or row[1] == PetitionStatus.DRAFT:
         raise NotFound(errors={"slug": [_("There is no petition at this address.")]})
-    return PublicPetition(_content(row.id), PetitionStatus(row.status), row.goal,
-                          row.signature_count)
-
-
-# The busiest statement of the campaign, written once (no statement building per request).
-_STATE = text("SELECT id, status, goal, signature_count FROM petitions WHERE slug = :slug")
+    petition_id, status, goal, signature_count = row
+    return PublicPetition(_content(petition_id), PetitionStatus(status), goal, signature_count)
 
 
 def petition_data(petition: Petition | PublicPetition, locale: str) -> dict[str, Any]:

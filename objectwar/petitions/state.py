@@ -1,0 +1,215 @@
+"""A petition's state (status, goal, confirmed count): the read behind every public view.
+
+The count must be exact after every confirmation, and the petition page and
+its API are the busiest reads of the campaign. On SQLite each view reads the
+one row. On PostgreSQL each web process keeps the states it has read and a
+listener thread drops one the moment it changes: a trigger on ``petitions``
+(see :data:`NOTIFY_DDL`) sends ``NOTIFY petition_state`` with the slug in the
+same transaction as the change, and PostgreSQL delivers it when that
+transaction commits. The counter stays the one in the row; this only spares
+re-reading a row that has not changed.
+
+The cache is used only while the listener is connected and has been since the
+entry was read: a lost connection or a notification that arrives while a row
+is being read means the next view reads the row again. A process that commits
+a change to ``petitions`` drops its own entries at that commit; other
+processes see the change when the notification arrives, about a millisecond
+later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import weakref
+from typing import Any
+
+from sqlalchemy import DDL, Engine, event, text
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "petition_state"
+StateRow = tuple[int, str, int, int]  # (id, status, goal, signature_count)
+_STATE = text("SELECT id, status, goal, signature_count FROM petitions WHERE slug = :slug")
+
+#: The trigger that announces a change of a petition's public state (PostgreSQL).
+#: The migration creates it; ``metadata.create_all`` too (tests), through :func:`attach_ddl`.
+NOTIFY_DDL = (
+    f"""
+    CREATE OR REPLACE FUNCTION petition_state_notify() RETURNS trigger AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' THEN
+            PERFORM pg_notify('{CHANNEL}', OLD.slug);
+        ELSIF NEW.status IS DISTINCT FROM OLD.status OR NEW.goal IS DISTINCT FROM OLD.goal
+              OR NEW.signature_count IS DISTINCT FROM OLD.signature_count
+              OR NEW.slug IS DISTINCT FROM OLD.slug THEN
+            PERFORM pg_notify('{CHANNEL}', OLD.slug);
+            IF NEW.slug IS DISTINCT FROM OLD.slug THEN
+                PERFORM pg_notify('{CHANNEL}', NEW.slug);
+            END IF;
+        END IF;
+        RETURN NULL;
+    END
+    $$ LANGUAGE plpgsql
+    """,
+    "DROP TRIGGER IF EXISTS petitions_state_notify ON petitions",
+    "CREATE TRIGGER petitions_state_notify AFTER UPDATE OR DELETE ON petitions "
+    "FOR EACH ROW EXECUTE FUNCTION petition_state_notify()",
+)
+DROP_DDL = (
+    "DROP TRIGGER IF EXISTS petitions_state_notify ON petitions",
+    "DROP FUNCTION IF EXISTS petition_state_notify()",
+)
+
+
+def attach_ddl(table: Any) -> None:
+    """Create the trigger whenever ``table`` (petitions) is created on PostgreSQL."""
+    for statement in NOTIFY_DDL:
+        event.listen(table, "after_create", DDL(statement).execute_if(dialect="postgresql"))
+
+
+def _read_row(engine: Engine, slug: str) -> StateRow | None:
+    # One statement in autocommit: no BEGIN and ROLLBACK round trips around it.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        row = conn.execute(_STATE, {"slug": slug}).one_or_none()
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
+class _Cache:
+    """One process's petition states, kept while its listener says they are current."""
+
+    RETRY_SECONDS = 1.0
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = weakref.ref(engine)
+        self._lock = threading.Lock()
+        self._entries: dict[str, StateRow] = {}
+        self._changes: dict[str, int] = {}  # notifications seen per slug
+        self._generation = 0  # listener connections so far
+        self._listening = False
+        self._stopped = threading.Event()
+        self._pid = os.getpid()
+        self._thread = threading.Thread(target=self._listen, name="petition-state", daemon=True)
+        self._thread.start()
+        event.listen(engine, "engine_disposed", self._on_dispose)
+        event.listen(engine, "before_cursor_execute", self._note_write)
+        event.listen(engine, "commit", self._after_write)
+        event.listen(engine, "rollback", self._after_write)
+
+    # A change committed through this process is seen by this process at once,
+    # without waiting for its own notification.
+    @staticmethod
+    def _note_write(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith(("UPDATE petitions", "DELETE FROM petitions", "TRUNCATE")):
+            conn.info["objectwar.petitions_written"] = True
+
+    def _after_write(self, conn: Any) -> None:
+        if conn.info.pop("objectwar.petitions_written", False):
+            self.forget()
+
+    def read(self, engine: Engine, slug: str) -> StateRow | None:
+        with self._lock:
+            entry = self._entries.get(slug) if self._listening else None
+            seen = (self._generation, self._changes.get(slug, 0), self._listening)
+        if entry is not None:
+            return entry
+        row = _read_row(engine, slug)
+        with self._lock:
+            # Keep it only if nothing changed while it was read (and we listen).
+            if row is not None and seen == (self._generation, self._changes.get(slug, 0), True):
+                self._entries[slug] = row
+        return row
+
+    def forget(self, slug: str | None = None) -> None:
+        with self._lock:
+            if slug is None:
+                self._entries.clear()
+            else:
+                self._entries.pop(slug, None)
+                self._changes[slug] = self._changes.get(slug, 0) + 1
+
+    def _listen(self) -> None:
+        while not self._stopped.is_set():
+            connection = None
+            try:
+                connection = self._connect()
+                while not self._stopped.is_set():
+                    # The timeout comes back every second to look at the stop flag.
+                    for notice in connection.notifies(timeout=self.RETRY_SECONDS):
+                        self.forget(notice.payload)
+            except Exception:  # noqa: BLE001 (whatever broke: stop caching, connect again)
+                if not self._stopped.is_set():
+                    logger.warning("Petition state listener disconnected; reading rows meanwhile")
+            finally:
+                with self._lock:
+                    self._listening = False
+                    self._entries.clear()
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        connection.close()
+            self._stopped.wait(self.RETRY_SECONDS)
+
+    def _connect(self) -> Any:
+        engine = self._engine()
+        if engine is None:
+            self._stopped.set()
+            raise RuntimeError("engine gone")
+        # A connection made the way the engine makes them, taken out of its pool.
+        proxied = engine.raw_connection()
+        connection = proxied.driver_connection
+        proxied.detach()
+        connection.autocommit = True
+        connection.execute(f"LISTEN {CHANNEL}")
+        with self._lock:
+            # Entries read before this moment may have missed a notification.
+            self._entries.clear()
+            self._generation += 1
+            self._listening = True
+        return connection
+
+    def wait_listening(self, timeout: float = 5.0) -> bool:
+        """Wait until the listener is connected (tests, warm-up)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._listening:
+                    return True
+            time.sleep(0.01)
+        return False
+
+    def _on_dispose(self, _engine: Engine) -> None:
+        self._stopped.set()
+        with self._lock:
+            self._listening = False
+            self._entries.clear()
+
+
+_caches: weakref.WeakKeyDictionary[Engine, _Cache] = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+
+
+def _cache(engine: Engine) -> _Cache | None:
+    if engine.dialect.name != "postgresql":
+        return None
+    cache = _caches.get(engine)
+    if cache is None or cache._pid != os.getpid():  # a forked process listens for itself
+        with _caches_lock:
+            cache = _caches.get(engine)
+            if cache is None or cache._pid != os.getpid():
+                cache = _caches[engine] = _Cache(engine)
+    return cache
+
+
+def read_state(engine: Engine, slug: str) -> StateRow | None:
+    """``(id, status, goal, signature_count)`` of the petition at ``slug``, or ``None``."""
+    cache = _cache(engine)
+    return _read_row(engine, slug) if cache is None else cache.read(engine, slug)
+
+
+def wait_listening(engine: Engine, timeout: float = 5.0) -> bool:
+    """Start this process's listener if needed and wait until it listens."""
+    cache = _cache(engine)
+    return cache is None or cache.wait_listening(timeout)
