@@ -8,7 +8,8 @@ URL arguments come from ``DEFAULT_ARGS`` by name, or from ``ARGS``); anything el
 gets a ``Rule`` in ``RULES`` with the answers expected for the four roles:
 200 (or another status), ``LOGIN`` (302 to the login page) or ``REDIRECT`` (302
 elsewhere). A POST is sent with a valid CSRF token. ``CSRF_EXEMPT`` lists POST
-endpoints that take no cookie (JSON API, RFC 8058 one-click unsubscribe).
+endpoints that take no cookie (JSON API, RFC 8058 one-click unsubscribe, the sign
+and share forms of petition pages).
 """
 
 from __future__ import annotations
@@ -148,6 +149,8 @@ RULES: dict[str, Rule] = {
 
 # The JSON API trusts no cookie; RFC 8058 one-click unsubscribe carries only its signed token.
 CSRF_EXEMPT: set[str] = {
+    # Signing needs no session (the public API signs too; a signed stamp guards the form).
+    "petitions.sign", "petitions.share",
     "api_signing.petition_sign", "mailing.unsubscribe_confirm",
     "api.list_import", "api.mailout_create", "api.mailout_send", "api.mailout_pause",
     "api.mailout_cancel", "api.mailout_schedule",

@@ -14,8 +14,8 @@ from tests.signing_support import (
     API_URL,
     SIGN_URL,
     SLUG,
-    csrf_of,
     form_data,
+    hidden_fields,
     link_in,
     person,
     sign_form,
@@ -59,8 +59,10 @@ def test_petition_page_has_everything(client, demo):
     assert '<progress class="progress" max="100000" value="0"' in page
     assert 'action="/petitions/protect-objectors/sign#sign"' in page
     for name in ("first_name", "last_name", "email", "country", "consent", "updates",
-                 "public_name", "locale", "csrf_token", "stamp", "website"):
+                 "public_name", "locale", "stamp", "website"):
         assert f'name="{name}"' in page
+    assert 'name="csrf_token"' not in page  # see test_form_needs_no_session
+    assert "Set-Cookie" not in response.headers
     assert '<option value="UA">Ukraine</option>' in page
     for network in ("email", "telegram", "whatsapp", "bluesky", "x", "facebook"):
         assert f'href="/petitions/{SLUG}/share/{network}"' in page
@@ -150,12 +152,15 @@ def test_form_errors_are_shown_at_the_field(app, client, demo, outbox, changes, 
     assert outbox == []
 
 
-def test_form_needs_its_csrf_token(app, client, demo):
-    page = client.get(PAGE).get_data(as_text=True)
-    response = client.post(SIGN_URL, data=form_data(page, csrf_token=None))
-    assert response.status_code == 400
-    assert "This form has expired" in response.get_data(as_text=True)
-    assert count_rows(app) == 0
+def test_form_needs_no_session(app, demo, outbox):
+    """No CSRF token: the public API already lets any site sign; the email confirms."""
+    page = app.test_client().get(PAGE).get_data(as_text=True)
+    fresh = app.test_client()  # no cookie at all, as from a browser that refuses them
+    response = fresh.post(SIGN_URL, data=form_data(page))
+    assert response.status_code == 302
+    assert "/signed" in response.headers["Location"]
+    assert count_rows(app) == 1
+    assert "Set-Cookie" not in response.headers
 
 
 def test_risky_provider_notice_on_the_answer_page(app, client, demo):
@@ -257,14 +262,18 @@ def test_share_links_redirect_to_plain_urls(client, demo):
     target = urlsplit(response.headers["Location"])
     assert target.netloc == "wa.me"
     assert "https://objectwar.test/petitions/protect-objectors" in parse_qs(target.query)["text"][0]
-    token = csrf_of(client.get(f"/petitions/{SLUG}").get_data(as_text=True))
+    stamp = hidden_fields(client.get(f"/petitions/{SLUG}").get_data(as_text=True))["stamp"]
     share_url = f"/petitions/{SLUG}/share/mastodon"
-    mastodon = client.post(share_url, data={"csrf_token": token, "instance": "chaos.social"})
+    mastodon = client.post(share_url, data={"stamp": stamp, "instance": "chaos.social"})
     assert mastodon.headers["Location"].startswith("https://chaos.social/share?text=")
-    assert client.post(share_url, data={"csrf_token": token, "instance": ""}).status_code == 422
-    # A crafted link cannot send visitors to a server of someone else's choosing.
+    assert client.post(share_url, data={"stamp": stamp, "instance": ""}).status_code == 422
+    # A crafted link cannot send visitors to a server of someone else's choosing:
+    # only a POST from a page we served (its signed stamp) is followed.
     assert client.get(f"{share_url}?instance=evil.example").status_code == 404
-    assert client.post(share_url, data={"instance": "evil.example"}).status_code == 400
+    for forged in ({}, {"stamp": "forged"}, {"stamp": stamp[:-2] + "xx"}):
+        response = client.post(share_url, data={**forged, "instance": "evil.example"})
+        assert response.status_code == 400
+        assert "Location" not in response.headers
     assert client.get(f"/petitions/{SLUG}/share/myspace").status_code == 404
 
 

@@ -2,9 +2,11 @@
 
 The petition page is the campaign's busiest page. For an anonymous visitor it
 depends only on the petition's content and state, the locale and the query
-string, so it is rendered once per such key and served from memory; the two
-per-visitor values in it (the CSRF token and the form's signed timestamp) are
-put in at serving time. The key holds the confirmed count, so every
+string, so it is rendered once per such key and served from memory; the
+per-visitor value in it (the forms' signed timestamp) is put in at serving
+time. The sign and share forms need no CSRF token (see ``views.sign``), so an
+anonymous visitor gets no session cookie; a CSRF token, should a cached page
+ever hold one, is filled in the same way. The key holds the confirmed count, so every
 confirmation shows at once.
 """
 
@@ -37,6 +39,8 @@ def _remember(cache: OrderedDict, key: Any, value: Any) -> Any:
 
 def cacheable_request() -> bool:
     """A visitor whose page is the same as any other's: not logged in, no messages waiting."""
+    if current_app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+        return True  # no session: nobody is logged in and nothing is waiting
     return not current_user.is_authenticated and "_flashes" not in session
 
 

@@ -196,6 +196,14 @@ def form_stamp() -> str:
     return security.make_token(FORM_PURPOSE, int(time.time()))
 
 
+def stamp_is_ours(stamp: str | None, max_age: int = 24 * 3600) -> bool:
+    """Whether ``stamp`` is one of our forms' stamps, issued within ``max_age`` seconds."""
+    try:
+        return isinstance(security.read_token(FORM_PURPOSE, stamp or "", max_age=max_age), int)
+    except security.TokenError:
+        return False
+
+
 def looks_like_bot(honeypot: str | None, stamp: str | None) -> bool:
     """A filled honeypot, a missing or forged stamp, or a form sent too fast."""
     if honeypot:

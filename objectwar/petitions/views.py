@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from flask_wtf.csrf import generate_csrf
+from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.datastructures import MultiDict
 
 from objectwar import email as mailer
@@ -60,12 +60,14 @@ def embed(slug: str):
 
 @bp.post("/<slug>/sign")
 @embeddable
-@csrf.exempt  # checked below, except from the widget: a third-party frame gets no session cookie
+# No CSRF token and so no session for the visitor: any site may already sign for
+# anyone through the public, CORS-open API, and only the email's owner can
+# confirm. The signed stamp, the honeypot and the rate limit keep bots out; and
+# the widget in a third-party frame, which gets no cookie, works the same way.
+@csrf.exempt
 @sign_rate_limit
 def sign(slug: str):
     embed = request.form.get("embed") == "1"
-    if not embed:
-        csrf.protect()
     if signing.looks_like_bot(request.form.get("website"), request.form.get("stamp")):
         services.get_public_petition(slug)  # an unknown petition is still a 404
         return redirect(url_for(".signed", slug=slug, embed=int(embed) or None))
@@ -102,15 +104,20 @@ def confirm(slug: str, token: str):
         template = "petitions/confirm.html"
     petition = signature.petition
     return render_template(template, petition=petition, signature=signature,
-                           text=petition.text_for(current_locale()), networks=signing.SHARE_NETWORKS)
+                           text=petition.text_for(current_locale()), networks=signing.SHARE_NETWORKS,
+                           stamp=signing.form_stamp())
 
 
 @bp.route("/<slug>/share/<network>", methods=["GET", "POST"])
+@csrf.exempt  # the form carries a signed stamp instead: petition pages set no cookie
 def share(slug: str, network: str):
     # A server of the visitor's own choosing is followed only from our form (a POST
-    # with its CSRF token): a crafted link cannot bounce people through our domain.
+    # with the stamp of a page we served): a crafted link cannot bounce people
+    # through our domain.
     if network == "mastodon" and request.method != "POST":
         raise NotFound()
+    if network == "mastodon" and not signing.stamp_is_ours(request.form.get("stamp")):
+        raise CSRFError()
     petition = services.get_public_petition(slug)
     text = petition.text_for(current_locale())
     target = signing.share_url(
