@@ -8,6 +8,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import BASE_DIR, Config, config_for
+from objectwar.sessions import SessionInterface
 
 
 def create_app(config: str | Config | None = None, **overrides: Any) -> Flask:
@@ -23,6 +24,7 @@ def create_app(config: str | Config | None = None, **overrides: Any) -> Flask:
     app.config.from_object(config)
     app.config.update(overrides)
     app.json.sort_keys = False  # answers keep the order CONTRACT.md gives
+    app.session_interface = SessionInterface()
 
     if app.config.get("PROXY_FIX_HOPS"):
         hops = app.config["PROXY_FIX_HOPS"]

@@ -9,6 +9,8 @@ from babel import Locale
 from flask import Flask, current_app, has_request_context, request
 from flask_babel import get_locale
 from markupsafe import Markup, escape
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 from objectwar.validation import country_choices
 
@@ -22,16 +24,24 @@ LANGUAGE_NAMES = {
 
 
 def select_locale() -> str:
-    languages = current_app.config["LANGUAGES"]
+    """``?lang=``, then the cookie, then the browser's languages, then the default."""
+    config = current_app.config
     if not has_request_context():  # commands and workers: force_locale picks the language
-        return current_app.config["BABEL_DEFAULT_LOCALE"]
+        return config["BABEL_DEFAULT_LOCALE"]
     asked = request.args.get("lang", "")
-    if asked in languages:
+    if asked in config["LANGUAGES"]:
         return asked
-    cookie = request.cookies.get(current_app.config["LOCALE_COOKIE"], "")
-    if cookie in languages:
+    cookie = request.cookies.get(config["LOCALE_COOKIE"], "")
+    if cookie in config["LANGUAGES"]:
         return cookie
-    return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    return _from_browser(request.headers.get("Accept-Language", ""),
+                         tuple(config["LANGUAGES"]), config["BABEL_DEFAULT_LOCALE"])
+
+
+@functools.lru_cache(maxsize=1024)
+def _from_browser(header: str, languages: tuple[str, ...], default: str) -> str:
+    # Browsers send a handful of distinct headers: parse each once.
+    return LanguageAccept(parse_accept_header(header)).best_match(languages) or default
 
 
 def current_locale() -> str:

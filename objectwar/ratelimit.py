@@ -42,14 +42,20 @@ def _reading() -> bool:
 
 
 def init_app(app: Flask) -> None:
-    """Bind the limiter; without app-wide limits, drop its check that runs before every view.
+    """Bind the limiter, without the hooks it would run for nothing on every request.
 
     Every limit of ours decorates a view, and a decorated view checks its own
-    limits when called; the limiter's before-request hook only evaluates default
-    and application limits, so with none configured it is pure cost on every page.
+    limits when called. The limiter's before-request hook only evaluates default
+    and application limits, and its after-request hook only writes headers and
+    applies ``deduct_when``: with none of these configured, they are pure cost
+    on the busiest pages.
     """
     limiter.init_app(app)
-    if app.config.get("RATELIMIT_DEFAULT") or app.config.get("RATELIMIT_APPLICATION"):
-        return
-    hooks = app.before_request_funcs.get(None, [])
-    hooks[:] = [hook for hook in hooks if getattr(hook, "__self__", None) is not limiter]
+    if not (app.config.get("RATELIMIT_DEFAULT") or app.config.get("RATELIMIT_APPLICATION")):
+        hooks = app.before_request_funcs.get(None, [])
+        hooks[:] = [hook for hook in hooks if getattr(hook, "__self__", None) is not limiter]
+    if not app.config.get("RATELIMIT_HEADERS_ENABLED"):
+        # Its after-request hook writes rate-limit headers and applies
+        # ``deduct_when`` limits; we send no such headers and use no such limits.
+        hooks = app.after_request_funcs.get(None, [])
+        hooks[:] = [hook for hook in hooks if getattr(hook, "args", ()) != (limiter,)]
