@@ -97,6 +97,8 @@ class Config:
             "rambler.ru,lenta.ru,autorambler.ru,myrambler.ru,ro.ru,tut.by,mail.by,yandex.by",
         )
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # Off only where something else limits (a proxy) or for benchmarks.
+        self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
         # Proxies in front of the app (a TLS-terminating proxy: 1). Their
         # X-Forwarded-For and -Proto give the client's address (rate limits) and
         # the scheme (HSTS, secure cookies).

@@ -11,6 +11,7 @@ entry of ``DATA_KEY``.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -115,7 +116,13 @@ class TokenError(Exception):
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(keyring().token_secret, salt=f"objectwar.{purpose}")
+    return _serializer_for(keyring().token_secret, purpose)
+
+
+@functools.lru_cache(maxsize=64)
+def _serializer_for(secret: Any, purpose: str) -> URLSafeTimedSerializer:
+    # Built once per key and purpose: the petition page signs a stamp per visitor.
+    return URLSafeTimedSerializer(secret, salt=f"objectwar.{purpose}")
 
 
 def make_token(purpose: str, payload: Any) -> str:

@@ -83,3 +83,21 @@ def test_unknown_configuration_name(clean_env):
 def test_database_url_normalisation():
     assert normalise_database_url("postgresql://a/b") == "postgresql+psycopg://a/b"
     assert normalise_database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+@pytest.mark.parametrize("enabled", ["", "0"])
+def test_rate_limits_can_be_switched_off(clean_env, tmp_path, enabled):
+    """``RATELIMIT_ENABLED=0`` (a proxy limits, or a benchmark) lifts every limit."""
+    from objectwar import create_app
+    from objectwar.extensions import db
+
+    clean_env.setenv("RATELIMIT_ENABLED", enabled)
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/limits.db",
+                     SIGN_RATE_LIMIT="1 per minute")
+    assert app.config["RATELIMIT_ENABLED"] is (enabled != "0")
+    with app.app_context():
+        db.create_all()
+    client = app.test_client()
+    answers = [client.post("/api/v1/petitions/nowhere/signatures", json={}).status_code
+               for _ in range(3)]
+    assert answers == ([404, 429, 429] if enabled != "0" else [404, 404, 404])
