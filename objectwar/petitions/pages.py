@@ -12,6 +12,7 @@ confirmation shows at once.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -29,11 +30,15 @@ def _cache(name: str) -> OrderedDict:
     return current_app.extensions.setdefault(f"objectwar.{name}", OrderedDict())
 
 
+_lock = threading.Lock()  # threaded servers: one writer at a time (reads need none)
+
+
 def _remember(cache: OrderedDict, key: Any, value: Any) -> Any:
-    cache[key] = value
-    cache.move_to_end(key)
-    while len(cache) > MAX_ENTRIES:
-        cache.popitem(last=False)
+    with _lock:
+        cache[key] = value
+        cache.move_to_end(key)
+        while len(cache) > MAX_ENTRIES:
+            cache.popitem(last=False)
     return value
 
 
