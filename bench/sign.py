@@ -2,8 +2,9 @@
 
 Measures, in one run and on the same server settings:
   - baseline: a trivial Flask view, and the same with one bare INSERT (bench/baseline_app.py)
-  - POST /api/v1/petitions/<slug>/signatures (distinct addresses, rate limit lifted,
-    enqueue into Redis included)
+  - POST /api/v1/petitions/<slug>/signatures (distinct addresses, rate limit lifted
+    with RATELIMIT_ENABLED=0, enqueue into Redis included); and, for information, the
+    same with the limiter on and a limit too high to bite (one more Redis call)
   - GET /petitions/<slug> and GET /api/v1/petitions/<slug>
 first with 1,000 confirmed signatures, then with 1,000,000, and prints requests/s,
 the ratio to the trivial view, latency percentiles and non-2xx answers.
@@ -164,10 +165,12 @@ def main() -> None:
         conn.execute("CREATE TABLE bench_baseline (id bigserial primary key, note text)")
     add_confirmed_signatures(dsn, 1000)
 
-    base_port, app_port = free_port(), free_port()
+    base_port, app_port, limited_port = free_port(), free_port(), free_port()
     servers = [start_gunicorn("bench.baseline_app:app", base_port, env),
-               start_gunicorn("wsgi:app", app_port, env)]
+               start_gunicorn("wsgi:app", app_port, {**env, "RATELIMIT_ENABLED": "0"}),
+               start_gunicorn("wsgi:app", limited_port, env)]
     base, site = f"http://127.0.0.1:{base_port}", f"http://127.0.0.1:{app_port}"
+    limited = f"http://127.0.0.1:{limited_port}"
     sign_lua = str(ROOT / "bench" / "sign.lua")
     targets = {
         "POST signatures": (f"{site}/api/v1/petitions/{SLUG}/signatures", sign_lua, 0.30),
@@ -184,6 +187,9 @@ def main() -> None:
                                                    script=str(ROOT / "bench" / "post_empty.lua"))
         for name, (url, script, _goal) in targets.items():
             results[f"{name} @1k"] = wrk(url, args.duration, script=script)
+        limited_url = f"{limited}/api/v1/petitions/{SLUG}/signatures"
+        wrk(limited_url, 2, script=sign_lua)
+        results["POST signatures, limiter on (info)"] = wrk(limited_url, args.duration, script=sign_lua)
         add_confirmed_signatures(dsn, args.big)
         for url, _script, _goal in targets.values():
             wrk(url, 2)
