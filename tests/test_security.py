@@ -70,6 +70,25 @@ def test_tokens_refuse_tampering_other_purposes_and_age(app):
             security.read_token("confirm", token, max_age=0)
 
 
+def test_stamps_refuse_tampering_other_purposes_and_age(app, database_urls, instance_dir):
+    with app.app_context():
+        before = time.time()
+        token = security.stamp("sign-form")
+        assert before - 1 <= security.stamp_time("sign-form", token) <= time.time()
+        for forged in ("", "forged", token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
+                       token.replace(".", "", 1)):
+            with pytest.raises(security.TokenError):
+                security.stamp_time("sign-form", forged)
+        with pytest.raises(security.TokenError):
+            security.stamp_time("share-form", token)
+        with pytest.raises(security.TokenError, match="expired"):
+            security.stamp_time("sign-form", token, max_age=-1)
+    # Another secret key: another signer.
+    other = make_app(database_urls["sqlite"], instance_dir, SECRET_KEY="another")
+    with other.app_context(), pytest.raises(security.TokenError):
+        security.stamp_time("sign-form", token)
+
+
 def test_passwords_are_argon2id():
     hashed = security.hash_password("a long enough passphrase")
     assert hashed.startswith("$argon2id$")

@@ -192,27 +192,29 @@ def risky_notice() -> str:
 
 
 def form_stamp() -> str:
-    """A signed timestamp for the sign form's hidden field (minimum fill time)."""
-    return security.make_token(FORM_PURPOSE, int(time.time()))
+    """A signed timestamp for the forms' hidden field (minimum fill time, our own page)."""
+    return security.stamp(FORM_PURPOSE)
+
+
+def _stamped_at(stamp: str | None, max_age: int | None = None) -> float | None:
+    """When our page made ``stamp``; ``None`` when it is forged, missing or too old."""
+    try:
+        return security.stamp_time(FORM_PURPOSE, stamp or "", max_age=max_age)
+    except security.TokenError:
+        return None
 
 
 def stamp_is_ours(stamp: str | None, max_age: int = 24 * 3600) -> bool:
     """Whether ``stamp`` is one of our forms' stamps, issued within ``max_age`` seconds."""
-    try:
-        return isinstance(security.read_token(FORM_PURPOSE, stamp or "", max_age=max_age), int)
-    except security.TokenError:
-        return False
+    return _stamped_at(stamp, max_age) is not None
 
 
 def looks_like_bot(honeypot: str | None, stamp: str | None) -> bool:
     """A filled honeypot, a missing or forged stamp, or a form sent too fast."""
     if honeypot:
         return True
-    try:
-        issued = security.read_token(FORM_PURPOSE, stamp or "")
-    except security.TokenError:
-        return True
-    if not isinstance(issued, int):
+    issued = _stamped_at(stamp)
+    if issued is None:
         return True
     return time.time() - issued < current_app.config.get("SIGN_MIN_FILL_SECONDS", 3)
 
