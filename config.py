@@ -97,6 +97,9 @@ class Config:
             "rambler.ru,lenta.ru,autorambler.ru,myrambler.ru,ro.ru,tut.by,mail.by,yandex.by",
         )
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # Keep petition states per web process, dropped by PostgreSQL notifications;
+        # off (every view reads the row) behind a pooler that cannot LISTEN.
+        self.PETITION_STATE_CACHE = _env_bool("PETITION_STATE_CACHE", True)
         # Off only where something else limits (a proxy) or for benchmarks.
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
         # Proxies in front of the app (a TLS-terminating proxy: 1). Their

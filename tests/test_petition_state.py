@@ -109,3 +109,19 @@ def test_the_trigger_exists_after_create_all(seeded):
         names = _db.session.scalars(text(
             "SELECT tgname FROM pg_trigger WHERE tgrelid = 'petitions'::regclass")).all()
     assert "petitions_state_notify" in names
+
+
+def test_without_the_cache_every_view_reads_the_row(pg_app):
+    pg_app.config["PETITION_STATE_CACHE"] = False
+    statements = []
+    with pg_app.app_context():
+        seed_demo()
+        listener = event.listens_for(_db.engine, "before_cursor_execute")(
+            lambda *args: statements.append(args[2]))
+        try:
+            for _ in range(3):
+                assert _count(pg_app) == 0
+        finally:
+            event.remove(_db.engine, "before_cursor_execute", listener)
+        assert state._caches.get(_db.engine) is None  # no listener started
+    assert sum("FROM petitions WHERE slug" in s for s in statements) == 3

@@ -167,7 +167,7 @@ def get_public_petition(slug: str) -> PublicPetition:
     """
     if not is_slug(slug):
         raise NotFound(errors={"slug": [_("There is no petition at this address.")]})
-    row = read_state(db.engine, slug)
+    row = read_state(db.engine, slug, cached=current_app.config.get("PETITION_STATE_CACHE", True))
     if row is None or row[1] == PetitionStatus.DRAFT:
         raise NotFound(errors={"slug": [_("There is no petition at this address.")]})
     petition_id, status, goal, signature_count = row

@@ -203,9 +203,12 @@ def _cache(engine: Engine) -> _Cache | None:
     return cache
 
 
-def read_state(engine: Engine, slug: str) -> StateRow | None:
-    """``(id, status, goal, signature_count)`` of the petition at ``slug``, or ``None``."""
-    cache = _cache(engine)
+def read_state(engine: Engine, slug: str, *, cached: bool = True) -> StateRow | None:
+    """``(id, status, goal, signature_count)`` of the petition at ``slug``, or ``None``.
+
+    ``cached=False`` reads the row every time (``PETITION_STATE_CACHE=0``).
+    """
+    cache = _cache(engine) if cached else None
     return _read_row(engine, slug) if cache is None else cache.read(engine, slug)
 
 
