@@ -59,12 +59,6 @@ NOTIFY_DDL = (
     "CREATE TRIGGER petitions_state_notify AFTER UPDATE OR DELETE ON petitions "
     "FOR EACH ROW EXECUTE FUNCTION petition_state_notify()",
 )
-DROP_DDL = (
-    "DROP TRIGGER IF EXISTS petitions_state_notify ON petitions",
-    "DROP FUNCTION IF EXISTS petition_state_notify()",
-)
-
-
 def attach_ddl(table: Any) -> None:
     """Create the trigger whenever ``table`` (petitions) is created on PostgreSQL."""
     for statement in NOTIFY_DDL:
@@ -87,8 +81,9 @@ class _Cache:
         self._engine = weakref.ref(engine)
         self._lock = threading.Lock()
         self._entries: dict[str, StateRow] = {}
-        self._changes: dict[str, int] = {}  # notifications seen per slug
+        self._version = 0  # changes seen so far (notifications, own commits)
         self._generation = 0  # listener connections so far
+        self._warned = 0  # the generation whose loss was logged
         self._listening = False
         self._stopped = threading.Event()
         self._pid = os.getpid()
@@ -113,23 +108,23 @@ class _Cache:
     def read(self, engine: Engine, slug: str) -> StateRow | None:
         with self._lock:
             entry = self._entries.get(slug) if self._listening else None
-            seen = (self._generation, self._changes.get(slug, 0), self._listening)
+            seen = (self._generation, self._version, self._listening)
         if entry is not None:
             return entry
         row = _read_row(engine, slug)
         with self._lock:
             # Keep it only if nothing changed while it was read (and we listen).
-            if row is not None and seen == (self._generation, self._changes.get(slug, 0), True):
+            if row is not None and seen == (self._generation, self._version, True):
                 self._entries[slug] = row
         return row
 
     def forget(self, slug: str | None = None) -> None:
         with self._lock:
+            self._version += 1  # a row being read meanwhile is not kept
             if slug is None:
                 self._entries.clear()
             else:
                 self._entries.pop(slug, None)
-                self._changes[slug] = self._changes.get(slug, 0) + 1
 
     def _listen(self) -> None:
         while not self._stopped.is_set():
@@ -141,7 +136,8 @@ class _Cache:
                     for notice in connection.notifies(timeout=self.RETRY_SECONDS):
                         self.forget(notice.payload)
             except Exception:  # noqa: BLE001 (whatever broke: stop caching, connect again)
-                if not self._stopped.is_set():
+                if not self._stopped.is_set() and self._generation > self._warned:
+                    self._warned = self._generation  # once per lost connection
                     logger.warning("Petition state listener disconnected; reading rows meanwhile")
             finally:
                 with self._lock:
