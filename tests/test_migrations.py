@@ -15,7 +15,7 @@ from tests.conftest import PG_URL
 EXPECTED_TABLES = {
     "users", "api_tokens", "organisations", "petitions", "petition_texts", "demands",
     "demand_texts", "signatures", "mailing_lists", "subscribers", "subscriptions", "mailouts",
-    "mailout_texts", "deliveries", "audit_events", "alembic_version",
+    "mailout_texts", "deliveries", "audit_events", "notices", "suppressions", "alembic_version",
 }
 
 
@@ -25,7 +25,7 @@ def _scratch_postgres() -> str:
     name = f"{url.database}_migrations"
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))  # PostgreSQL 13+
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return url.set(database=name).render_as_string(hide_password=False)
@@ -77,3 +77,32 @@ def test_migrate_empty_database_to_head_agrees_with_models(empty_database, tmp_p
         db.engine.dispose()
     result = runner.invoke(args=["db", "check"])
     assert result.exit_code == 0, result.output
+
+
+def test_confirmation_failures_start_at_zero_on_existing_rows_and_downgrade(empty_database, tmp_path):
+    from flask_migrate import downgrade
+
+    os.environ["INSTANCE_PATH"] = str(tmp_path)
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=empty_database)
+    with app.app_context():
+        upgrade(revision="5e7a1c0d9b42")
+        engine = create_engine(empty_database)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO mailing_lists (id, slug, name, description, public, created_at)"
+                              " VALUES (1, 'l', 'L', '', true, CURRENT_TIMESTAMP)"))
+            conn.execute(text("INSERT INTO subscribers (id, email_digest, email, locale, created_at)"
+                              " VALUES (1, 'd', 'x', 'en', CURRENT_TIMESTAMP)"))
+            conn.execute(text(
+                "INSERT INTO subscriptions (list_id, subscriber_id, status, source, created_at, changed_at)"
+                " VALUES (1, 1, 'unconfirmed', 'form', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        upgrade()
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT confirmation_failures FROM subscriptions")).scalar_one() == 0
+        downgrade(revision="5e7a1c0d9b42")
+        inspector = inspect(engine)
+        assert "suppressions" not in inspector.get_table_names()
+        assert "confirmation_failures" not in {c["name"] for c in inspector.get_columns("subscriptions")}
+        engine.dispose()
+        from objectwar.extensions import db
+
+        db.engine.dispose()

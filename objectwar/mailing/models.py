@@ -21,6 +21,11 @@ class SubscriptionStatus(enum.StrEnum):
     COMPLAINED = "complained"
 
 
+class SuppressionReason(enum.StrEnum):
+    DELETED = "deleted"  # a coordinator deleted the subscription by hand
+    ERASED = "erased"  # the person asked for their data to be erased
+
+
 class MailoutStatus(enum.StrEnum):
     DRAFT = "draft"
     SCHEDULED = "scheduled"
@@ -83,11 +88,31 @@ class Subscription(db.Model):
     # The outbox of double opt-in: set when a confirmation email is due.
     confirmation_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Failed sends of the email now due (``outbox.rows``: retries double, then give up).
+    confirmation_failures: Mapped[int] = mapped_column(server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     mailing_list: Mapped[MailingList] = relationship()
     subscriber: Mapped[Subscriber] = relationship()
+
+
+class Suppression(db.Model):
+    """An address no import may subscribe again, known only by its keyed digest.
+
+    Written when a subscription is deleted (the row, and with it the status
+    ``unsubscribed``, is gone); only the person's own confirmed opt-in lifts it.
+    """
+
+    __tablename__ = "suppressions"
+    __table_args__ = (Index("ix_suppressions_digest_list", "email_digest", "list_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_digest: Mapped[str] = mapped_column(String(64))
+    # The list the address is kept off; ``None``: every list.
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("mailing_lists.id", ondelete="CASCADE"))
+    reason: Mapped[SuppressionReason] = mapped_column(enum_type(SuppressionReason))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Mailout(db.Model):

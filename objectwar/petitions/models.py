@@ -122,6 +122,9 @@ class Signature(db.Model):
     confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The outbox: set when an email to this signer is due, cleared when sent.
     confirmation_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Failed sends of the email now due (``outbox.rows``: retries double, then give up).
+    # A server default only, so that the INSERT of ``signing.sign`` stays as it is.
+    confirmation_failures: Mapped[int] = mapped_column(server_default="0")
     # Emails sent in the current 24-hour window (at most a few a day per address).
     confirmation_sends: Mapped[int] = mapped_column(default=0)
     confirmation_window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
