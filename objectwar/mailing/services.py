@@ -94,7 +94,6 @@ FORM_SOURCE = "form"
 RESEND_GAP = timedelta(hours=8)
 MAX_LISTS_PER_DAY = 3
 DEFAULT_SUBSCRIBE_SUBJECT = "Please confirm your subscription"
-# The relay refused the recipient, or cannot take an internationalised address.
 _TRUE = frozenset({"y", "yes", "on", "1", "true"})
 
 
@@ -163,6 +162,7 @@ def request_subscription(slug: str, data: Mapping[str, Any], *, default_locale: 
         return None
     elif subscription.confirmation_due_at is None:
         subscription.confirmation_due_at = now
+        subscription.confirmation_failures = 0
     try:
         db.session.commit()
     except IntegrityError:
@@ -202,7 +202,8 @@ def send_subscription_confirmation(subscription_id: int) -> bool:
 
     A subscribed person gets "you are already subscribed"; anyone else a link.
     Over the per-address limit the email is dropped, not postponed; a failed
-    send is retried after ``MAIL_RETRY_SECONDS``. Returns whether it was sent.
+    send is retried after ``MAIL_RETRY_SECONDS``, doubling with each further
+    failure, and given up like a notice (``outbox.rows``). Returns whether it was sent.
     """
     now = utcnow()
     if not _claim_subscription(subscription_id, now):
@@ -214,15 +215,11 @@ def send_subscription_confirmation(subscription_id: int) -> bool:
         return False
     try:
         mailer.send(_subscription_message(subscription))
-    except rows.PERMANENT_FAILURES:
-        current_app.logger.warning("Confirmation of subscription %s cannot be sent", subscription_id)
-        rows.set_due(Subscription, subscription_id, None)
+    except Exception as error:
+        if rows.send_failed(Subscription, subscription_id, error):
+            raise
         return False
-    except Exception:
-        rows.retry_later(Subscription, subscription_id)
-        raise
-    subscription.confirmation_due_at = None
-    subscription.confirmation_sent_at = utcnow()
+    rows.mark_sent(subscription, utcnow())
     db.session.commit()
     return True
 

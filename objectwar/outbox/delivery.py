@@ -14,6 +14,7 @@ from objectwar.accounts import services as accounts
 from objectwar.accounts.models import Invitation, User
 from objectwar.extensions import db
 from objectwar.organisations.models import Organisation
+from objectwar.outbox import rows
 from objectwar.outbox import services as outbox
 from objectwar.outbox.models import Notice, NoticeKind
 
@@ -72,12 +73,10 @@ def deliver(notice_id: int) -> bool:
             outbox.mark_sent(notice, note="skipped: nothing to send any more")
             return False
         email.send(message)
-    except (OSError, smtplib.SMTPException) as error:
-        # The kind of error and its code, not its text: relays quote the address.
-        reason = f"{type(error).__name__} {getattr(error, 'smtp_code', '')}".strip()
+    except (OSError, smtplib.SMTPException, UnicodeError) as error:
+        reason = rows.describe(error)
         current_app.logger.warning("Notice %s not sent: %s", notice_id, reason)
-        outbox.mark_failed(notice, reason,
-                           permanent=isinstance(error, smtplib.SMTPRecipientsRefused))
+        outbox.mark_failed(notice, reason, permanent=rows.is_permanent(error))
         return False
     outbox.mark_sent(notice)
     return True

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import or_, select, update
 
 from objectwar.extensions import db
+from objectwar.outbox import rows
 from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.types import utcnow
 
@@ -63,21 +63,14 @@ def mark_sent(notice: Notice, note: str | None = None) -> None:
     db.session.commit()
 
 
-MAX_ATTEMPTS = 10
-
-
 def mark_failed(notice: Notice, error: str, *, permanent: bool = False) -> None:
-    """Note why a notice failed and when to try again.
+    """Note why a notice failed and when to try again (the rule of :mod:`objectwar.outbox.rows`).
 
     The first retry comes ``MAIL_RETRY_SECONDS`` later and the delay doubles with
-    each further attempt (CONTRACT.md); a refused recipient, or ``MAX_ATTEMPTS``
+    each further attempt (CONTRACT.md); a refused recipient, or ``rows.MAX_ATTEMPTS``
     failures, end the tries.
     """
     notice.claimed_at = None
     notice.last_error = error[:300]
-    if permanent or notice.attempts >= MAX_ATTEMPTS:
-        notice.due_at = None
-    else:
-        delay = current_app.config.get("MAIL_RETRY_SECONDS", 60) * 2 ** max(0, notice.attempts - 1)
-        notice.due_at = utcnow() + timedelta(seconds=delay)
+    notice.due_at = rows.next_try(notice.attempts, permanent=permanent)
     db.session.commit()

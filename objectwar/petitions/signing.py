@@ -389,7 +389,7 @@ def _repeat(signature: Signature, now) -> int | None:
     db.session.execute(
         update(Signature)
         .where(Signature.id == signature_id, Signature.confirmation_due_at.is_(None))
-        .values(confirmation_due_at=now)
+        .values(confirmation_due_at=now, confirmation_failures=0)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -427,7 +427,8 @@ def send_confirmation(signature_id: int) -> bool:
     """Send the due email of one signature, if this runner claims it; return whether sent.
 
     A confirmed signer gets "you have already signed"; an unconfirmed one a
-    (new) confirmation link. A failed send is retried after ``MAIL_RETRY_SECONDS``.
+    (new) confirmation link. A failed send is retried after ``MAIL_RETRY_SECONDS``,
+    doubling with each further failure, and given up like a notice (``outbox.rows``).
     """
     now = utcnow()
     if not _claim(signature_id, now):
@@ -437,20 +438,16 @@ def send_confirmation(signature_id: int) -> bool:
         return False
     try:
         mailer.send(_message(signature))
-    except rows.PERMANENT_FAILURES:
-        # Never deliverable (the relay refused the recipient, or offers no SMTPUTF8
-        # for an address with a non-ASCII local part): drop it, do not retry.
-        current_app.logger.warning("Confirmation of signature %s cannot be sent", signature_id)
-        rows.set_due(Signature, signature_id, None)
+    except Exception as error:
+        # Retried with doubling delays (``outbox.rows``); a send that can never
+        # succeed (a refused recipient) or too many failures give it up.
+        if rows.send_failed(Signature, signature_id, error):
+            raise
         return False
-    except Exception:
-        rows.retry_later(Signature, signature_id)
-        raise
     sent_at = utcnow()
     new_window = (signature.confirmation_window_start is None
                   or signature.confirmation_window_start <= sent_at - SEND_WINDOW)
-    signature.confirmation_due_at = None
-    signature.confirmation_sent_at = sent_at
+    rows.mark_sent(signature, sent_at)
     signature.confirmation_sends = 1 if new_window else signature.confirmation_sends + 1
     if new_window:
         signature.confirmation_window_start = sent_at
