@@ -1,7 +1,10 @@
-"""Mailing lists and their subscribers: import, unsubscribe, export.
+"""Mailing lists and their subscribers: import, unsubscribe, suppression, export.
 
-An address that unsubscribed, bounced or complained is never subscribed again
-by an import: only its owner can come back (through the public form).
+An address that unsubscribed, bounced or complained, or whose subscription a
+coordinator deleted, or whose owner asked for erasure, is never subscribed
+again by an import: only its owner can come back (through the public form,
+confirmed by email). The first three keep their subscription row with that
+status; the others leave a :class:`Suppression` (a keyed digest, never the address).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from objectwar import security
 from objectwar.audit.services import record
@@ -28,6 +31,8 @@ from objectwar.mailing.models import (
     Subscriber,
     Subscription,
     SubscriptionStatus,
+    Suppression,
+    SuppressionReason,
 )
 from objectwar.types import utcnow
 from objectwar.validation import (
@@ -123,7 +128,8 @@ def import_subscribers(slug: str, data: Any, *, actor_id: int | None = None,
         ]})
     now = utcnow()
     summary: dict[str, Any] = {"added": 0, "updated": 0, "skipped": 0, "errors": []}
-    seen: set[str] = set()
+    # Suppressed addresses are skipped like repeats in the file.
+    seen: set[str] = suppressed_digests(mailing_list.id)
     for index, item in enumerate(people):
         try:
             person = _clean_person(item)
@@ -180,6 +186,36 @@ def _import_one(mailing_list: MailingList, person: dict[str, Any], digest: str, 
         subscription.changed_at = now
         changed = True
     return "updated" if changed else "skipped"
+
+
+# -- suppression -----------------------------------------------------------------------
+
+
+def suppressed_digests(list_id: int) -> set[str]:
+    """Digests of the addresses no import may add to this list."""
+    return set(db.session.scalars(select(Suppression.email_digest).where(
+        or_(Suppression.list_id == list_id, Suppression.list_id.is_(None)))))
+
+
+def suppress(email_digest: str, reason: SuppressionReason, list_id: int | None = None) -> None:
+    """Keep an address off a list (``None``: every list) for imports; the caller commits."""
+    known = db.session.scalar(select(Suppression.id).where(
+        Suppression.email_digest == email_digest,
+        Suppression.list_id.is_(None) if list_id is None else Suppression.list_id == list_id))
+    if known is None:
+        db.session.add(Suppression(email_digest=email_digest, list_id=list_id, reason=reason))
+
+
+def lift_suppression(email_digest: str, list_id: int) -> None:
+    """The owner of the address confirmed a subscription to this list: imports may update it again.
+
+    A suppression of every list (an erasure) stays for the other lists. The caller commits.
+    """
+    db.session.execute(
+        delete(Suppression)
+        .where(Suppression.email_digest == email_digest, Suppression.list_id == list_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # -- unsubscribe ---------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Every change is written to the audit log with the coordinator who made it.
 Imports go through :func:`objectwar.mailing.lists.import_subscribers`, so an
-address that unsubscribed, bounced or complained is never subscribed again.
+address that unsubscribed, bounced or complained, or whose subscription was
+deleted, is never subscribed again.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from objectwar.mailing.models import (
     Subscriber,
     Subscription,
     SubscriptionStatus,
+    SuppressionReason,
 )
 from objectwar.validation import clean_name, clean_text, fail, merge, validate_email
 
@@ -189,12 +191,16 @@ def unsubscribe_one(actor_id: int, slug: str, subscription_id: int) -> Subscript
 
 
 def delete_one(actor_id: int, slug: str, subscription_id: int) -> None:
-    """Delete one subscription: the list forgets the person (an import may add them again).
+    """Delete one subscription: the list forgets the person, and no import adds them again.
 
+    What stays is a suppression of the address's digest for this list, written
+    in the same transaction; only the person's own confirmed opt-in lifts it.
     :raise NotFound: no such subscription on this list.
     """
     subscription = get_subscription(slug, subscription_id)
     lists.skip_pending(subscription)
+    lists.suppress(subscription.subscriber.email_digest, SuppressionReason.DELETED,
+                   subscription.list_id)
     record("list.delete_subscription", subscription.mailing_list, actor_id=actor_id,
            subscription_id=subscription.id, subscriber_id=subscription.subscriber_id,
            status=str(subscription.status))

@@ -17,6 +17,7 @@ from objectwar import email as mailer
 from objectwar import security
 from objectwar.errors import NotFound, ValidationError
 from objectwar.extensions import db
+from objectwar.mailing import lists
 from objectwar.mailing.models import MailingList, Subscriber, Subscription, SubscriptionStatus
 from objectwar.outbox import rows
 from objectwar.types import utcnow
@@ -49,12 +50,14 @@ def subscribe_confirmed(list_slug: str, *, email: str, name: str | None, locale:
             status=SubscriptionStatus.SUBSCRIBED, consented_at=consented_at, changed_at=now,
         )
         db.session.add(subscription)
+        lists.lift_suppression(subscriber.email_digest, mailing_list.id)
     elif subscription.status not in _FINAL and subscription.status != SubscriptionStatus.SUBSCRIBED:
         subscription.status = SubscriptionStatus.SUBSCRIBED
         subscription.source = source
         subscription.consented_at = consented_at
         subscription.confirmation_due_at = None
         subscription.changed_at = now
+        lists.lift_suppression(subscriber.email_digest, mailing_list.id)
     db.session.flush()
     return subscription
 
@@ -292,7 +295,8 @@ def subscription_for_confirmation(slug: str, token: str) -> Subscription:
 def confirm_subscription(slug: str, token: str) -> Subscription:
     """Confirm a subscription, idempotently: the owner of the address consented now.
 
-    Someone who had unsubscribed comes back by their own action (source ``form``).
+    Someone who had unsubscribed, or whose subscription a coordinator deleted,
+    comes back by their own action (source ``form``; the suppression is lifted).
     :raise NotFound: a bad link.
     """
     subscription = subscription_for_confirmation(slug, token)
@@ -304,5 +308,6 @@ def confirm_subscription(slug: str, token: str) -> Subscription:
         subscription.consented_at = now
         subscription.changed_at = now
         subscription.confirmation_due_at = None
+        lists.lift_suppression(subscription.subscriber.email_digest, subscription.list_id)
         db.session.commit()
     return subscription
