@@ -18,7 +18,6 @@ from huey import Huey, crontab
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
 from objectwar.mailing import delivery as mail_delivery
-from objectwar.mailing import mailouts as mail_mailouts
 from objectwar.mailing import services as mailing_services
 from objectwar.outbox import delivery as notice_delivery
 from objectwar.petitions import signing
@@ -175,19 +174,13 @@ def enqueue_mailout(mailout_id: int, chains: int | None = None) -> None:
 @app_task()
 def deliver_batch(mailout_id: int) -> None:
     """Send batches of one mail-out for a while, then queue the next run if work remains."""
-    delay = mail_delivery.run(mailout_id)
+    delay = mail_delivery.run(mailout_id, notify=lambda notice_id: enqueue(send_notice, notice_id))
     if delay is None or huey.immediate:
         return
     if delay <= 0:
         deliver_batch(mailout_id)
     else:
         deliver_batch.schedule(args=(mailout_id,), delay=delay)
-
-
-@app_task()
-def send_mailout_test(mailout_id: int, user_id: int, locale: str) -> None:
-    """Send a coordinator one locale's message of a mail-out ("send a test to me")."""
-    mail_mailouts.send_test(mailout_id, user_id, locale)
 
 
 @app_task()

@@ -21,6 +21,8 @@ from objectwar.mailing.models import (
     Subscription,
     SubscriptionStatus,
 )
+from objectwar.outbox import delivery as notice_delivery
+from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.types import utcnow
 from tests.mailing_support import Relay, add_subscribers, address, make_list
 
@@ -186,13 +188,21 @@ def test_too_many_errors_in_a_row_pause_and_tell_the_coordinator(db, relay):
     mailout = mailouts.create_mailout({"list": "updates", "subject": "S", "body_markdown": "B"},
                                       created_by=coordinator)
     delivery.start_sending(mailout.id)
-    assert delivery.run(mailout.id, seconds=10) is None
+    queued = []
+    assert delivery.run(mailout.id, seconds=10, notify=queued.append) is None
     db.session.expire_all()
     paused = db.session.get(Mailout, mailout.id)
     assert paused.status == MailoutStatus.PAUSED
     assert paused.consecutive_errors >= delivery.ERROR_LIMIT
+    # The email to the coordinator is a row of the outbox, committed with the pause.
+    (notice,) = db.session.scalars(select(Notice))
+    assert queued == [notice.id] and notice.kind == NoticeKind.MAILOUT_PAUSED
+    assert notice.recipient == "coord@objectwar.test" and notice.due_at is not None
+    assert relay.messages == []
+    assert notice_delivery.deliver(notice.id) is True
     assert [m["To"].addresses[0].addr_spec for m in relay.messages] == ["coord@objectwar.test"]
     assert f"Mail-out {mailout.id}" in relay.messages[0]["Subject"]
+    assert f"/admin/mailouts/{mailout.id}" in relay.messages[0].get_body(("plain",)).get_content()
     assert statuses(mailout.id)[DeliveryStatus.FAILED] == 0  # transient: kept for the resume
 
 

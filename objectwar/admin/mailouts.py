@@ -176,14 +176,14 @@ def mailout_schedule(mailout_id: int):
 @bp.post(f"/mailouts/{ID}/test")
 @permissions.coordinator_required
 def mailout_test(mailout_id: int):
-    """Send the chosen locale's message to the coordinator's own address, from a task."""
+    """Send the chosen locale's message to the coordinator's own address (an outbox notice)."""
     found = mailouts.get_mailout(mailout_id)
     form = SendTestForm()
     try:
-        locale = mailouts.request_test(mailout_id, form.locale.data or "", actor=current_user)
+        notice = mailouts.request_test(mailout_id, form.locale.data or "", actor=current_user)
     except ValidationError as error:
         show_errors(form, error)
         return _detail(found, test_form=form, status=422)
-    tasks.enqueue(tasks.send_mailout_test, mailout_id, current_user.id, locale)
+    tasks.enqueue_notices([notice])
     flash(_("A test message is on its way to %(email)s.", email=current_user.email))
     return _back(mailout_id)

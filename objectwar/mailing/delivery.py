@@ -32,7 +32,7 @@ mail-out's id. How it holds together:
 * 4xx answers and lost connections return rows to pending with a delay from
   ``MAIL_RETRY_SECONDS`` doubling per attempt; 5xx answers fail the delivery
   and mark the subscription bounced; ``ERROR_LIMIT`` errors in a row pause the
-  mail-out and tell its coordinator.
+  mail-out and tell its coordinator (a notice in the outbox, written with the pause).
 
 Optional settings (``app.config``, defaults in code): ``MAILOUT_BATCH_SIZE`` (50),
 ``MAILOUT_CHAINS`` (4 parallel task chains per mail-out, in ``tasks.py``),
@@ -46,12 +46,12 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from flask_babel import lazy_gettext
 from sqlalchemy import and_, exists, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
@@ -71,6 +71,8 @@ from objectwar.mailing.models import (
     Subscription,
     SubscriptionStatus,
 )
+from objectwar.outbox import services as outbox
+from objectwar.outbox.models import NoticeKind
 from objectwar.types import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,8 @@ MAX_RELAY_BACKOFF_SECONDS = 600
 RUN_SECONDS = 20.0  # one task sends for at most this long, then re-queues itself
 SWEEP_IDLE_SECONDS = 30  # a sending mail-out nobody claimed for this long is re-queued
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
+# Takes the id of a committed outbox notice (to queue its sending).
+Notify = Callable[[int], Any]
 TOKEN_SLOT = "XTOKENSLOTX"  # noqa: S105 (not a secret: stands for the token in a URL)
 
 
@@ -462,9 +466,12 @@ def release(ids: list[int], claimed_at: datetime, *, delay: float = 0.0) -> None
     db.session.commit()
 
 
-def _after_batch(mailout_id: int, result: BatchResult) -> bool:
+def _after_batch(mailout_id: int, result: BatchResult, notify: Notify | None = None) -> bool:
     """Add the batch to the counters; pause after too many errors. Returns whether it paused.
 
+    A pause adds the email telling the coordinator to the outbox in the same
+    transaction, then hands its id to ``notify`` (the caller queues it; without
+    one, the periodic task of the outbox sends it).
     If a coordinator paused or cancelled meanwhile (and counted), count again instead.
     """
     _begin_write()
@@ -489,41 +496,43 @@ def _after_batch(mailout_id: int, result: BatchResult) -> bool:
     db.session.execute(update(Mailout).where(Mailout.id == mailout_id).values(**values)
                        .execution_options(synchronize_session=False))
     paused = errors >= ERROR_LIMIT and mailouts.transition(mailout_id, Action.PAUSE)
+    notice_id = None
     if paused:
         mailouts.recount(mailout_id)
         record("mailout.paused_on_errors", target_type="mailout", mailout_id=mailout_id,
                errors_in_a_row=errors)
+        notice_id = pause_notice(mailout_id)
     db.session.commit()
-    if paused:
-        notify_paused(mailout_id)
+    if notice_id is not None and notify is not None:
+        notify(notice_id)
     return paused
 
 
-def notify_paused(mailout_id: int) -> None:
-    """Tell the mail-out's coordinator that it was paused (best effort: the pause is the record)."""
+def pause_notice(mailout_id: int) -> int | None:
+    """Add the email telling the mail-out's coordinator that it paused to the outbox.
+
+    The caller commits (with the pause). Returns the notice's id; ``None``
+    when nobody is to be told (no coordinator, or no longer active).
+    """
     mailout = db.session.get(Mailout, mailout_id)
     user = mailout.created_by if mailout else None
-    if user is None:
-        return
-    try:
-        email.send(email.compose(
-            "mailout_paused", to=user.email, locale=user.locale or "en",
-            subject=lazy_gettext("Mail-out %(id)s paused after %(n)d errors in a row",
-                                 id=mailout_id, n=ERROR_LIMIT),
-            mailout=mailout,
-        ))
-    except Exception:  # the relay is likely the problem; the admin shows the pause anyway
-        log.warning("Could not tell the coordinator that mail-out %s paused", mailout_id, exc_info=True)
+    if user is None or not user.active:
+        return None
+    notice = outbox.queue(NoticeKind.MAILOUT_PAUSED, mailout_id, user.email, user.locale or "en")
+    db.session.flush()
+    return notice.id
 
 
 # -- one task's run ------------------------------------------------------------------
 
 
-def run(mailout_id: int, *, seconds: float | None = None) -> float | None:
+def run(mailout_id: int, *, seconds: float | None = None, notify: Notify | None = None) -> float | None:
     """Claim and send batches for up to ``seconds``.
 
     Returns ``None`` when this chain of tasks should stop (not sending any more,
     or finished), else the delay in seconds before the next task should run.
+    ``notify`` is given the id of an outbox notice committed on the way (the
+    coordinator's pause notice) to queue its sending.
     """
     deadline = time.monotonic() + (RUN_SECONDS if seconds is None else seconds)
     mailout = db.session.scalar(
@@ -554,10 +563,12 @@ def run(mailout_id: int, *, seconds: float | None = None) -> float | None:
                 except email.SendError as error:
                     log.warning("Mail-out %s: %s", mailout_id, error)
                     release(claim.rows, claim.claimed_at)  # type: ignore[arg-type]
-                    _after_batch(mailout_id, BatchResult(errors_in_a_row=1, connection_lost=True))
+                    if _after_batch(mailout_id, BatchResult(errors_in_a_row=1, connection_lost=True),
+                                    notify):
+                        return None
                     return 1.0
             result = send_claimed(composer, claim, conn)
-            if _after_batch(mailout_id, result):
+            if _after_batch(mailout_id, result, notify):
                 return None
             if result.connection_lost:
                 email.close_connection(conn)

@@ -30,7 +30,6 @@ from sqlalchemy import Select, func, select, update
 from objectwar.accounts.models import User
 from objectwar.audit.services import record
 from objectwar.email import RawTemplate, external_url
-from objectwar.email import send as send_message
 from objectwar.errors import Conflict, NotFound, ValidationError
 from objectwar.extensions import db
 from objectwar.mailing.models import (
@@ -44,6 +43,9 @@ from objectwar.mailing.models import (
     Subscription,
     SubscriptionStatus,
 )
+from objectwar.outbox import services as outbox
+from objectwar.outbox.models import Notice, NoticeKind
+from objectwar.security import email_digest
 from objectwar.types import utcnow
 from objectwar.validation import collect, merge, validate_country, validate_locale
 
@@ -469,29 +471,35 @@ def preview(mailout: Mailout, locale: str) -> dict[str, Any]:
             "html": Markup(nh3.clean(rendered.html, clean_content_tags={"script", "style", "title"}))}  # noqa: S704 (nh3-cleaned)
 
 
-def request_test(mailout_id: int, locale: str, *, actor: User) -> str:
-    """Record that a coordinator asked for a test in ``locale``; the caller queues :func:`send_test`.
+def request_test(mailout_id: int, locale: str, *, actor: User) -> Notice:
+    """Add a test of ``locale``'s message, to the coordinator's own address, to the outbox.
 
+    Committed with the audit record; the caller queues the notice's id.
     :raise ValidationError: the mail-out has no text in that locale.
     """
     mailout = get_mailout(mailout_id)
     if locale not in {text.locale for text in mailout.texts}:
         raise ValidationError(errors={"locale": [_("Choose one of the languages offered.")]})
+    notice = outbox.queue(NoticeKind.MAILOUT_TEST, mailout_id, actor.email, locale)
     record("mailout.test", target_type="mailout", actor_id=actor.id, mailout_id=mailout_id,
            locale=locale)
     db.session.commit()
-    return locale
+    return notice
 
 
-def send_test(mailout_id: int, user_id: int, locale: str) -> None:
-    """Send ``locale``'s message of a mail-out to one coordinator's own address (a task)."""
-    mailout = get_mailout(mailout_id)
-    user = db.session.get(User, user_id)
-    if user is None or not user.is_coordinator:
-        return
+def message_for_test(mailout_id: int, recipient: str, locale: str) -> Message | None:
+    """The test of a mail-out in ``locale`` for the coordinator with this address.
+
+    ``None`` when there is nothing to send any more: the mail-out is gone, or
+    the address is no longer an active coordinator's.
+    """
+    mailout = db.session.get(Mailout, mailout_id)
+    user = db.session.scalar(select(User).where(User.email_digest == email_digest(recipient)))
+    if mailout is None or not mailout.texts or user is None or not user.active or not user.is_coordinator:
+        return None
     rendered = personalised(mailout, locale, user.name or "",
                             external_url("mailing.unsubscribe", token="test"))  # noqa: S106 (a link that leads nowhere)
     with force_locale(rendered.locale):
         subject = _("[Test] %(subject)s", subject=rendered.subject)
-    send_message(Message(subject=subject, recipients=[user.email], body=rendered.text,
-                       html=rendered.html, sender=current_app.config["MAIL_DEFAULT_SENDER"]))
+    return Message(subject=subject, recipients=[recipient], body=rendered.text,
+                   html=rendered.html, sender=current_app.config["MAIL_DEFAULT_SENDER"])

@@ -13,6 +13,9 @@ from objectwar import email
 from objectwar.accounts import services as accounts
 from objectwar.accounts.models import Invitation, User
 from objectwar.extensions import db
+from objectwar.mailing import delivery as mail_delivery
+from objectwar.mailing import mailouts
+from objectwar.mailing.models import Mailout, MailoutStatus
 from objectwar.organisations.models import Organisation
 from objectwar.outbox import rows
 from objectwar.outbox import services as outbox
@@ -48,15 +51,31 @@ def _context(notice: Notice) -> dict[str, Any] | None:
         if user is None or not user.active:
             return None
         return {"link": email.external_url("accounts.reset", token=accounts.reset_token(user))}
+    if notice.kind == NoticeKind.MAILOUT_PAUSED:
+        mailout = db.session.get(Mailout, notice.target_id)
+        if mailout is None or mailout.status != MailoutStatus.PAUSED:  # resumed or cancelled since
+            return None
+        return {"mailout": mailout,
+                "admin_url": email.external_url("admin.mailout", mailout_id=mailout.id)}
     return None
 
 
+def _subject(notice: Notice) -> Any:
+    if notice.kind == NoticeKind.MAILOUT_PAUSED:
+        return _l("Mail-out %(id)s paused after %(n)d errors in a row", id=notice.target_id,
+                  n=mail_delivery.ERROR_LIMIT)
+    return SUBJECTS[notice.kind]
+
+
 def compose(notice: Notice) -> Message | None:
+    """The notice's email, or ``None`` when there is nothing to send any more."""
+    if notice.kind == NoticeKind.MAILOUT_TEST:
+        return mailouts.message_for_test(notice.target_id, notice.recipient, notice.locale)
     context = _context(notice)
     if context is None:
         return None
     return email.compose(str(notice.kind), to=notice.recipient, locale=notice.locale,
-                         subject=SUBJECTS[notice.kind], **context)
+                         subject=_subject(notice), **context)
 
 
 def deliver(notice_id: int) -> bool:

@@ -18,6 +18,8 @@ class NoticeKind(enum.StrEnum):
     APPLICATION_REJECTED = "application_rejected"  # to the contact, with the message
     INVITATION = "invitation"  # target: an Invitation
     PASSWORD_RESET = "password_reset"  # noqa: S105 (a kind, not a secret); target: a User
+    MAILOUT_PAUSED = "mailout_paused"  # target: a Mailout paused on errors; to its coordinator
+    MAILOUT_TEST = "mailout_test"  # target: a Mailout; its message in ``locale``, to the coordinator who asked
 
 
 class Notice(db.Model):
@@ -27,7 +29,7 @@ class Notice(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[NoticeKind] = mapped_column(enum_type(NoticeKind))
-    # The row the email is about (an organisation, an invitation or a user).
+    # The row the email is about (an organisation, an invitation, a user or a mail-out).
     target_id: Mapped[int]
     recipient: Mapped[str] = mapped_column(Encrypted)
     locale: Mapped[str] = mapped_column(String(8), default="en")
