@@ -90,6 +90,8 @@ class Config:
         self.MAIL_USERNAME = env("MAIL_USERNAME") or None
         self.MAIL_PASSWORD = env("MAIL_PASSWORD") or None
         self.MAIL_DEFAULT_SENDER = env("MAIL_DEFAULT_SENDER") or "noreply@objectwarcampaign.invalid"
+        # The mailto of List-Unsubscribe; unsubscribe@ the sender's domain when unset.
+        self.UNSUBSCRIBE_MAILBOX = env("UNSUBSCRIBE_MAILBOX") or None
         self.CONFIRMATION_SUBJECT = env("CONFIRMATION_SUBJECT") or "Please confirm your signature"
         self.RISKY_EMAIL_DOMAINS = _env_list(
             "RISKY_EMAIL_DOMAINS",

@@ -112,6 +112,7 @@ def register(app: Flask) -> None:
                     worker_command, run_dev_command):
         app.cli.add_command(command)
     app.cli.command("purge")(purge_command)  # AppGroup.command: runs in the app context
+    app.cli.command("unsubscribe-mail")(unsubscribe_mail_command)
 
 
 # -- signing (issue [2]): retention --
@@ -123,3 +124,46 @@ def purge_command() -> None:
 
     deleted = purge_unconfirmed()
     click.echo("Purged: " + ", ".join(f"{n} {what}" for what, n in deleted.items()))
+
+
+# -- mailing lists (issue [4]): List-Unsubscribe's mailto --
+
+EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the message and tries again later
+MAX_MESSAGE_BYTES = 1024 * 1024
+
+
+def unsubscribe_mail_command() -> None:
+    """Unsubscribe as the link does, for one email (RFC 5322) on standard input.
+
+    For an MTA's pipe to the ``UNSUBSCRIBE_MAILBOX`` address. Exits 0 when the
+    message was handled, or ignored (no valid token: nothing changes), and 75
+    (EX_TEMPFAIL) when it cannot be handled now (the database is unreachable):
+    the MTA then tries again later instead of bouncing the message.
+    """
+    from objectwar.mailing.lists import unsubscribe_by_mail
+
+    raw = _read_message(sys.stdin.buffer, MAX_MESSAGE_BYTES)
+    log = current_app.logger
+    try:
+        mailing_list = unsubscribe_by_mail(raw)
+        slug = mailing_list.slug if mailing_list is not None else None
+    except Exception as error:  # most likely the database; the message is kept, not lost
+        log.error("unsubscribe-mail: cannot handle the message now (%s); the MTA will retry",
+                  type(error).__name__)
+        raise SystemExit(EX_TEMPFAIL) from None
+    # Never the address: only the list, or that nothing was done.
+    if slug is None:
+        log.warning("unsubscribe-mail: no valid unsubscribe token in the subject; message ignored")
+    else:
+        log.info("unsubscribe-mail: unsubscribed someone from list %s", slug)
+
+
+def _read_message(stream, limit: int) -> bytes:
+    """The first ``limit`` bytes (the headers are there); the rest is read and dropped.
+
+    Reading to the end spares the MTA a broken pipe, which it would report as a failure.
+    """
+    data = stream.read(limit)
+    while stream.read(65536):
+        pass
+    return data

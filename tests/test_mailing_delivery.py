@@ -83,7 +83,7 @@ def test_every_recipient_gets_one_personalised_message_with_list_headers(db, rel
     assert "<strong>Thank you.</strong>" in html
     unsubscribe_https, unsubscribe_mailto = [part.strip(" <>") for part in ivan["List-Unsubscribe"].split(",")]
     assert unsubscribe_https.startswith("https://objectwar.test/unsubscribe/")
-    assert unsubscribe_mailto.startswith("mailto:noreply@objectwar.test?subject=unsubscribe-")
+    assert unsubscribe_mailto.startswith("mailto:unsubscribe@objectwar.test?subject=unsubscribe%20")
     assert unsubscribe_https in text and f'href="{unsubscribe_https}"' in html
     assert ivan["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert ivan["List-Id"] == "List updates <updates.objectwar.test>"

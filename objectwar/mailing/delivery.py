@@ -36,9 +36,9 @@ mail-out's id. How it holds together:
 
 Optional settings (``app.config``, defaults in code): ``MAILOUT_BATCH_SIZE`` (50),
 ``MAILOUT_CHAINS`` (4 parallel task chains per mail-out, in ``tasks.py``),
-``MAILOUT_ASYNC_COMMIT`` (on; see :class:`Marks`) and ``MAIL_UNSUBSCRIBE_ADDRESS``
-(the mailto of ``List-Unsubscribe``; ``MAIL_DEFAULT_SENDER`` by default, and
-nothing reads that mailbox yet).
+``MAILOUT_ASYNC_COMMIT`` (on; see :class:`Marks`) and ``UNSUBSCRIBE_MAILBOX``
+(the mailto of ``List-Unsubscribe``, see :func:`unsubscribe_mailbox`; the
+``unsubscribe-mail`` command reads what arrives there).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 from typing import Any
 
 from flask import current_app
@@ -87,6 +88,8 @@ SWEEP_IDLE_SECONDS = 30  # a sending mail-out nobody claimed for this long is re
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
 # Takes the id of a committed outbox notice (to queue its sending).
 Notify = Callable[[int], Any]
+# The subject of the mailto: a mail client sends "unsubscribe <token>" (the token is URL-safe).
+MAILTO_SUBJECT = "unsubscribe"
 TOKEN_SLOT = "XTOKENSLOTX"  # noqa: S105 (not a secret: stands for the token in a URL)
 
 
@@ -251,7 +254,7 @@ class Composer:
         self._templates: dict[str, tuple[email.RawTemplate, dict[str, str]]] = {}
         # Built once: only the token changes between recipients.
         self._unsubscribe_base = email.external_url("mailing.unsubscribe", token=TOKEN_SLOT)
-        self._mailto = _setting("MAIL_UNSUBSCRIBE_ADDRESS", None) or current_app.config["MAIL_DEFAULT_SENDER"]
+        self._mailto = f"mailto:{unsubscribe_mailbox()}?subject={MAILTO_SUBJECT}%20"
 
     def template(self, locale: str) -> tuple[email.RawTemplate, dict[str, str]]:
         found = self._templates.get(locale)
@@ -270,8 +273,20 @@ class Composer:
             to=address, to_name=name,
             message_id=mailouts.message_id(self.mailout_id, delivery_id),
             values={markers["name"]: name or "", markers["unsubscribe_url"]: url},
-            headers={"List-Unsubscribe": f"<{url}>, <mailto:{self._mailto}?subject=unsubscribe-{token}>"},
+            headers={"List-Unsubscribe": f"<{url}>, <{self._mailto}{token}>"},
         )
+
+
+def unsubscribe_mailbox() -> str:
+    """The address of ``List-Unsubscribe``'s mailto: ``UNSUBSCRIBE_MAILBOX``, else
+    ``unsubscribe@`` the domain of ``MAIL_DEFAULT_SENDER`` (of ``PUBLIC_URL`` without one)."""
+    configured = _setting("UNSUBSCRIBE_MAILBOX", None)
+    if configured:
+        return configured
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    address = parseaddr(sender[1] if isinstance(sender, tuple) else sender)[1]
+    domain = address.rpartition("@")[2] or mailouts.public_host()
+    return f"unsubscribe@{domain}"
 
 
 def unsubscribe_token(subscriber_id: int, list_id: int) -> str:

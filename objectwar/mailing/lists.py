@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
+from email import policy
+from email.parser import BytesParser
 from typing import Any
 
 from flask_babel import gettext as _
@@ -281,6 +284,41 @@ def skip_pending(subscription: Subscription) -> None:
         .values(status=DeliveryStatus.SKIPPED)
         .execution_options(synchronize_session=False)
     )
+
+
+# The subject a mail client sends to List-Unsubscribe's mailto: "unsubscribe <token>"
+# (perhaps after "Re:" or "Fwd:"); tokens are URL-safe base64 with dots.
+MAILTO_TOKEN = re.compile(r"\bunsubscribe\s+([A-Za-z0-9_.\-]{16,})", re.IGNORECASE)
+
+
+def token_in_message(raw: bytes) -> str | None:
+    """The unsubscribe token in the Subject of an RFC 5322 message, if there is one.
+
+    Only the subject counts: a reply quoting a mail-out holds the token of its
+    footer link in the body, and must not unsubscribe anyone.
+    """
+    try:
+        headers = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
+        subject = str(headers.get("Subject") or "")
+    except Exception:  # a malformed message from anyone: nothing to do
+        return None
+    match = MAILTO_TOKEN.search(subject)
+    return match.group(1) if match else None
+
+
+def unsubscribe_by_mail(raw: bytes) -> MailingList | None:
+    """Unsubscribe the owner of the token in an email sent to List-Unsubscribe's mailto.
+
+    The same rule as the link (:func:`unsubscribe`). Returns the list, or
+    ``None`` when the message holds no valid token (nothing changes).
+    """
+    token = token_in_message(raw)
+    if token is None:
+        return None
+    try:
+        return unsubscribe(token)
+    except NotFound:
+        return None
 
 
 # -- export ----------------------------------------------------------------------------
