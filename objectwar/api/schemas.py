@@ -91,7 +91,8 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "401": ERRORS["401"], "403": ERRORS["403"]},
             }},
             "/lists/{slug}/subscribers": {"post": {
-                "summary": "Import subscribers; unsubscribed addresses are never re-subscribed",
+                "summary": ("Import subscribers; addresses that unsubscribed, bounced, complained or were"
+                            " deleted are skipped, never re-subscribed"),
                 "security": BEARER,
                 "parameters": [_path_param("slug")],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("SubscriberImport")}}},
