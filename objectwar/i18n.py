@@ -44,6 +44,17 @@ def _from_browser(header: str, languages: tuple[str, ...], default: str) -> str:
     return LanguageAccept(parse_accept_header(header)).best_match(languages) or default
 
 
+def babel_locale() -> Locale:
+    """Flask-Babel's locale selector: :func:`select_locale`, parsed once per language."""
+    return _parsed(select_locale())
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(code: str) -> Locale:
+    # Locale.parse looks for the locale's data file on every call.
+    return Locale.parse(code)
+
+
 def current_locale() -> str:
     return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
 
@@ -79,13 +90,15 @@ def country_name(code: str | None) -> str:
     """A country's name in the current locale (``DE`` -> ``Germany``/``Deutschland``)."""
     if not code:
         return ""
-    return Locale.parse(current_locale()).territories.get(code.upper(), code)
+    return _parsed(current_locale()).territories.get(code.upper(), code)
 
 
 @functools.cache
 def _country_options_html(locale: str) -> str:
     return "".join(
-        f'<option value="{code}">{escape(name)}</option>' for code, name in country_choices(locale)
+        # No end tags: HTML ends an option at the next one, and the sign page,
+        # the busiest of the campaign, is 2 KB lighter.
+        f'<option value="{code}">{escape(name)}' for code, name in country_choices(locale)
     )
 
 

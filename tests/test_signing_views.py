@@ -63,7 +63,7 @@ def test_petition_page_has_everything(client, demo):
         assert f'name="{name}"' in page
     assert 'name="csrf_token"' not in page  # see test_form_needs_no_session
     assert "Set-Cookie" not in response.headers
-    assert '<option value="UA">Ukraine</option>' in page
+    assert '<option value="UA">Ukraine<option' in page
     for network in ("email", "telegram", "whatsapp", "bluesky", "x", "facebook"):
         assert f'href="/petitions/{SLUG}/share/{network}"' in page
     assert f'action="/petitions/{SLUG}/share/mastodon"' in page
@@ -74,7 +74,7 @@ def test_petition_page_has_everything(client, demo):
 def test_petition_page_in_the_visitors_language(client, demo):
     page = client.get(PAGE + "?lang=de").get_data(as_text=True)
     assert "Schutz und Asyl" in page
-    assert '<option value="DE">Deutschland</option>' in page
+    assert '<option value="DE">Deutschland<option' in page
     assert '<input type="hidden" name="locale" value="de">' in page
 
 
