@@ -2,22 +2,23 @@
 
 ``/`` is a trivial Flask view; ``/insert`` does one bare INSERT into PostgreSQL
 (the ceiling of a signing request). Gunicorn's sync workers serve one request
-at a time, so one connection per process is enough.
+at a time; threaded workers get one connection per thread.
 """
 
 import os
+import threading
 
 import psycopg
 from flask import Flask
 
 app = Flask(__name__)
-_conn: list[psycopg.Connection] = []
+_local = threading.local()  # one connection per thread (threaded workers too)
 
 
 def connection() -> psycopg.Connection:
-    if not _conn:
-        _conn.append(psycopg.connect(os.environ["BENCH_PG_DSN"], autocommit=True))
-    return _conn[0]
+    if getattr(_local, "conn", None) is None:
+        _local.conn = psycopg.connect(os.environ["BENCH_PG_DSN"], autocommit=True)
+    return _local.conn
 
 
 @app.get("/")

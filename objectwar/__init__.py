@@ -8,6 +8,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import BASE_DIR, Config, config_for
+from objectwar.http import App
 from objectwar.sessions import SessionInterface
 
 
@@ -15,7 +16,7 @@ def create_app(config: str | Config | None = None, **overrides: Any) -> Flask:
     """Build the application: configuration, extensions, blueprints, handlers, commands."""
     if not isinstance(config, Config):
         config = config_for(config)
-    app = Flask(
+    app = App(
         __name__,
         instance_path=config.INSTANCE_PATH,
         template_folder=str(BASE_DIR / "templates"),
