@@ -83,7 +83,7 @@ def init_app(app: Flask) -> None:
         view = current_app.view_functions.get(request.endpoint or "")
         cors = getattr(view, "public_cors", False)
         headers = response.headers
-        present = {key.lower() for key, _value in headers.items()}
+        present = {key.lower() for key, _value in headers}
         for key, value in _headers_for(getattr(view, "embeddable", False), cors):
             # A view may set its own policy (a stricter CSP); CORS answers always get ours.
             if key.lower() not in present:
