@@ -208,6 +208,22 @@ def test_closed_and_unknown_petitions_take_no_signatures(ctx):
     assert rows() == 0
 
 
+def test_a_closed_petition_answers_repeat_and_new_signers_alike(ctx):
+    """Signed while open, then closed: the repeat signer gets the same refusal as anyone."""
+    first = signing.sign(SLUG, person(), default_locale="en")
+    signing.send_confirmation(first.signature_id)
+    petition().status = PetitionStatus.CLOSED
+    _db.session.commit()
+    errors = []
+    for email in ("anna@example.org", "ANNA@example.org", "someone.new@example.org"):
+        with pytest.raises(ValidationError) as caught:
+            signing.sign(SLUG, person(email=email), default_locale="en")
+        errors.append(caught.value.errors)
+    assert errors[0] == errors[1] == errors[2]
+    assert rows() == 1
+    assert signature().confirmation_due_at is None  # no second email is due
+
+
 def test_risky_provider_gets_a_notice_but_is_accepted(ctx):
     outcome = signing.sign(SLUG, person(email="anna@Mail.Ru"), default_locale="en")
     assert outcome.notices == [signing.risky_notice()]

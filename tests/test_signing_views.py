@@ -196,6 +196,18 @@ def test_forged_or_missing_stamp_stores_nothing(app, client, demo, outbox):
     assert count_rows(app) == 0
 
 
+def test_a_page_served_before_the_stamp_format_changed_still_signs(app, client, demo, outbox):
+    import time
+
+    from objectwar import security
+    from objectwar.petitions import signing
+
+    with app.app_context():
+        old_stamp = security.make_token(signing.FORM_PURPOSE, int(time.time()) - 60)
+    assert sign_form(client, stamp=old_stamp).status_code == 302
+    assert count_rows(app) == 1
+
+
 def test_too_fast_stores_nothing(app, client, demo, outbox):
     app.config["SIGN_MIN_FILL_SECONDS"] = 3
     response = sign_form(client)

@@ -201,7 +201,12 @@ def _stamped_at(stamp: str | None, max_age: int | None = None) -> float | None:
     try:
         return security.stamp_time(FORM_PURPOSE, stamp or "", max_age=max_age)
     except security.TokenError:
+        pass
+    try:  # a page served before stamps were TimestampSigner's (November 2026)
+        issued = security.read_token(FORM_PURPOSE, stamp or "", max_age=max_age)
+    except security.TokenError:
         return None
+    return float(issued) if isinstance(issued, int) else None
 
 
 def stamp_is_ours(stamp: str | None, max_age: int = 24 * 3600) -> bool:
@@ -303,10 +308,12 @@ def sign(slug: str, data: Mapping[str, Any], *, default_locale: str,
         signature_id = _insert(conn, values)
     if signature_id is not None:
         return SignOutcome(signature_id, notices)
+    # No row stored: the address signed before, or the petition is no longer open.
+    # Closed first, for every address alike: a repeat signer must not be told apart.
+    open_petition_id(slug)
     existing = _find(petition_id, digest)
-    if existing is None:  # no row: the petition is closed, a draft, or gone
-        open_petition_id(slug)
-        raise closed_error()  # pragma: no cover - open_petition_id raised already
+    if existing is None:  # pragma: no cover - closed between the two statements
+        raise closed_error()
     return SignOutcome(_repeat(existing, now), notices)
 
 
