@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -27,16 +28,19 @@ class App(Flask):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._synced: dict[Callable[..., Any], Callable[..., Any]] = {}
+        # Weak: a function made for one request (``after_this_request``) goes with it.
+        self._known_sync: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         try:
-            return self._synced[func]
-        except KeyError:
-            synced = self._synced[func] = super().ensure_sync(func)
-            return synced
-        except TypeError:  # pragma: no cover - an unhashable callable
+            if func in self._known_sync:
+                return func
+        except TypeError:  # pragma: no cover - a callable without weak references
             return super().ensure_sync(func)
+        synced = super().ensure_sync(func)
+        if synced is func:
+            self._known_sync.add(func)
+        return synced
 
 
 def embeddable(view: View) -> View:

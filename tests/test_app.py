@@ -108,3 +108,28 @@ def test_behind_a_proxy_the_forwarded_scheme_and_client_count(database_urls, ins
     direct = make_app(database_urls["sqlite"], instance_dir).test_client()
     assert "Strict-Transport-Security" not in direct.get(
         "/", headers={"X-Forwarded-Proto": "https"}).headers
+
+
+def test_functions_made_for_one_request_are_not_kept(database_urls, instance_dir):
+    """The app remembers which views and hooks are sync, not every callback ever seen."""
+    import gc
+
+    from flask import after_this_request
+
+    from tests.conftest import make_app
+
+    app = make_app(database_urls["sqlite"], instance_dir)
+
+    @app.get("/with-callback")
+    def with_callback():
+        @after_this_request
+        def callback(response):
+            response.headers["X-Callback"] = "1"
+            return response
+        return "ok"
+
+    client = app.test_client()
+    for _ in range(20):
+        assert client.get("/with-callback").headers["X-Callback"] == "1"
+    gc.collect()
+    assert len(app._known_sync) < 20

@@ -125,3 +125,28 @@ def test_without_the_cache_every_view_reads_the_row(pg_app):
             event.remove(_db.engine, "before_cursor_execute", listener)
         assert state._caches.get(_db.engine) is None  # no listener started
     assert sum("FROM petitions WHERE slug" in s for s in statements) == 3
+
+
+def test_a_lost_notification_is_outlived_by_the_maximum_age(seeded, monkeypatch):
+    """A change that notifies nobody (triggers off here) shows once the state is old."""
+    monkeypatch.setattr(state, "MAX_AGE_SECONDS", 0.5)
+    assert _count(seeded) == 0
+    with _outside(seeded) as conn:
+        conn.execute("SET session_replication_role = replica")  # no triggers, no NOTIFY
+        conn.execute("UPDATE petitions SET signature_count = 5 WHERE slug = %s", (SLUG,))
+    assert _count(seeded) == 0  # kept: nothing said it changed
+    time.sleep(0.6)
+    assert _count(seeded) == 5
+
+
+def test_a_quiet_listener_probes_its_connection(pg_app, monkeypatch):
+    monkeypatch.setattr(state, "PROBE_SECONDS", 0.2)
+    with pg_app.app_context():
+        seed_demo()
+        assert state.wait_listening(_db.engine)
+    with _outside(pg_app) as conn:
+        def probed() -> bool:
+            return conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND query = 'SELECT 1' AND pid <> pg_backend_pid()").fetchone()[0] > 0
+        assert _eventually(probed)

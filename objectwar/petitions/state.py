@@ -14,7 +14,9 @@ entry was read: a lost connection or a notification that arrives while a row
 is being read means the next view reads the row again. A process that commits
 a change to ``petitions`` drops its own entries at that commit; other
 processes see the change when the notification arrives, about a millisecond
-later.
+later. A quiet listener probes its connection every ``PROBE_SECONDS`` (with
+TCP keepalives and a user timeout, a link that died silently is noticed), and
+whatever happens no state is kept longer than ``MAX_AGE_SECONDS``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ from sqlalchemy import DDL, Engine, event, text
 logger = logging.getLogger(__name__)
 
 CHANNEL = "petition_state"
+PROBE_SECONDS = 15.0
+MAX_AGE_SECONDS = 30.0
+# The listener's own connection: a dead peer is noticed within seconds, not hours.
+_LISTENER_OPTIONS = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+                     "keepalives_count": 3, "tcp_user_timeout": 15000}
 StateRow = tuple[int, str, int, int]  # (id, status, goal, signature_count)
 _STATE = text("SELECT id, status, goal, signature_count FROM petitions WHERE slug = :slug")
 
@@ -80,42 +87,28 @@ class _Cache:
     def __init__(self, engine: Engine) -> None:
         self._engine = weakref.ref(engine)
         self._lock = threading.Lock()
-        self._entries: dict[str, StateRow] = {}
+        self._entries: dict[str, tuple[float, StateRow]] = {}  # slug: (read at, state)
         self._version = 0  # changes seen so far (notifications, own commits)
         self._generation = 0  # listener connections so far
-        self._warned = 0  # the generation whose loss was logged
+        self._warned = -1  # the generation whose loss was logged
         self._listening = False
         self._stopped = threading.Event()
-        self._pid = os.getpid()
+        self.pid = os.getpid()
         self._thread = threading.Thread(target=self._listen, name="petition-state", daemon=True)
         self._thread.start()
-        event.listen(engine, "engine_disposed", self._on_dispose)
-        event.listen(engine, "before_cursor_execute", self._note_write)
-        event.listen(engine, "commit", self._after_write)
-        event.listen(engine, "rollback", self._after_write)
-
-    # A change committed through this process is seen by this process at once,
-    # without waiting for its own notification.
-    @staticmethod
-    def _note_write(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.startswith(("UPDATE petitions", "DELETE FROM petitions", "TRUNCATE")):
-            conn.info["objectwar.petitions_written"] = True
-
-    def _after_write(self, conn: Any) -> None:
-        if conn.info.pop("objectwar.petitions_written", False):
-            self.forget()
 
     def read(self, engine: Engine, slug: str) -> StateRow | None:
+        now = time.monotonic()
         with self._lock:
-            entry = self._entries.get(slug) if self._listening else None
+            found = self._entries.get(slug) if self._listening else None
             seen = (self._generation, self._version, self._listening)
-        if entry is not None:
-            return entry
+        if found is not None and now - found[0] < MAX_AGE_SECONDS:
+            return found[1]
         row = _read_row(engine, slug)
         with self._lock:
             # Keep it only if nothing changed while it was read (and we listen).
             if row is not None and seen == (self._generation, self._version, True):
-                self._entries[slug] = row
+                self._entries[slug] = (now, row)
         return row
 
     def forget(self, slug: str | None = None) -> None:
@@ -126,15 +119,25 @@ class _Cache:
             else:
                 self._entries.pop(slug, None)
 
+    def stop(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            self._listening = False
+            self._entries.clear()
+
     def _listen(self) -> None:
         while not self._stopped.is_set():
             connection = None
             try:
                 connection = self._connect()
+                probed = time.monotonic()
                 while not self._stopped.is_set():
                     # The timeout comes back every second to look at the stop flag.
                     for notice in connection.notifies(timeout=self.RETRY_SECONDS):
                         self.forget(notice.payload)
+                    if time.monotonic() - probed >= PROBE_SECONDS:
+                        connection.execute("SELECT 1")  # a dead link raises here
+                        probed = time.monotonic()
             except Exception:  # noqa: BLE001 (whatever broke: stop caching, connect again)
                 if not self._stopped.is_set() and self._generation > self._warned:
                     self._warned = self._generation  # once per lost connection
@@ -149,15 +152,17 @@ class _Cache:
             self._stopped.wait(self.RETRY_SECONDS)
 
     def _connect(self) -> Any:
+        import psycopg  # only the PostgreSQL path needs it
+
         engine = self._engine()
         if engine is None:
             self._stopped.set()
             raise RuntimeError("engine gone")
-        # A connection made the way the engine makes them, taken out of its pool.
-        proxied = engine.raw_connection()
-        connection = proxied.driver_connection
-        proxied.detach()
-        connection.autocommit = True
+        # The engine's own connection arguments, plus keepalives: this connection
+        # mostly waits, and a link that died silently must not look quiet.
+        cargs, cparams = engine.dialect.create_connect_args(engine.url)
+        connection = psycopg.connect(*cargs, **{**cparams, **_LISTENER_OPTIONS},
+                                     autocommit=True)
         connection.execute(f"LISTEN {CHANNEL}")
         with self._lock:
             # Entries read before this moment may have missed a notification.
@@ -176,27 +181,72 @@ class _Cache:
             time.sleep(0.01)
         return False
 
-    def _on_dispose(self, _engine: Engine) -> None:
-        self._stopped.set()
-        with self._lock:
-            self._listening = False
-            self._entries.clear()
-
 
 _caches: weakref.WeakKeyDictionary[Engine, _Cache] = weakref.WeakKeyDictionary()
+_watched: weakref.WeakSet[Engine] = weakref.WeakSet()
 _caches_lock = threading.Lock()
+
+
+def _current(engine: Engine) -> _Cache | None:
+    """This process's cache for ``engine`` (a forked process has none of its parent's)."""
+    cache = _caches.get(engine)
+    return cache if cache is not None and cache.pid == os.getpid() else None
 
 
 def _cache(engine: Engine) -> _Cache | None:
     if engine.dialect.name != "postgresql":
         return None
-    cache = _caches.get(engine)
-    if cache is None or cache._pid != os.getpid():  # a forked process listens for itself
+    cache = _current(engine)
+    if cache is None:
         with _caches_lock:
-            cache = _caches.get(engine)
-            if cache is None or cache._pid != os.getpid():
+            cache = _current(engine)
+            if cache is None:
                 cache = _caches[engine] = _Cache(engine)
+                _watch(engine)
     return cache
+
+
+def _watch(engine: Engine) -> None:
+    """Hook the engine once: a commit through it that wrote ``petitions`` drops this
+    process's states at once, and ``engine.dispose()`` stops the listener."""
+    if engine in _watched:
+        return
+    _watched.add(engine)
+    event.listen(engine, "before_cursor_execute", _note_write)
+    event.listen(engine, "commit", _after_write)
+    event.listen(engine, "rollback", _after_write)
+    event.listen(engine, "engine_disposed", _on_dispose)
+
+
+def _note_write(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    if statement.startswith(("UPDATE petitions", "DELETE FROM petitions", "TRUNCATE")):
+        conn.info["objectwar.petitions_written"] = True
+
+
+def _after_write(conn: Any) -> None:
+    if conn.info.pop("objectwar.petitions_written", False):
+        cache = _current(conn.engine)
+        if cache is not None:
+            cache.forget()
+
+
+def _on_dispose(engine: Engine) -> None:
+    with _caches_lock:
+        cache = _current(engine)
+        if cache is not None:
+            del _caches[engine]
+    if cache is not None:
+        cache.stop()
+
+
+def _after_fork_in_child() -> None:
+    # The parent's listener threads do not exist here, and a lock one of them
+    # held would never be released: start afresh.
+    global _caches_lock
+    _caches_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def read_state(engine: Engine, slug: str, *, cached: bool = True) -> StateRow | None:
