@@ -111,9 +111,10 @@ def confirm(slug: str, token: str):
 @bp.route("/<slug>/share/<network>", methods=["GET", "POST"])
 @csrf.exempt  # the form carries a signed stamp instead: petition pages set no cookie
 def share(slug: str, network: str):
-    # A server of the visitor's own choosing is followed only from our form (a POST
-    # with the stamp of a page we served): a crafted link cannot bounce people
-    # through our domain.
+    # A server of the visitor's own choosing is followed only from a POST carrying
+    # the stamp of a page we served in the last day: a crafted link cannot bounce
+    # people through our domain. (The stamp is not tied to a visitor; the worst a
+    # forged form can do is send someone to another server's /share with our text.)
     if network == "mastodon" and request.method != "POST":
         raise NotFound()
     if network == "mastodon" and not signing.stamp_is_ours(request.form.get("stamp")):
