@@ -35,15 +35,6 @@ sign_rate_limit = limiter.shared_limit(_sign_limit, scope="sign", key_func=clien
                                        methods=["POST"])
 
 
-@limiter.request_filter
-def _reading() -> bool:
-    """Every limit here counts POSTs, so reads skip the limiter's per-request work
-    (unless app-wide limits are configured, which count every request)."""
-    config = current_app.config
-    return (request.method in ("GET", "HEAD", "OPTIONS")
-            and not config.get("RATELIMIT_DEFAULT") and not config.get("RATELIMIT_APPLICATION"))
-
-
 def init_app(app: Flask) -> None:
     """Bind the limiter, without the hooks it would run for nothing on every request.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -324,42 +324,39 @@ _INSERT_COLUMNS = (
 )
 
 
-@functools.cache
-def _insert_statement() -> TextClause:
-    """The new signature's INSERT, written once (the busiest write of the campaign).
+def _insert_sql(placeholder: Callable[[str], str]) -> str:
+    """The new signature's INSERT (the busiest write of the campaign), with the
+    parameter ``name`` written as ``placeholder(name)``.
 
     It stores nothing when the petition is not open, and nothing when the
     address has signed it before (the unique constraint decides, race or not);
     both return no id.
     """
-    table = Signature.__table__
-    columns, params = ", ".join(_INSERT_COLUMNS), ", ".join(":" + n for n in _INSERT_COLUMNS)
+    columns = ", ".join(_INSERT_COLUMNS)
+    params = ", ".join(placeholder(name) for name in _INSERT_COLUMNS)
     # The names are the constants above; every value is bound.
-    return text(
+    return (
         f"INSERT INTO signatures ({columns}) SELECT {params} "  # noqa: S608
-        "WHERE EXISTS (SELECT 1 FROM petitions WHERE id = :petition_id AND status = :open) "
+        f"WHERE EXISTS (SELECT 1 FROM petitions WHERE id = {placeholder('petition_id')} "
+        f"AND status = {placeholder('open')}) "
         "ON CONFLICT (petition_id, email_digest) DO NOTHING RETURNING id"
-    ).bindparams(
+    )
+
+
+@functools.cache
+def _insert_statement() -> TextClause:
+    """:func:`_insert_sql` for SQLAlchemy, with the model's column types on the values."""
+    table = Signature.__table__
+    return text(_insert_sql(lambda name: f":{name}")).bindparams(
         *(bindparam(name, type_=table.c[name].type) for name in _INSERT_COLUMNS),
         bindparam("open", PetitionStatus.OPEN.value),
     ).columns(id=Integer)
 
 
+# :func:`_insert_sql` in psycopg's own placeholders (see :func:`_insert`).
+_PSYCOPG_INSERT = _insert_sql(lambda name: f"%({name})s")
 # Columns whose values are encrypted at rest (``Encrypted`` in the model).
 _ENCRYPTED_COLUMNS = ("email", "first_name", "last_name")
-
-
-@functools.cache
-def _psycopg_insert_sql() -> str:
-    """The same INSERT in psycopg's own placeholders (see :func:`_insert`)."""
-    columns = ", ".join(_INSERT_COLUMNS)
-    params = ", ".join(f"%({name})s" for name in _INSERT_COLUMNS)
-    # The names are the constants above; every value is bound.
-    return (
-        f"INSERT INTO signatures ({columns}) SELECT {params} "  # noqa: S608
-        "WHERE EXISTS (SELECT 1 FROM petitions WHERE id = %(petition_id)s AND status = %(open)s) "
-        "ON CONFLICT (petition_id, email_digest) DO NOTHING RETURNING id"
-    )
 
 
 def _insert(conn: Any, values: dict[str, Any]) -> int | None:
@@ -376,7 +373,7 @@ def _insert(conn: Any, values: dict[str, Any]) -> int | None:
     for name in _ENCRYPTED_COLUMNS:
         params[name] = security.encrypt(values[name])
     row = conn.connection.driver_connection.execute(
-        _psycopg_insert_sql(), params, prepare=True).fetchone()
+        _PSYCOPG_INSERT, params, prepare=True).fetchone()
     return None if row is None else row[0]
 
 
