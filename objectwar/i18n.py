@@ -34,7 +34,8 @@ def select_locale() -> str:
     cookie = request.cookies.get(config["LOCALE_COOKIE"], "")
     if cookie in config["LANGUAGES"]:
         return cookie
-    return _from_browser(request.headers.get("Accept-Language", ""),
+    # Cut short: a real list of languages fits, and the memo below stays small.
+    return _from_browser(request.headers.get("Accept-Language", "")[:200],
                          tuple(config["LANGUAGES"]), config["BABEL_DEFAULT_LOCALE"])
 
 
