@@ -34,7 +34,7 @@ mail-out's id. How it holds together:
   and mark the subscription bounced; ``ERROR_LIMIT`` errors in a row pause the
   mail-out and tell its coordinator (a notice in the outbox, written with the pause).
 
-Optional settings (``app.config``, defaults in code): ``MAILOUT_BATCH_SIZE`` (50),
+Optional settings (``app.config``, defaults in code): ``MAILOUT_BATCH_SIZE`` (200),
 ``MAILOUT_CHAINS`` (4 parallel task chains per mail-out, in ``tasks.py``),
 ``MAILOUT_ASYNC_COMMIT`` (on; see :class:`Marks`) and ``UNSUBSCRIBE_MAILBOX``
 (the mailto of ``List-Unsubscribe``, see :func:`unsubscribe_mailbox`; the
@@ -78,7 +78,7 @@ from objectwar.types import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 50  # recipients per claim (MAILOUT_BATCH_SIZE overrides)
+BATCH_SIZE = 200  # recipients per claim (MAILOUT_BATCH_SIZE overrides)
 ERROR_LIMIT = 20  # errors in a row that pause a mail-out
 MAX_ATTEMPTS = 8  # transient failures before a delivery is given up as failed
 MAX_BACKOFF_SECONDS = 6 * 3600
