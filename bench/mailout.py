@@ -291,7 +291,9 @@ def main() -> None:
             one_pg = throughput(pg, 1, args.messages)
             print(f"engine, 1 worker, PostgreSQL: {one_pg:,.0f} msg/s = {one_pg / rate:.2f} of the baseline")
             two_pg = throughput(pg, 2, args.messages)
-            print(f"engine, 2 workers, PostgreSQL: {two_pg:,.0f} msg/s = {two_pg / one_pg:.2f} x one worker")
+            print(f"engine, 2 workers, PostgreSQL: {two_pg:,.0f} msg/s = {two_pg / one_pg:.2f} x one worker"
+                  f" ({two_pg / rate:.2f} of the baseline: the sink's one thread and the machine's"
+                  f" {os.cpu_count()} cores are shared by both workers)")
 
             for name, setup in (("PostgreSQL", pg), ("SQLite", sqlite)):
                 setup.add_subscribers(args.big - count_subscribers(setup))
