@@ -1,7 +1,7 @@
 """Benchmark of mail-out delivery (issue [4]); prints its figures. Loopback only, bounded in time.
 
     .venv/bin/python bench/mailout.py [--pg postgresql+psycopg://postgres@127.0.0.1:5432/mail_bench]
-                                      [--messages 3000] [--big 100000]
+                                      [--messages 20000] [--big 100000]
 
 Measures, into a local aiosmtpd sink (its own process) that discards messages of ~3 KB
 (text + HTML):
@@ -272,7 +272,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pg", default=os.environ.get("BENCH_DATABASE_URL",
                                                        "postgresql+psycopg://postgres@127.0.0.1:5432/mail_bench"))
-    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--big", type=int, default=100_000)
     parser.add_argument("--rss-seconds", type=float, default=20.0)
     args = parser.parse_args()
