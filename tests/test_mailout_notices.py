@@ -56,6 +56,22 @@ def let_time_pass(app) -> None:
         _db.session.commit()
 
 
+def failing_mailout(app, relay, **coordinator: str) -> int:
+    """A sending mail-out by the coordinator, to more recipients than the error limit,
+    through a relay that answers 451 to all but the coordinator."""
+    with app.app_context():
+        user = User(email_digest=security.email_digest(COORDINATOR), email=COORDINATOR,
+                    role=Role.COORDINATOR, **coordinator)
+        _db.session.add(user)
+        make_list(delivery.ERROR_LIMIT + 5)
+        mailout_id = mailouts.create_mailout({"list": "updates", "subject": "S", "body_markdown": "B"},
+                                             created_by=user).id
+        delivery.start_sending(mailout_id)
+    relay.answer_all = "451 4.3.0 busy"
+    relay.accept.add(COORDINATOR)
+    return mailout_id
+
+
 def test_send_a_test_is_a_row_first_and_a_lost_queue_message_is_sent_by_the_sweep(
         app, client, people, relay):
     with app.app_context():
@@ -99,16 +115,7 @@ def test_send_a_test_is_a_row_first_and_a_lost_queue_message_is_sent_by_the_swee
 
 
 def test_the_pause_notice_is_a_row_first_and_a_lost_queue_message_is_sent_by_the_sweep(app, relay):
-    with app.app_context():
-        coordinator = User(email_digest=security.email_digest(COORDINATOR), email=COORDINATOR,
-                           role=Role.COORDINATOR, locale="de")
-        _db.session.add(coordinator)
-        make_list(delivery.ERROR_LIMIT + 5)
-        mailout_id = mailouts.create_mailout({"list": "updates", "subject": "S", "body_markdown": "B"},
-                                             created_by=coordinator).id
-        delivery.start_sending(mailout_id)
-    relay.answer_all = "451 4.3.0 busy"
-    relay.accept.add(COORDINATOR)
+    mailout_id = failing_mailout(app, relay, locale="de")
 
     tasks.deliver_batch.call_local(mailout_id)  # what a worker runs
 
@@ -130,16 +137,7 @@ def test_the_pause_notice_is_a_row_first_and_a_lost_queue_message_is_sent_by_the
 
 
 def test_the_queued_message_sends_the_pause_notice(app, relay):
-    with app.app_context():
-        coordinator = User(email_digest=security.email_digest(COORDINATOR), email=COORDINATOR,
-                           role=Role.COORDINATOR)
-        _db.session.add(coordinator)
-        make_list(delivery.ERROR_LIMIT + 5)
-        mailout_id = mailouts.create_mailout({"list": "updates", "subject": "S", "body_markdown": "B"},
-                                             created_by=coordinator).id
-        delivery.start_sending(mailout_id)
-    relay.answer_all = "451 4.3.0 busy"
-    relay.accept.add(COORDINATOR)
+    mailout_id = failing_mailout(app, relay)
     tasks.deliver_batch.call_local(mailout_id)
     for task in tasks.huey.pending():
         tasks.huey.execute(task)
@@ -148,16 +146,7 @@ def test_the_queued_message_sends_the_pause_notice(app, relay):
 
 
 def test_a_pause_notice_of_a_mailout_resumed_since_is_not_sent(app, relay):
-    with app.app_context():
-        coordinator = User(email_digest=security.email_digest(COORDINATOR), email=COORDINATOR,
-                           role=Role.COORDINATOR)
-        _db.session.add(coordinator)
-        make_list(delivery.ERROR_LIMIT + 5)
-        mailout_id = mailouts.create_mailout({"list": "updates", "subject": "S", "body_markdown": "B"},
-                                             created_by=coordinator).id
-        delivery.start_sending(mailout_id)
-    relay.answer_all = "451 4.3.0 busy"
-    relay.accept.add(COORDINATOR)
+    mailout_id = failing_mailout(app, relay)
     tasks.deliver_batch.call_local(mailout_id)
     lose_the_queue()
     with app.app_context():
