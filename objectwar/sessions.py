@@ -3,7 +3,7 @@
 Most requests (the petition page, the public API) come from visitors without a
 session cookie and leave without one. Flask's interface builds a signing
 serializer on every open and save; this one builds it only when a cookie is
-read or written, and skips saving a session nobody touched.
+read or written, and skips saving an empty session nobody changed.
 """
 
 from __future__ import annotations
@@ -21,6 +21,11 @@ class SessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
     def save_session(self, app: Flask, session: Any, response: Any) -> None:
-        if not session and not session.modified and not session.accessed:
-            return  # empty and untouched: Flask would set and delete nothing either
+        if not session and not session.modified:
+            # Empty and unchanged: Flask would set and delete nothing either, only
+            # say that the answer depended on the cookie (Flask-Login looks at
+            # the session after every request).
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
         super().save_session(app, session, response)

@@ -133,3 +133,15 @@ def test_functions_made_for_one_request_are_not_kept(database_urls, instance_dir
         assert client.get("/with-callback").headers["X-Callback"] == "1"
     gc.collect()
     assert len(app._known_sync) < 20
+
+
+def test_visitors_without_a_session_get_no_cookie_but_vary(client, demo):
+    """No cookie is set or cleared for an empty session; caches still learn the
+    answer depends on the cookie (Flask-Login reads the session on every answer)."""
+    response = client.get("/api/v1/petitions")
+    assert "Set-Cookie" not in response.headers
+    assert "Cookie" in response.vary
+    client.set_cookie("session", "not-a-signed-session")  # tampered or from an old key
+    response = client.get("/api/v1/petitions")
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
