@@ -6,6 +6,9 @@ Measures, in one run and on the same server settings:
     with RATELIMIT_ENABLED=0, enqueue into Redis included); and, for information, the
     same with the limiter on and a limit too high to bite (one more Redis call)
   - GET /petitions/<slug> and GET /api/v1/petitions/<slug>
+  - for information, the floor of a signing request (bench/floor_app.py): only the
+    work every signature requires (validation, digest, encryption, one prepared
+    INSERT, the Huey enqueue) in a bare Flask view, with and without the enqueue
 first with 1,000 confirmed signatures, then with 1,000,000, and prints requests/s,
 the ratio to the trivial view, latency percentiles and non-2xx answers.
 
@@ -165,12 +168,13 @@ def main() -> None:
         conn.execute("CREATE TABLE bench_baseline (id bigserial primary key, note text)")
     add_confirmed_signatures(dsn, 1000)
 
-    base_port, app_port, limited_port = free_port(), free_port(), free_port()
+    base_port, app_port, limited_port, floor_port = (free_port() for _ in range(4))
     servers = [start_gunicorn("bench.baseline_app:app", base_port, env),
                start_gunicorn("wsgi:app", app_port, {**env, "RATELIMIT_ENABLED": "0"}),
-               start_gunicorn("wsgi:app", limited_port, env)]
+               start_gunicorn("wsgi:app", limited_port, env),
+               start_gunicorn("bench.floor_app:app", floor_port, env)]
     base, site = f"http://127.0.0.1:{base_port}", f"http://127.0.0.1:{app_port}"
-    limited = f"http://127.0.0.1:{limited_port}"
+    limited, floor = f"http://127.0.0.1:{limited_port}", f"http://127.0.0.1:{floor_port}"
     sign_lua = str(ROOT / "bench" / "sign.lua")
     targets = {
         "POST signatures": (f"{site}/api/v1/petitions/{SLUG}/signatures", sign_lua, 0.30),
@@ -190,6 +194,10 @@ def main() -> None:
         limited_url = f"{limited}/api/v1/petitions/{SLUG}/signatures"
         wrk(limited_url, 2, script=sign_lua)
         results["POST signatures, limiter on (info)"] = wrk(limited_url, args.duration, script=sign_lua)
+        for path, name in (("/sign", "floor: required work only (info)"),
+                           ("/sign-no-queue", "floor without the enqueue (info)")):
+            wrk(floor + path, 2, script=sign_lua)
+            results[name] = wrk(floor + path, args.duration, script=sign_lua)
         add_confirmed_signatures(dsn, args.big)
         for url, _script, _goal in targets.values():
             wrk(url, 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from babel import Locale
@@ -23,15 +24,21 @@ LANGUAGE_NAMES = {
 }
 
 
+def _given(values: Mapping[str, str], key: str) -> str:
+    # ``MultiDict.get`` builds and catches a BadRequestKeyError for a missing key,
+    # and most requests carry neither ``?lang=`` nor the cookie.
+    return values[key] if key in values else ""
+
+
 def select_locale() -> str:
     """``?lang=``, then the cookie, then the browser's languages, then the default."""
     config = current_app.config
     if not has_request_context():  # commands and workers: force_locale picks the language
         return config["BABEL_DEFAULT_LOCALE"]
-    asked = request.args.get("lang", "")
+    asked = _given(request.args, "lang")
     if asked in config["LANGUAGES"]:
         return asked
-    cookie = request.cookies.get(config["LOCALE_COOKIE"], "")
+    cookie = _given(request.cookies, config["LOCALE_COOKIE"])
     if cookie in config["LANGUAGES"]:
         return cookie
     # Cut short: a real list of languages fits, and the memo below stays small.
@@ -64,10 +71,10 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def remember_choice(response):
         # A language picked with ?lang= sticks for the next pages.
-        choice = request.args.get("lang", "")
         if request.path.startswith("/api/"):
             return response  # the API sets no cookies
-        if choice in app.config["LANGUAGES"] and request.cookies.get(app.config["LOCALE_COOKIE"]) != choice:
+        choice = _given(request.args, "lang")
+        if choice in app.config["LANGUAGES"] and _given(request.cookies, app.config["LOCALE_COOKIE"]) != choice:
             response.set_cookie(
                 app.config["LOCALE_COOKIE"], choice, max_age=365 * 24 * 3600,
                 secure=app.config["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax",

@@ -23,6 +23,9 @@ def petition_sign(slug: str):
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ValidationError(errors={GENERAL: [_("Send a JSON object with the signature's fields.")]})
-    outcome = signing.sign(slug, body, default_locale=current_locale())
+    # The signer's own "locale" wins; the request's is worked out only without one.
+    given = body.get("locale")
+    outcome = signing.sign(slug, body, default_locale=given if given and isinstance(given, str)
+                           else current_locale())
     tasks.enqueue_signature_confirmation(outcome.signature_id)
     return jsonify({"status": "pending_confirmation", "notices": outcome.notices}), 202

@@ -302,8 +302,10 @@ def sign(slug: str, data: Mapping[str, Any], *, default_locale: str,
     # round trips around it.
     # The lookups above may have begun a transaction holding a pooled connection:
     # end it (nothing was written), so that no request holds one connection while
-    # waiting for another; under load that would deadlock the pool.
-    db.session.rollback()
+    # waiting for another; under load that would deadlock the pool. (Without
+    # lookups there is no session, and none is made just to end it.)
+    if db.session.registry.has():
+        db.session.rollback()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         signature_id = _insert(conn, values)
     if signature_id is not None:
