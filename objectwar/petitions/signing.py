@@ -591,17 +591,19 @@ SIGNERS_SCAN = 1000
 def public_signers(petition: PublicPetition, limit: int = 10) -> list[dict[str, str]]:
     """The latest confirmed signers who asked to be shown: first name, initial, country.
 
-    Kept per process until the petition's confirmed count moves: only a new
-    confirmation (or an erasure) changes the list.
+    Kept per process until the petition's state or cached content changes: a
+    new confirmation moves the count. An erasure may bring the count back to a
+    value seen before, so the key also holds when the content was loaded: the
+    erasing process drops it at once, others within ``PETITION_CACHE_SECONDS``.
     """
-    cache: dict[int, tuple[int, list[dict[str, str]]]] = current_app.extensions.setdefault(
+    cache: dict[int, tuple[tuple, list[dict[str, str]]]] = current_app.extensions.setdefault(
         "objectwar.public_signers", {}
     )
     cached = cache.get(petition.id)
-    if cached is not None and cached[0] == petition.signature_count:
+    if cached is not None and cached[0] == petition.cache_key:
         return cached[1][:limit]
     signers = _latest_public_signers(petition.id, limit)
-    cache[petition.id] = (petition.signature_count, signers)
+    cache[petition.id] = (petition.cache_key, signers)
     return signers
 
 
