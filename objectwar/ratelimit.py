@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Flask, current_app, request
 
 from objectwar import security
+from objectwar.errors import ValidationError
 from objectwar.extensions import limiter
+from objectwar.validation import validate_email
 
 
 def client_key() -> str:
@@ -15,6 +17,22 @@ def client_key() -> str:
 
 def _sign_limit() -> str:
     return current_app.config["SIGN_RATE_LIMIT"]
+
+
+def _data_request_limit() -> str:
+    return current_app.config.get("DATA_REQUEST_RATE_LIMIT", "5 per hour")
+
+
+def email_key() -> str:
+    """The posted ``email`` as its keyed digest (the store never holds the address).
+
+    An address that is not valid falls back to the client's key.
+    """
+    try:
+        address = validate_email(request.form.get("email"))
+    except ValidationError:
+        return client_key()
+    return "email:" + security.email_digest(address)
 
 
 def _account_limit() -> str:
@@ -33,6 +51,10 @@ apply_limit = limiter.shared_limit(_apply_limit, "apply", key_func=client_key, m
 #: Signing, through the form and the API together (SIGN_RATE_LIMIT per client address).
 sign_rate_limit = limiter.shared_limit(_sign_limit, scope="sign", key_func=client_key,
                                        methods=["POST"])
+
+#: Requests for a copy or the erasure of one's data (each sends an email), per client address.
+data_request_limit = limiter.shared_limit(_data_request_limit, "data-request", key_func=client_key,
+                                          methods=["POST"])
 
 
 def init_app(app: Flask) -> None:
