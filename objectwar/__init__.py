@@ -90,6 +90,9 @@ def register_blueprints(app: Flask) -> None:
     from objectwar.mailing.views import bp as mailing_bp
 
     app.register_blueprint(mailing_bp)
+    from objectwar.privacy.views import bp as privacy_bp
+
+    app.register_blueprint(privacy_bp)
     if app.config.get("DEV_OUTBOX"):
         from objectwar.dev.views import bp as dev_bp
 

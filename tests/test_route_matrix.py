@@ -66,6 +66,8 @@ PUBLIC: set[str] = {
     "petitions.embed", "petitions.signed",
     # Mailing lists (issue 4): the subscribe form of a public list, its answer page.
     "mailing.subscribe", "mailing.subscribed",
+    # Your data: the form asking for a copy or an erasure by email.
+    "privacy.request_form",
 }
 ARGS: dict[str, Callable[[World], dict[str, Any]]] = {
     "organisations.profile": lambda w: {"slug": "org-a"},
@@ -118,6 +120,10 @@ RULES: dict[str, Rule] = {
     # Mailing lists (issue 4): coordinators' pages; a forged confirmation link says nothing.
     "mailing.confirm_subscription": Rule((404,) * 4, args=lambda w: {"slug": "updates",
                                                                      "token": "forged"}),
+    # Your data: a forged link says nothing about anyone.
+    "privacy.show": Rule((404,) * 4, args=lambda w: {"token": "forged"}),
+    "privacy.download": Rule((404,) * 4, args=lambda w: {"token": "forged"}),
+    "privacy.erase": Rule((404,) * 4, method="POST", args=lambda w: {"token": "forged"}),
     "admin.lists_index": Rule(COORDINATOR_PAGE),
     "admin.list_detail": Rule(COORDINATOR_PAGE, args=lambda w: {"slug": "updates"}),
     "admin.list_import": Rule(COORDINATOR_PAGE, args=lambda w: {"slug": "updates"}),

@@ -20,6 +20,7 @@ from objectwar.organisations.models import Organisation
 from objectwar.outbox import rows
 from objectwar.outbox import services as outbox
 from objectwar.outbox.models import Notice, NoticeKind
+from objectwar.privacy import services as privacy
 
 SUBJECTS = {
     NoticeKind.APPLICATION_RECEIVED: _l("We received your application"),
@@ -27,7 +28,13 @@ SUBJECTS = {
     NoticeKind.APPLICATION_REJECTED: _l("About your application"),
     NoticeKind.INVITATION: _l("Your invitation to the #ObjectWarCampaign"),
     NoticeKind.PASSWORD_RESET: _l("Set a new password"),
+    # The same neutral subject for both: a watched mailbox must not show why it came.
+    NoticeKind.DATA_EXPORT: _l("Your request about your data"),
+    NoticeKind.DATA_ERASURE: _l("Your request about your data"),
 }
+
+_DATA_ACTIONS = {NoticeKind.DATA_EXPORT: privacy.DataAction.EXPORT,
+                 NoticeKind.DATA_ERASURE: privacy.DataAction.ERASE}
 
 
 def _context(notice: Notice) -> dict[str, Any] | None:
@@ -51,6 +58,11 @@ def _context(notice: Notice) -> dict[str, Any] | None:
         if user is None or not user.active:
             return None
         return {"link": email.external_url("accounts.reset", token=accounts.reset_token(user))}
+    if notice.kind in _DATA_ACTIONS:
+        # What is held is looked up now: the email tells the truth when it is sent.
+        token = privacy.link_for(notice.recipient, _DATA_ACTIONS[notice.kind])
+        return {"link": email.external_url("privacy.show", token=token) if token else None,
+                "hours": privacy.TOKEN_MAX_AGE // 3600}
     if notice.kind == NoticeKind.MAILOUT_PAUSED:
         mailout = db.session.get(Mailout, notice.target_id)
         if mailout is None or mailout.status != MailoutStatus.PAUSED:  # resumed or cancelled since

@@ -1,0 +1,82 @@
+"""``/my-data``: ask by email for a copy or the erasure of one's data, and the links in that email."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template, request
+from flask_babel import gettext as _
+
+from objectwar import tasks
+from objectwar.errors import ValidationError
+from objectwar.extensions import limiter
+from objectwar.forms import show_errors
+from objectwar.i18n import current_locale
+from objectwar.privacy import services
+from objectwar.privacy.forms import DataRequestForm
+from objectwar.ratelimit import data_request_limit, email_key
+
+bp = Blueprint("privacy", __name__)
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _address_limit() -> str:
+    return current_app.config.get("DATA_REQUEST_ADDRESS_LIMIT", "3 per day")
+
+
+def _not_a_request() -> bool:
+    """Posts with field errors send no email and do not count against the address."""
+    try:
+        services.parse_request(request.form.get("email"), request.form.get("action"))
+    except ValidationError:
+        return True
+    return False
+
+
+def _hints() -> dict[str, str]:
+    return {
+        "export": _("We email you a link to a page that shows everything we hold for your address, "
+                    "with a download."),
+        "erase": _("We email you a link to a page with one button that erases your signatures "
+                   "and your subscriptions."),
+    }
+
+
+@bp.route("/my-data", methods=["GET", "POST"])
+@data_request_limit
+@limiter.limit(_address_limit, key_func=email_key, methods=["POST"], scope="data-address",
+               exempt_when=_not_a_request)
+def request_form():
+    """The same answer whether or not the address is known: the email says what is held."""
+    form = DataRequestForm()
+    if form.validate_on_submit():
+        try:
+            notice = services.request_data(form.email.data, form.action.data, current_locale())
+        except ValidationError as error:
+            show_errors(form, error)
+            return render_template("privacy/request.html", form=form, hints=_hints()), 422
+        tasks.enqueue_notices([notice])
+        return render_template("privacy/requested.html")
+    return render_template("privacy/request.html", form=form, hints=_hints())
+
+
+@bp.get("/my-data/<token>")
+def show(token: str):
+    """An export link shows the data; an erase link shows it with one button (a GET changes nothing)."""
+    digest, action = services.read_link(token)
+    template = "privacy/export.html" if action == services.DataAction.EXPORT else "privacy/erase.html"
+    return render_template(template, held=services.export(digest), token=token), NO_STORE
+
+
+@bp.get("/my-data/<token>/data.json")
+def download(token: str):
+    digest = services.read_export_link(token)
+    response = current_app.json.response(services.export(digest))
+    response.headers.update(NO_STORE)
+    response.headers["Content-Disposition"] = 'attachment; filename="my-data.json"'
+    return response
+
+
+@bp.post("/my-data/<token>")
+def erase(token: str):
+    services.erase(token)
+    return render_template("privacy/erased.html"), NO_STORE

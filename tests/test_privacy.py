@@ -1,0 +1,315 @@
+"""Asking for a copy or the erasure of one's data (``/my-data``) and the services behind it."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from conftest import csrf_token
+from sqlalchemy import func, select
+
+from objectwar import security
+from objectwar.audit.models import AuditEvent
+from objectwar.extensions import db as _db
+from objectwar.mailing import mailouts
+from objectwar.mailing.models import (
+    Delivery,
+    Subscriber,
+    Subscription,
+    Suppression,
+    SuppressionReason,
+)
+from objectwar.outbox.models import Notice, NoticeKind
+from objectwar.petitions.models import Petition, Signature
+from objectwar.privacy import services as privacy
+from tests.signing_support import SLUG, link_in, sign_form
+
+PAGE = f"/petitions/{SLUG}"
+ANNA = "anna@example.org"
+
+
+@pytest.fixture
+def app_overrides() -> dict:
+    return {"SIGN_MIN_FILL_SECONDS": 0}
+
+
+def sign_and_confirm(client, outbox, email: str = ANNA, **changes) -> None:
+    """Sign the demo petition through its form and press the button of the confirmation link."""
+    before = len(outbox)
+    sign_form(client, email=email, **changes)
+    path = link_in(outbox[before].body)
+    client.post(path, data={"csrf_token": csrf_token(client, path)})
+
+
+def petition_count(app) -> int:
+    with app.app_context():
+        return _db.session.scalar(select(Petition.signature_count).where(Petition.slug == SLUG))
+
+
+def count(app, model) -> int:
+    with app.app_context():
+        return _db.session.scalar(select(func.count()).select_from(model))
+
+
+def erase_token(app, email: str = ANNA) -> str:
+    with app.app_context():
+        return privacy.link_token(security.email_digest(email), privacy.DataAction.ERASE)
+
+
+def export_token(app, email: str = ANNA) -> str:
+    with app.app_context():
+        return privacy.link_token(security.email_digest(email), privacy.DataAction.EXPORT)
+
+
+@pytest.fixture
+def anna(app, client, demo, outbox):
+    """Anna signed and confirmed with updates (so she is on the list), and a mail-out reached her;
+    Bob signed too, confirmed; Carl signed without confirming."""
+    sign_and_confirm(client, outbox, updates="y", public_name="y")
+    sign_and_confirm(client, outbox, email="bob@example.org", first_name="Bob")
+    sign_form(client, email="carl@example.org", first_name="Carl")
+    with app.app_context():
+        mailout = mailouts.create_mailout({"list": "updates", "subject": "S", "body_markdown": "B"})
+        subscriber = _db.session.scalar(select(Subscriber))
+        _db.session.add(Delivery(mailout_id=mailout.id, subscriber_id=subscriber.id))
+        _db.session.commit()
+    outbox.clear()
+
+
+# -- services --------------------------------------------------------------------------
+
+
+def test_export_decrypts_what_is_held(app, anna):
+    with app.app_context():
+        held = privacy.export(security.email_digest(" Anna@Example.org"))
+    (signature,) = held["signatures"]
+    assert signature["first_name"] == "Anna" and signature["last_name"] == "Müller"
+    assert signature["email"] == ANNA and signature["country"] == "DE"
+    assert signature["confirmed_at"] and signature["public_name"] is True
+    assert signature["wants_updates"] is True
+    assert signature["petition"]
+    assert held["subscriber"]["subscriptions"][0]["status"] == "subscribed"
+    json.dumps(held)  # plain values only
+
+
+def test_export_of_an_unknown_address_is_empty(app, anna):
+    with app.app_context():
+        digest = security.email_digest("nobody@example.org")
+        assert privacy.export(digest) == {"signatures": [], "subscriber": None}
+        assert not privacy.holds_data(digest)
+        assert privacy.link_for("nobody@example.org", privacy.DataAction.EXPORT) is None
+
+
+def test_erase_removes_everything_and_counts_exactly(app, anna):
+    assert petition_count(app) == 2
+    with app.app_context():
+        counts = privacy.erase(erase_token(app))
+    assert counts == {"signatures": 1, "confirmed": 1, "subscribers": 1, "subscriptions": 1,
+                      "deliveries": 1}
+    assert petition_count(app) == 1
+    assert count(app, Signature) == 2  # Bob's and Carl's stay
+    assert count(app, Subscriber) == count(app, Subscription) == count(app, Delivery) == 0
+    with app.app_context():
+        (suppression,) = _db.session.scalars(select(Suppression)).all()
+        assert suppression.email_digest == security.email_digest(ANNA)
+        assert suppression.reason == SuppressionReason.ERASED and suppression.list_id is None
+        (event,) = _db.session.scalars(select(AuditEvent).where(AuditEvent.action == "privacy.erase"))
+        text = json.dumps(event.details).lower()
+        assert "anna" not in text and "müller" not in text and "example.org" not in text
+        assert event.details["signatures"] == 1
+        # Twice: nothing more goes, nothing breaks.
+        assert not any(privacy.erase(erase_token(app)).values())
+    assert petition_count(app) == 1
+    assert count(app, Suppression) == 1
+
+
+def test_erasing_an_unconfirmed_signature_leaves_the_count(app, anna):
+    with app.app_context():
+        counts = privacy.erase(erase_token(app, "carl@example.org"))
+    assert counts["signatures"] == 1 and counts["confirmed"] == 0
+    assert petition_count(app) == 2
+
+
+def test_an_export_link_erases_nothing(app, anna):
+    with app.app_context(), pytest.raises(privacy.NotFound):
+        privacy.erase(export_token(app))
+    assert count(app, Signature) == 3
+
+
+# -- the request form -----------------------------------------------------------------------
+
+
+def ask(client, email: str, action: str | None = "export"):
+    data = {"csrf_token": csrf_token(client, "/my-data"), "email": email}
+    if action is not None:
+        data["action"] = action
+    return client.post("/my-data", data=data)
+
+
+def test_form_page_explains_both_choices(client, app):
+    page = client.get("/my-data").get_data(as_text=True)
+    assert 'name="csrf_token"' in page
+    assert 'value="export"' in page and 'value="erase"' in page
+    assert "write to the campaign" in page
+    assert "/my-data" in client.get("/").get_data(as_text=True)  # the footer links it
+
+
+@pytest.mark.parametrize(("email", "action", "field"), [
+    ("not an address", "export", "does not look like an email address"),
+    ("", "erase", "This field is required"),
+    (ANNA, None, "Choose what we should do"),
+    (ANNA, "everything", "Choose what we should do"),
+])
+def test_bad_input_shows_messages_and_queues_nothing(client, app, outbox, email, action, field):
+    response = ask(client, email, action)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert field in page and 'class="field-error"' in page
+    assert count(app, Notice) == 0 and outbox == []
+
+
+def test_same_answer_for_known_and_unknown_and_the_email_says_the_truth(client, app, anna, outbox):
+    known = ask(client, ANNA)
+    unknown = ask(client, "nobody@example.org")
+    assert known.status_code == unknown.status_code == 200
+    assert known.get_data(as_text=True) == unknown.get_data(as_text=True)
+    assert "may take a few minutes" in known.get_data(as_text=True)
+    with app.app_context():
+        kinds = [(n.kind, n.target_id, n.sent_at is not None) for n in _db.session.scalars(select(Notice))]
+    assert kinds == [(NoticeKind.DATA_EXPORT, 0, True)] * 2
+    to_anna, to_nobody = outbox
+    assert to_anna.recipients == [ANNA] and to_nobody.recipients == ["nobody@example.org"]
+    assert to_anna.subject == to_nobody.subject == "Your request about your data"
+    assert "https://objectwar.test/my-data/" in to_anna.body and "/my-data/" in to_anna.html
+    assert "/my-data/" not in to_nobody.body and "/my-data/" not in to_nobody.html
+    assert "We hold no signatures" in to_nobody.body
+
+
+def test_the_email_is_in_the_requesters_language(client, app, anna, outbox):
+    client.get("/my-data?lang=de")
+    ask(client, ANNA, "erase")
+    (message,) = outbox
+    assert "Hallo" in message.body or "Guten" in message.body
+    assert message.subject != "Your request about your data"
+
+
+def test_post_without_csrf_token_is_refused(client, app, outbox):
+    response = client.post("/my-data", data={"email": ANNA, "action": "export"})
+    assert response.status_code == 400
+    assert count(app, Notice) == 0
+    response = client.post(f"/my-data/{erase_token(app)}")
+    assert response.status_code == 400
+
+
+def test_three_emails_per_address_a_day(client, app, outbox):
+    for _ in range(3):
+        assert ask(client, "Someone@example.org").status_code == 200
+    app.config["DATA_REQUEST_RATE_LIMIT"] = "100 per hour"
+    over = ask(client, "someone@example.org", "erase")
+    assert over.status_code == 429
+    assert "Too many requests" in over.get_data(as_text=True)
+    assert ask(client, "other@example.org").status_code == 200
+    assert len(outbox) == 4
+
+
+def test_requests_per_client_address(client, app, outbox):
+    app.config["DATA_REQUEST_RATE_LIMIT"] = "2 per hour"
+    assert ask(client, "a@example.org").status_code == 200
+    assert ask(client, "b@example.org").status_code == 200
+    assert ask(client, "c@example.org").status_code == 429
+    assert client.get("/my-data").status_code == 200
+
+
+# -- the links -------------------------------------------------------------------------------
+
+
+def email_link(client, outbox, action: str) -> str:
+    ask(client, ANNA, action)
+    match = re.search(r"https://objectwar\.test(/my-data/\S+)", outbox[-1].body)
+    assert match, outbox[-1].body
+    return match.group(1)
+
+
+def test_export_page_and_json_download(client, app, anna, outbox):
+    path = email_link(client, outbox, "export")
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    page = response.get_data(as_text=True)
+    assert "Anna" in page and "Müller" in page and "subscribed" in page
+    assert f'{path}/data.json' in page
+    download = client.get(path + "/data.json")
+    assert download.status_code == 200
+    assert download.headers["Cache-Control"] == "no-store"
+    assert download.headers["Content-Disposition"].startswith("attachment")
+    data = download.get_json()
+    assert data["signatures"][0]["last_name"] == "Müller"
+    assert data["subscriber"]["email"] == ANNA
+
+
+@pytest.mark.parametrize("make_bad", [
+    lambda token, app: token + "x",
+    lambda token, app: token[:-3] + ("aaa" if not token.endswith("aaa") else "bbb"),
+    lambda token, app: "nonsense",
+    lambda token, app: _other_purpose(app),
+])
+def test_bad_links_get_the_not_valid_page(client, app, anna, make_bad):
+    bad = make_bad(export_token(app), app)
+    for path in (f"/my-data/{bad}", f"/my-data/{bad}/data.json"):
+        response = client.get(path)
+        assert response.status_code == 404
+        page = response.get_data(as_text=True)
+        assert "not valid" in page and "Anna" not in page
+    token = csrf_token(client, "/my-data")
+    assert client.post(f"/my-data/{bad}", data={"csrf_token": token}).status_code == 404
+    assert count(app, Signature) == 3
+
+
+def _other_purpose(app) -> str:
+    with app.app_context():
+        return security.make_token("reset", {"d": security.email_digest(ANNA), "a": "erase"})
+
+
+def test_expired_link(client, app, anna, monkeypatch):
+    token = export_token(app)
+    monkeypatch.setattr(privacy, "TOKEN_MAX_AGE", -1)
+    assert client.get(f"/my-data/{token}").status_code == 404
+
+
+def test_an_export_link_does_not_erase_nor_an_erase_link_download(client, app, anna):
+    token = csrf_token(client, "/my-data")
+    assert client.post(f"/my-data/{export_token(app)}", data={"csrf_token": token}).status_code == 404
+    assert client.get(f"/my-data/{erase_token(app)}/data.json").status_code == 404
+    assert count(app, Signature) == 3
+
+
+def test_erase_link_get_changes_nothing_post_erases_and_the_page_count_drops(client, app, anna, outbox):
+    assert '<progress class="progress" max="100000" value="2"' in client.get(PAGE).get_data(as_text=True)
+    path = email_link(client, outbox, "erase")
+    for _ in range(2):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert client.head(path).status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Müller" in page and "write to the campaign" in page
+    assert response.headers["Cache-Control"] == "no-store"
+    assert count(app, Signature) == 3 and count(app, Subscriber) == 1
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post(path, data={"csrf_token": token})
+    assert response.status_code == 200
+    assert "Your data is erased" in response.get_data(as_text=True)
+    assert count(app, Signature) == 2 and count(app, Subscriber) == 0
+    assert petition_count(app) == 1
+    detail = client.get(PAGE).get_data(as_text=True)
+    assert '<progress class="progress" max="100000" value="1"' in detail
+    assert "Anna M." not in detail
+    assert client.get(f"/api/v1/petitions/{SLUG}").get_json()["signatures"] == 1
+    # A second press shows the same page; nothing breaks.
+    again = client.post(path, data={"csrf_token": token})
+    assert again.status_code == 200 and "Your data is erased" in again.get_data(as_text=True)
+    assert petition_count(app) == 1
+    # Afterwards the email says nothing is held, with no link.
+    outbox.clear()
+    ask(client, ANNA, "export")
+    assert "/my-data/" not in outbox[0].body
