@@ -93,6 +93,29 @@ def test_export_decrypts_what_is_held(app, anna):
     json.dumps(held)  # plain values only
 
 
+def test_a_count_back_at_an_old_value_is_a_new_state(app, client, anna, outbox):
+    """A page cached in any process when the count was 2 showed Anna; after Dan
+    confirms and Anna erases, the count is 2 again, and the state must differ."""
+    from objectwar.petitions.services import get_public_petition
+
+    def key() -> tuple:
+        with app.test_request_context():
+            return get_public_petition(SLUG).cache_key
+
+    seen = {key()}
+    sign_and_confirm(client, outbox, email="dan@example.org", first_name="Dan", public_name="y")
+    seen.add(key())
+    with app.app_context():
+        privacy.erase(erase_token(app))
+    assert petition_count(app) == 2
+    assert key() not in seen
+    with app.app_context():
+        assert _db.session.scalar(select(Petition.erased_count).where(Petition.slug == SLUG)) == 1
+    page = client.get(PAGE).get_data(as_text=True)
+    assert "Anna M." not in page
+    assert "Dan M." in page
+
+
 def test_export_of_an_unknown_address_is_empty(app, anna):
     with app.app_context():
         digest = security.email_digest("nobody@example.org")

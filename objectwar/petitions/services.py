@@ -90,6 +90,7 @@ class PublicPetition:
     status: PetitionStatus
     goal: int
     signature_count: int
+    erased_count: int = 0
 
     @property
     def id(self) -> int:
@@ -98,7 +99,8 @@ class PublicPetition:
     @property
     def cache_key(self) -> tuple:
         """What a page built from this petition depends on."""
-        return (self.content.id, self.content.loaded_at, self.status, self.signature_count)
+        return (self.content.id, self.content.loaded_at, self.status, self.signature_count,
+                self.erased_count)
 
     @property
     def slug(self) -> str:
@@ -170,8 +172,9 @@ def get_public_petition(slug: str) -> PublicPetition:
     row = read_state(db.engine, slug, cached=current_app.config.get("PETITION_STATE_CACHE", True))
     if row is None or row[1] == PetitionStatus.DRAFT:
         raise NotFound(errors={"slug": [_("There is no petition at this address.")]})
-    petition_id, status, goal, signature_count = row
-    return PublicPetition(_content(petition_id), PetitionStatus(status), goal, signature_count)
+    petition_id, status, goal, signature_count, erased_count = row
+    return PublicPetition(_content(petition_id), PetitionStatus(status), goal, signature_count,
+                          erased_count)
 
 
 def petition_data(petition: Petition | PublicPetition, locale: str) -> dict[str, Any]:

@@ -592,9 +592,8 @@ def public_signers(petition: PublicPetition, limit: int = 10) -> list[dict[str, 
     """The latest confirmed signers who asked to be shown: first name, initial, country.
 
     Kept per process until the petition's state or cached content changes: a
-    new confirmation moves the count. An erasure may bring the count back to a
-    value seen before, so the key also holds when the content was loaded: the
-    erasing process drops it at once, others within ``PETITION_CACHE_SECONDS``.
+    new confirmation moves the count, an erasure the count of erased signatures
+    (the count alone may come back to a value seen before).
     """
     cache: dict[int, tuple[tuple, list[dict[str, str]]]] = current_app.extensions.setdefault(
         "objectwar.public_signers", {}

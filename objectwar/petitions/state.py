@@ -1,4 +1,4 @@
-"""A petition's state (status, goal, confirmed count): the read behind every public view.
+"""A petition's state (status, goal, confirmed and erased counts): the read behind every public view.
 
 The count must be exact after every confirmation, and the petition page and
 its API are the busiest reads of the campaign. On SQLite each view reads the
@@ -39,8 +39,9 @@ MAX_AGE_SECONDS = 30.0
 # The listener's own connection: a dead peer is noticed within seconds, not hours.
 _LISTENER_OPTIONS = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
                      "keepalives_count": 3, "tcp_user_timeout": 15000}
-StateRow = tuple[int, str, int, int]  # (id, status, goal, signature_count)
-_STATE = text("SELECT id, status, goal, signature_count FROM petitions WHERE slug = :slug")
+StateRow = tuple[int, str, int, int, int]  # (id, status, goal, signature_count, erased_count)
+_STATE = text("SELECT id, status, goal, signature_count, erased_count FROM petitions "
+              "WHERE slug = :slug")
 
 #: The trigger that announces a change of a petition's public state (PostgreSQL).
 #: The migration creates it; ``metadata.create_all`` too (tests), through :func:`attach_ddl`.
@@ -52,6 +53,7 @@ NOTIFY_DDL = (
             PERFORM pg_notify('{CHANNEL}', OLD.slug);
         ELSIF NEW.status IS DISTINCT FROM OLD.status OR NEW.goal IS DISTINCT FROM OLD.goal
               OR NEW.signature_count IS DISTINCT FROM OLD.signature_count
+              OR NEW.erased_count IS DISTINCT FROM OLD.erased_count
               OR NEW.slug IS DISTINCT FROM OLD.slug THEN
             PERFORM pg_notify('{CHANNEL}', OLD.slug);
             IF NEW.slug IS DISTINCT FROM OLD.slug THEN
@@ -76,7 +78,7 @@ def _read_row(engine: Engine, slug: str) -> StateRow | None:
     # One statement in autocommit: no BEGIN and ROLLBACK round trips around it.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         row = conn.execute(_STATE, {"slug": slug}).one_or_none()
-    return None if row is None else (row[0], row[1], row[2], row[3])
+    return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
 
 class _Cache:
@@ -250,7 +252,7 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def read_state(engine: Engine, slug: str, *, cached: bool = True) -> StateRow | None:
-    """``(id, status, goal, signature_count)`` of the petition at ``slug``, or ``None``.
+    """``(id, status, goal, signature_count, erased_count)`` of the petition at ``slug``, or ``None``.
 
     ``cached=False`` reads the row every time (``PETITION_STATE_CACHE=0``).
     """

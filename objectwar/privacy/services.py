@@ -219,7 +219,8 @@ def erase(token: str) -> dict[str, int]:
     for petition_id, count in sorted(confirmed.items()):
         db.session.execute(
             update(Petition).where(Petition.id == petition_id)
-            .values(signature_count=Petition.signature_count - count)
+            .values(signature_count=Petition.signature_count - count,
+                    erased_count=Petition.erased_count + count)
             .execution_options(synchronize_session=False)
         )
     counts = {"signatures": len(deleted), "confirmed": sum(confirmed.values()),
@@ -239,8 +240,4 @@ def erase(token: str) -> dict[str, int]:
     if any(counts.values()):
         audit.record("privacy.erase", target_type="data", **counts)
     db.session.commit()
-    # Pages and lists of public signers are cached by the count, which an erasure
-    # can bring back to a value seen before: this process reloads them now.
-    for petition_id in confirmed:
-        petitions.forget_content(petition_id)
     return counts
