@@ -22,8 +22,8 @@ import psycopg
 from flask import Flask, jsonify, request
 
 from objectwar import security, tasks
-from objectwar.petitions.models import PetitionStatus
 from objectwar.petitions import signing
+from objectwar.petitions.models import PetitionStatus
 from objectwar.types import utcnow
 from wsgi import app as project
 
