@@ -262,6 +262,10 @@ def test_export_page_and_json_download(client, app, anna, outbox):
     page = response.get_data(as_text=True)
     assert "Anna" in page and "Müller" in page and "subscribed" in page
     assert f'{path}/data.json' in page
+    # Readable, in the visitor's language: names of countries and languages, dates, statuses.
+    german = client.get(path + "?lang=de").get_data(as_text=True)
+    assert "Deutschland" in german and "abonniert" in german and "(UTC)" in german
+    assert not re.search(r"\d{4}-\d\d-\d\dT", german)  # no raw ISO times
     download = client.get(path + "/data.json")
     assert download.status_code == 200
     assert download.headers["Cache-Control"] == "no-store"

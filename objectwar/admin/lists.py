@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from objectwar.accounts import permissions
@@ -19,20 +18,11 @@ from objectwar.errors import ValidationError
 from objectwar.forms import ConfirmForm, show_errors
 from objectwar.mailing import lists, manage
 from objectwar.mailing.forms import ImportConfirmForm, ImportUploadForm, ListForm
-from objectwar.mailing.models import SubscriptionStatus
-
-SUBSCRIPTION_LABELS = {
-    SubscriptionStatus.UNCONFIRMED: _l("unconfirmed"),
-    SubscriptionStatus.SUBSCRIBED: _l("subscribed"),
-    SubscriptionStatus.UNSUBSCRIBED: _l("unsubscribed"),
-    SubscriptionStatus.BOUNCED: _l("bounced"),
-    SubscriptionStatus.COMPLAINED: _l("complained"),
-}
 
 
 @bp.context_processor
 def subscription_labels():
-    return {"subscription_labels": SUBSCRIPTION_LABELS}
+    return {"subscription_labels": lists.SUBSCRIPTION_LABELS}
 
 
 @bp.route("/lists", methods=["GET", "POST"])

@@ -18,6 +18,7 @@ from email.parser import BytesParser
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, or_, select, update
 
 from objectwar import security
@@ -45,6 +46,15 @@ from objectwar.validation import (
     validate_email,
     validate_locale,
 )
+
+#: What each subscription status is called on pages (admin lists, a person's own data).
+SUBSCRIPTION_LABELS = {
+    SubscriptionStatus.UNCONFIRMED: _l("unconfirmed"),
+    SubscriptionStatus.SUBSCRIBED: _l("subscribed"),
+    SubscriptionStatus.UNSUBSCRIBED: _l("unsubscribed"),
+    SubscriptionStatus.BOUNCED: _l("bounced"),
+    SubscriptionStatus.COMPLAINED: _l("complained"),
+}
 
 # Statuses an import never changes: the person left, or the address does not work.
 FINAL_STATUSES = frozenset({SubscriptionStatus.UNSUBSCRIBED, SubscriptionStatus.BOUNCED,

@@ -31,7 +31,6 @@ from objectwar.mailing.models import (
 )
 from objectwar.outbox import services as outbox
 from objectwar.outbox.models import Notice, NoticeKind
-from objectwar.petitions import services as petitions
 from objectwar.petitions.models import Petition, Signature
 from objectwar.types import utcnow
 from objectwar.validation import validate_email

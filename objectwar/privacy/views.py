@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, current_app, render_template, request
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 
 from objectwar import tasks
@@ -10,11 +13,23 @@ from objectwar.errors import ValidationError
 from objectwar.extensions import limiter
 from objectwar.forms import show_errors
 from objectwar.i18n import current_locale
+from objectwar.mailing import lists
 from objectwar.privacy import services
 from objectwar.privacy.forms import DataRequestForm
 from objectwar.ratelimit import data_request_limit, email_key
 
 bp = Blueprint("privacy", __name__)
+
+
+@bp.context_processor
+def labels():
+    return {"subscription_labels": lists.SUBSCRIPTION_LABELS}
+
+
+@bp.app_template_filter("iso_datetime")
+def iso_datetime(value: str | None) -> str:
+    """A time held as ISO 8601 text (the export's JSON values), in the visitor's language."""
+    return format_datetime(datetime.fromisoformat(value), "medium") if value else ""
 
 NO_STORE = {"Cache-Control": "no-store"}
 
