@@ -119,10 +119,11 @@ def register(app: Flask) -> None:
 
 
 def purge_command() -> None:
-    """Apply the retention rules: delete unconfirmed data older than UNCONFIRMED_TTL_DAYS."""
-    from objectwar.privacy.services import purge_unconfirmed
+    """Apply the retention rules: delete unconfirmed data, and sent emails' rows, older
+    than UNCONFIRMED_TTL_DAYS (workers also do it every night)."""
+    from objectwar.privacy.services import purge
 
-    deleted = purge_unconfirmed()
+    deleted = purge()
     click.echo("Purged: " + ", ".join(f"{n} {what}" for what, n in deleted.items()))
 
 

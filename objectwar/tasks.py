@@ -21,6 +21,7 @@ from objectwar.mailing import delivery as mail_delivery
 from objectwar.mailing import services as mailing_services
 from objectwar.outbox import delivery as notice_delivery
 from objectwar.petitions import signing
+from objectwar.privacy import services as privacy
 
 huey = Huey("objectwar", results=False, storage_class=MemoryStorage)
 
@@ -123,6 +124,17 @@ def enqueue_notices(notices: list[Any]) -> None:
     for notice in notices:
         if notice is not None:
             enqueue(send_notice, notice.id)
+
+
+# -- retention: every night, without anyone having to set up cron --------------
+
+
+@app_periodic_task(crontab(hour="3", minute="17"))
+def purge_expired_data() -> dict[str, int]:
+    """``flask purge``: unconfirmed data and sent emails' rows past the retention period."""
+    counts = privacy.purge()
+    logger.info("Retention purge: %s", counts)
+    return counts
 
 
 # -- signing (issue [2]): confirmation emails; the signature rows are the outbox --

@@ -198,9 +198,8 @@ def test_same_answer_for_known_and_unknown_and_the_email_says_the_truth(client, 
     assert known.status_code == unknown.status_code == 200
     assert known.get_data(as_text=True) == unknown.get_data(as_text=True)
     assert "may take a few minutes" in known.get_data(as_text=True)
-    with app.app_context():
-        kinds = [(n.kind, n.target_id, n.sent_at is not None) for n in _db.session.scalars(select(Notice))]
-    assert kinds == [(NoticeKind.DATA_EXPORT, 0, True)] * 2
+    # Once sent, the rows go: they hold the address of someone who may want to be forgotten.
+    assert count(app, Notice) == 0
     to_anna, to_nobody = outbox
     assert to_anna.recipients == [ANNA] and to_nobody.recipients == ["nobody@example.org"]
     assert to_anna.subject == to_nobody.subject == "Your request about your data"
@@ -340,3 +339,54 @@ def test_erase_link_get_changes_nothing_post_erases_and_the_page_count_drops(cli
     outbox.clear()
     ask(client, ANNA, "export")
     assert "/my-data/" not in outbox[0].body
+
+
+def test_a_data_request_that_cannot_be_sent_yet_stays_due(client, app, anna, outbox):
+    app.config["MAIL_SERVER"], app.config["MAIL_PORT"] = "127.0.0.1", 9  # nothing listens
+    app.extensions["mail"].server, app.extensions["mail"].port = "127.0.0.1", 9
+    app.config["MAIL_SUPPRESS_SEND"] = app.extensions["mail"].suppress = False
+    assert ask(client, ANNA).status_code == 200
+    with app.app_context():
+        (notice,) = _db.session.scalars(select(Notice))
+        assert notice.kind == NoticeKind.DATA_EXPORT and notice.due_at is not None
+        assert notice.last_error
+
+
+def test_purge_deletes_finished_notices_past_the_retention_period(app, demo):
+    from datetime import timedelta
+
+    from objectwar.outbox import services as outbox_services
+    from objectwar.types import utcnow
+
+    old = utcnow() - timedelta(days=31)
+    with app.app_context():
+        sent_old = outbox_services.queue(NoticeKind.PASSWORD_RESET, 1, "a@example.org", "en")
+        failed_old = outbox_services.queue(NoticeKind.PASSWORD_RESET, 1, "b@example.org", "en")
+        due_old = outbox_services.queue(NoticeKind.PASSWORD_RESET, 1, "c@example.org", "en")
+        sent_new = outbox_services.queue(NoticeKind.PASSWORD_RESET, 1, "d@example.org", "en")
+        _db.session.flush()
+        for notice in (sent_old, failed_old, due_old):
+            notice.created_at = old
+        for notice in (sent_old, sent_new):
+            notice.due_at, notice.sent_at = None, utcnow()
+        failed_old.due_at, failed_old.last_error = None, "550 no such user"
+        _db.session.commit()
+        kept = {due_old.id, sent_new.id}
+        assert privacy.purge()["notices"] == 2
+        assert set(_db.session.scalars(select(Notice.id))) == kept
+        assert privacy.purge()["notices"] == 0
+
+
+def test_the_nightly_task_applies_every_retention_rule(app, demo):
+    from objectwar import tasks
+
+    with app.app_context():
+        counts = tasks.purge_expired_data.call_local()
+    assert counts == {"signatures": 0, "subscriptions": 0, "subscribers": 0, "notices": 0}
+    from datetime import datetime
+
+    def due_at(hour: int, minute: int) -> set[str]:
+        return {task.name for task in tasks.huey.read_periodic(datetime(2026, 11, 25, hour, minute))}
+
+    assert "purge_expired_data" in due_at(3, 17)  # once a night
+    assert "purge_expired_data" not in due_at(3, 18) | due_at(15, 17)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 
 from objectwar.extensions import db
 from objectwar.outbox import rows
@@ -55,12 +55,33 @@ def claim(notice_id: int) -> Notice | None:
     return db.session.get(Notice, notice_id, populate_existing=True)
 
 
+#: Notices whose row is deleted once sent: it holds the address of someone who may
+#: be asking to be forgotten, and no page or count needs it afterwards.
+NOT_KEPT = frozenset({NoticeKind.DATA_EXPORT, NoticeKind.DATA_ERASURE})
+
+
 def mark_sent(notice: Notice, note: str | None = None) -> None:
+    if notice.kind in NOT_KEPT:
+        db.session.delete(notice)
+        db.session.commit()
+        return
     notice.sent_at = utcnow()
     notice.due_at = None
     notice.claimed_at = None
     notice.last_error = note
     db.session.commit()
+
+
+def purge_finished(before: datetime) -> int:
+    """Delete notices created before ``before`` that are sent or given up; the caller commits.
+
+    Each holds its recipient's address (encrypted): kept no longer than the
+    retention period. Returns how many went.
+    """
+    return db.session.execute(
+        delete(Notice).where(Notice.due_at.is_(None), Notice.created_at < before)
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def mark_failed(notice: Notice, error: str, *, permanent: bool = False) -> None:

@@ -36,6 +36,19 @@ from objectwar.types import utcnow
 from objectwar.validation import validate_email
 
 
+def purge(now: datetime | None = None) -> dict[str, int]:
+    """Apply every retention rule: :func:`purge_unconfirmed`, and emails of the
+    outbox sent or given up before the retention period (their rows hold the
+    recipients' addresses). Returns counts.
+    """
+    now = now or utcnow()
+    counts = purge_unconfirmed(now)
+    counts["notices"] = outbox.purge_finished(
+        now - timedelta(days=current_app.config["UNCONFIRMED_TTL_DAYS"]))
+    db.session.commit()
+    return counts
+
+
 def purge_unconfirmed(now: datetime | None = None) -> dict[str, int]:
     """Delete unconfirmed signatures and subscriptions older than the retention period.
 
