@@ -30,8 +30,12 @@ ANNA = "anna@example.org"
 
 
 @pytest.fixture
-def app_overrides() -> dict:
-    return {"SIGN_MIN_FILL_SECONDS": 0}
+def app_overrides(request) -> dict:
+    """No fill-time wait; mail to the real SMTP server for the tests that ask for one."""
+    overrides = {"SIGN_MIN_FILL_SECONDS": 0}
+    if "smtp_server" in request.fixturenames:
+        overrides.update(request.getfixturevalue("smtp_server").config())
+    return overrides
 
 
 def sign_and_confirm(client, outbox, email: str = ANNA, **changes) -> None:
@@ -390,3 +394,61 @@ def test_the_nightly_task_applies_every_retention_rule(app, demo):
 
     assert "purge_expired_data" in due_at(3, 17)  # once a night
     assert "purge_expired_data" not in due_at(3, 18) | due_at(15, 17)
+
+
+@pytest.mark.browser
+@pytest.mark.sqlite_only
+def test_erase_in_chromium_without_javascript_on_a_phone(app, demo, browser, live_server, smtp_server):
+    """A signer who signed in Russian finds "Your data" in the footer, asks for erasure,
+    follows the emailed link (through a real SMTP server), presses the button, and is
+    gone from the page and the count."""
+    from email import policy
+    from email.parser import BytesParser
+
+    def last_text(subject_part: str) -> str:
+        message = smtp_server.messages[-1]
+        assert subject_part in message["Subject"]
+        parsed = BytesParser(policy=policy.default).parsebytes(message.as_bytes())
+        return parsed.get_body(preferencelist=("plain",)).get_content()
+
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 360, "height": 740},
+                                  locale="ru-RU")
+    page = context.new_page()
+    try:
+        page.goto(live_server + PAGE)
+        page.fill("#first_name", "Ольга")
+        page.fill("#last_name", "Смирнова")
+        page.fill("#email", "olga@example.org")
+        page.select_option("#country", "GE")
+        page.check("input[name=public_name]")
+        page.check("input[name=consent]")
+        page.locator("form.sign-form button[type=submit]").click()
+        page.wait_for_url("**/signed*")
+        page.goto(live_server + link_in(last_text("")))
+        page.locator("form button[type=submit]").click()
+        page.wait_for_load_state()
+        page.goto(live_server + PAGE)
+        assert "Ольга С." in page.locator(".signers").inner_text()
+
+        page.locator("footer a[href='/my-data']").click()
+        page.wait_for_load_state()
+        assert page.locator("html").get_attribute("lang") == "ru"
+        page.fill("#email", "olga@example.org")
+        page.check("input[name=action][value=erase]")
+        page.locator("main form button[type=submit]").click()
+        page.wait_for_load_state()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        text = last_text("")
+        match = re.search(r"https://objectwar\.test(/my-data/\S+)", text)
+        assert match, text
+        page.goto(live_server + match.group(1))
+        assert "Смирнова" in page.content()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        page.locator("main form button[type=submit]").click()
+        page.wait_for_load_state()
+        assert page.locator("h1").count() == 1
+        page.goto(live_server + PAGE)
+        assert "Ольга" not in page.content()
+        assert petition_count(app) == 0
+    finally:
+        context.close()
