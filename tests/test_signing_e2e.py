@@ -58,6 +58,9 @@ def test_form_end_to_end_through_smtp(client, demo, smtp_server):
     assert "Schutz und Asyl" in text  # the petition's German title: what is being confirmed
     path = link_in(text)
     assert path in html_of(message)
+    # Where to see or erase one's data, in every confirmation email.
+    assert "jederzeit einzusehen oder zu löschen:\r\nhttps://objectwar.test/my-data" in text
+    assert '<a href="https://objectwar.test/my-data">' in html_of(message)
     page = client.get(path).get_data(as_text=True)
     assert "Confirm my signature" in page
     assert counter(client.get(PAGE).get_data(as_text=True)) == "0 signatures"
@@ -72,6 +75,7 @@ def test_form_end_to_end_through_smtp(client, demo, smtp_server):
     assert (again.status_code, again.headers["Location"]) == (302, response.headers["Location"])
     assert len(smtp_server.messages) == 2
     assert "Sie haben bereits unterschrieben" in text_of(smtp_server.messages[1])  # signed in German
+    assert "https://objectwar.test/my-data" in text_of(smtp_server.messages[1])
 
 
 def test_api_end_to_end_through_smtp(client, demo, smtp_server):

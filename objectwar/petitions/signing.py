@@ -488,6 +488,7 @@ def _message(signature: Signature):
     context: dict[str, Any] = {
         "first_name": signature.first_name, "title": title,
         "petition_url": mailer.external_url("petitions.detail", slug=petition.slug),
+        "my_data_url": mailer.external_url("privacy.request_form"),
     }
     if signature.is_confirmed:
         template = "already_signed"
