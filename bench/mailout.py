@@ -9,7 +9,8 @@ Measures, into a local aiosmtpd sink (its own process) that discards messages of
 1. raw ``smtplib`` over one connection sending one pre-built message (messages/s);
 2. one worker process delivering personalised messages through the engine (messages/s and
    its ratio to 1), on SQLite and on PostgreSQL;
-3. two worker processes on PostgreSQL (ratio to one worker);
+3. two worker processes on PostgreSQL (ratio to one worker), in ``--rounds`` pairs of
+   runs, each pair beside a baseline of its own, and the medians;
 4. the time to create the deliveries of a ``--big``-recipient mail-out (PostgreSQL, SQLite);
 5. a worker's peak RSS while sending that big mail-out (for ``--rss-seconds``, then cancelled).
 
@@ -22,6 +23,7 @@ import argparse
 import os
 import signal
 import smtplib
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -275,6 +277,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--big", type=int, default=100_000)
     parser.add_argument("--rss-seconds", type=float, default=20.0)
+    parser.add_argument("--rounds", type=int, default=3, help="pairs of 1- and 2-worker runs")
     args = parser.parse_args()
 
     sink, port = start_sink()
@@ -288,12 +291,22 @@ def main() -> None:
             print(f"engine, 1 worker, SQLite: {one:,.0f} msg/s = {one / rate:.2f} of the baseline")
 
             pg = Setup(scratch_postgres(args.pg), Path(folder) / "pg", port)
-            one_pg = throughput(pg, 1, args.messages)
-            print(f"engine, 1 worker, PostgreSQL: {one_pg:,.0f} msg/s = {one_pg / rate:.2f} of the baseline")
-            two_pg = throughput(pg, 2, args.messages)
-            print(f"engine, 2 workers, PostgreSQL: {two_pg:,.0f} msg/s = {two_pg / one_pg:.2f} x one worker"
-                  f" ({two_pg / rate:.2f} of the baseline: the sink's one thread and the machine's"
-                  f" {os.cpu_count()} cores are shared by both workers)")
+            # One worker, then two, in rounds, each beside a baseline of its own: the
+            # machine drifts between runs, and the medians say more than one pair.
+            of_baseline, two_to_one = [], []
+            for number in range(1, args.rounds + 1):
+                round_rate, _size = baseline(port, args.messages // 2)
+                one_pg = throughput(pg, 1, args.messages)
+                two_pg = throughput(pg, 2, args.messages)
+                of_baseline.append(one_pg / round_rate)
+                two_to_one.append(two_pg / one_pg)
+                print(f"round {number}, PostgreSQL: baseline {round_rate:,.0f} msg/s; 1 worker "
+                      f"{one_pg:,.0f} msg/s = {one_pg / round_rate:.2f} of it; 2 workers "
+                      f"{two_pg:,.0f} msg/s = {two_pg / one_pg:.2f} x one worker "
+                      f"({two_pg / round_rate:.2f} of the baseline)")
+            print(f"engine, 1 worker, PostgreSQL: median {statistics.median(of_baseline):.2f} of the "
+                  f"baseline; 2 workers: median {statistics.median(two_to_one):.2f} x one worker "
+                  f"(the sink's one thread and the machine's {os.cpu_count()} cores are shared by both)")
 
             for name, setup in (("PostgreSQL", pg), ("SQLite", sqlite)):
                 setup.add_subscribers(args.big - count_subscribers(setup))
