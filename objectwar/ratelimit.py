@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, request
+from limits import parse
 
 from objectwar import security
-from objectwar.errors import ValidationError
 from objectwar.extensions import limiter
-from objectwar.validation import validate_email
 
 
 def client_key() -> str:
@@ -23,16 +22,15 @@ def _data_request_limit() -> str:
     return current_app.config.get("DATA_REQUEST_RATE_LIMIT", "5 per hour")
 
 
-def email_key() -> str:
-    """The posted ``email`` as its keyed digest (the store never holds the address).
+def within_budget(limit: str, scope: str, key: str) -> bool:
+    """Count one use of a budget kept by the limiter's storage; ``False`` once it is spent.
 
-    An address that is not valid falls back to the client's key.
+    For limits that must not answer 429: the caller decides what to show (the
+    same page as always, when a 429 would tell a stranger something).
     """
-    try:
-        address = validate_email(request.form.get("email"))
-    except ValidationError:
-        return client_key()
-    return "email:" + security.email_digest(address)
+    if not limiter.enabled:
+        return True
+    return limiter.limiter.hit(parse(limit), scope, key)
 
 
 def _account_limit() -> str:

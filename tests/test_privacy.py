@@ -228,15 +228,25 @@ def test_post_without_csrf_token_is_refused(client, app, outbox):
     assert response.status_code == 400
 
 
-def test_three_emails_per_address_a_day(client, app, outbox):
-    for _ in range(3):
-        assert ask(client, "Someone@example.org").status_code == 200
+def test_three_emails_of_each_kind_per_address_a_day_and_nobody_is_told(client, app, outbox):
     app.config["DATA_REQUEST_RATE_LIMIT"] = "100 per hour"
-    over = ask(client, "someone@example.org", "erase")
-    assert over.status_code == 429
-    assert "Too many requests" in over.get_data(as_text=True)
+    first = ask(client, "Someone@example.org")
+    for _ in range(2):
+        ask(client, "someone@example.org")
+    assert len(outbox) == 3
+    # Past the budget: the same answer, no Retry-After that would date the earlier
+    # requests, and no email.
+    over = ask(client, "someone@example.org")
+    assert over.status_code == 200 and "Retry-After" not in over.headers
+    assert over.get_data(as_text=True) == first.get_data(as_text=True)
+    assert len(outbox) == 3
+    with app.app_context():
+        assert count(app, Notice) == 0
+    # Requests for copies cannot hold off the owner's erasure, nor another address.
+    assert ask(client, "someone@example.org", "erase").status_code == 200
     assert ask(client, "other@example.org").status_code == 200
-    assert len(outbox) == 4
+    assert len(outbox) == 5
+    assert "/my-data" in outbox[3].body or "nothing to erase" in outbox[3].body
 
 
 def test_requests_per_client_address(client, app, outbox):
@@ -452,3 +462,31 @@ def test_erase_in_chromium_without_javascript_on_a_phone(app, demo, browser, liv
         assert petition_count(app) == 0
     finally:
         context.close()
+
+
+def test_links_do_not_show_the_address_lookup_key(app, anna):
+    import base64
+
+    with app.app_context():
+        digest = security.email_digest(ANNA)
+        token = erase_token(app)
+        payload = token.split(".")[0]
+        decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        assert digest not in token and digest.encode() not in decoded
+        assert privacy.read_link(token) == (digest, privacy.DataAction.ERASE)
+
+
+def test_a_data_request_given_up_leaves_no_address_behind(client, app, anna, outbox):
+    from objectwar.outbox import services as outbox_services
+
+    with app.app_context():
+        notice = outbox_services.queue(NoticeKind.DATA_ERASURE, 0, ANNA, "en")
+        _db.session.commit()
+        notice = outbox_services.claim(notice.id)
+        outbox_services.mark_failed(notice, "550 no such user", permanent=True)
+        assert count(app, Notice) == 0
+        kept = outbox_services.queue(NoticeKind.DATA_ERASURE, 0, ANNA, "en")
+        _db.session.commit()
+        kept = outbox_services.claim(kept.id)
+        outbox_services.mark_failed(kept, "421 try later")  # transient: stays due
+        assert count(app, Notice) == 1

@@ -94,4 +94,6 @@ def mark_failed(notice: Notice, error: str, *, permanent: bool = False) -> None:
     notice.claimed_at = None
     notice.last_error = error[:300]
     notice.due_at = rows.next_try(notice.attempts, permanent=permanent)
+    if notice.due_at is None and notice.kind in NOT_KEPT:
+        db.session.delete(notice)  # given up: nothing will read it again
     db.session.commit()

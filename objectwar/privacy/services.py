@@ -13,11 +13,12 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography.fernet import InvalidToken
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import delete, exists, select, update
 
-from objectwar import security
+from objectwar import ratelimit, security
 from objectwar.audit import services as audit
 from objectwar.errors import NotFound, ValidationError
 from objectwar.extensions import db
@@ -105,20 +106,30 @@ def parse_request(email: str | None, action: str | None) -> tuple[str, DataActio
     return address, DataAction(action)
 
 
-def request_data(email: str | None, action: str | None, locale: str) -> Notice:
+def request_data(email: str | None, action: str | None, locale: str) -> Notice | None:
     """Queue the email that answers a data request, whether or not the address is known.
 
     The email itself says whether anything is held (composed when it is sent).
+    Each address gets at most ``DATA_REQUEST_ADDRESS_LIMIT`` emails of each kind
+    (3 a day); past that, nothing is queued and the caller answers as always:
+    a refusal would tell a stranger that somebody asked, and a budget shared by
+    both kinds would let requests for copies hold off the owner's erasure.
     :raise ValidationError: see :func:`parse_request`.
     """
     address, data_action = parse_request(email, action)
+    budget = current_app.config.get("DATA_REQUEST_ADDRESS_LIMIT", "3 per day")
+    if not ratelimit.within_budget(budget, "data-address",
+                                   f"{security.email_digest(address)}:{data_action}"):
+        return None
     notice = outbox.queue(_NOTICE_KINDS[data_action], 0, address, locale)
     db.session.commit()
     return notice
 
 
 def link_token(digest: str, action: DataAction) -> str:
-    return security.make_token(TOKEN_PURPOSE, {"d": digest, "a": str(action)})
+    # The digest goes encrypted: it is the address's lookup key (kept for good in
+    # the suppressions after an erasure), and links end up in logs and histories.
+    return security.make_token(TOKEN_PURPOSE, {"d": security.encrypt(digest), "a": str(action)})
 
 
 def _bad_link() -> NotFound:
@@ -138,9 +149,13 @@ def read_link(token: str) -> tuple[str, DataAction]:
         raise _bad_link() from None
     if not isinstance(payload, dict):
         raise _bad_link()
-    digest, action = payload.get("d"), payload.get("a")
-    if not isinstance(digest, str) or action not in tuple(DataAction):
+    sealed, action = payload.get("d"), payload.get("a")
+    if not isinstance(sealed, str) or action not in tuple(DataAction):
         raise _bad_link()
+    try:
+        digest = security.decrypt(sealed)
+    except (InvalidToken, ValueError):  # signed by us, sealed with a key no longer configured
+        raise _bad_link() from None
     return digest, DataAction(action)
 
 

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, render_template
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 
 from objectwar import tasks
 from objectwar.errors import ValidationError
-from objectwar.extensions import limiter
 from objectwar.forms import show_errors
 from objectwar.i18n import current_locale
 from objectwar.mailing import lists
 from objectwar.privacy import services
 from objectwar.privacy.forms import DataRequestForm
-from objectwar.ratelimit import data_request_limit, email_key
+from objectwar.ratelimit import data_request_limit
 
 bp = Blueprint("privacy", __name__)
 
@@ -31,20 +30,8 @@ def iso_datetime(value: str | None) -> str:
     """A time held as ISO 8601 text (the export's JSON values), in the visitor's language."""
     return format_datetime(datetime.fromisoformat(value), "medium") if value else ""
 
+
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-def _address_limit() -> str:
-    return current_app.config.get("DATA_REQUEST_ADDRESS_LIMIT", "3 per day")
-
-
-def _not_a_request() -> bool:
-    """Posts with field errors send no email and do not count against the address."""
-    try:
-        services.parse_request(request.form.get("email"), request.form.get("action"))
-    except ValidationError:
-        return True
-    return False
 
 
 def _hints() -> dict[str, str]:
@@ -58,8 +45,6 @@ def _hints() -> dict[str, str]:
 
 @bp.route("/my-data", methods=["GET", "POST"])
 @data_request_limit
-@limiter.limit(_address_limit, key_func=email_key, methods=["POST"], scope="data-address",
-               exempt_when=_not_a_request)
 def request_form():
     """The same answer whether or not the address is known: the email says what is held."""
     form = DataRequestForm()
@@ -69,7 +54,7 @@ def request_form():
         except ValidationError as error:
             show_errors(form, error)
             return render_template("privacy/request.html", form=form, hints=_hints()), 422
-        tasks.enqueue_notices([notice])
+        tasks.enqueue_notices([notice])  # none when the address's budget is spent: same page
         return render_template("privacy/requested.html")
     return render_template("privacy/request.html", form=form, hints=_hints())
 
