@@ -84,6 +84,7 @@ class Config:
         self.MAIL_RETRY_SECONDS = _env_int("MAIL_RETRY_SECONDS", 60)
         self.SIGN_RATE_LIMIT = env("SIGN_RATE_LIMIT") or "20 per minute"
         self.DATA_REQUEST_RATE_LIMIT = env("DATA_REQUEST_RATE_LIMIT") or "5 per hour"
+        self.DATA_REQUEST_ADDRESS_LIMIT = env("DATA_REQUEST_ADDRESS_LIMIT") or "3 per day"
         self.MAIL_SERVER = env("MAIL_SERVER") or "127.0.0.1"
         self.MAIL_PORT = _env_int("MAIL_PORT", 8025)
         self.MAIL_USE_TLS = _env_bool("MAIL_USE_TLS")

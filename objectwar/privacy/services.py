@@ -117,7 +117,7 @@ def request_data(email: str | None, action: str | None, locale: str) -> Notice |
     :raise ValidationError: see :func:`parse_request`.
     """
     address, data_action = parse_request(email, action)
-    budget = current_app.config.get("DATA_REQUEST_ADDRESS_LIMIT", "3 per day")
+    budget = current_app.config["DATA_REQUEST_ADDRESS_LIMIT"]
     if not ratelimit.within_budget(budget, "data-address",
                                    f"{security.email_digest(address)}:{data_action}"):
         return None
