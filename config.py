@@ -101,6 +101,9 @@ class Config:
             "rambler.ru,lenta.ru,autorambler.ru,myrambler.ru,ro.ru,tut.by,mail.by,yandex.by",
         )
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # Without their store (Redis down), limits let requests through and log it:
+        # a signature matters more than a limit.
+        self.RATELIMIT_SWALLOW_ERRORS = True
         # Keep petition states per web process, dropped by PostgreSQL notifications;
         # off (every view reads the row) behind a pooler that cannot LISTEN.
         self.PETITION_STATE_CACHE = _env_bool("PETITION_STATE_CACHE", True)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, current_app, request
 from limits import parse
 
 from objectwar import security
 from objectwar.extensions import limiter
+
+logger = logging.getLogger(__name__)
 
 
 def client_key() -> str:
@@ -30,7 +34,11 @@ def within_budget(limit: str, scope: str, key: str) -> bool:
     """
     if not limiter.enabled:
         return True
-    return limiter.limiter.hit(parse(limit), scope, key)
+    try:
+        return limiter.limiter.hit(parse(limit), scope, key)
+    except Exception:  # the store is gone: fail open, as the limiter does (RATELIMIT_SWALLOW_ERRORS)
+        logger.exception("Rate-limit store unavailable; %s not counted", scope)
+        return True
 
 
 def _account_limit() -> str:

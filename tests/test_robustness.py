@@ -61,3 +61,20 @@ def test_a_broken_queue_delays_mail_but_keeps_the_signature(backend, database_ur
         assert row.confirmation_due_at is not None  # the periodic task will send it
         assert _db.session.scalar(select(func.count()).select_from(Signature)) == 1
         _db.engine.dispose()
+
+
+def test_a_broken_rate_limit_store_does_not_stop_signing_or_data_requests(
+        backend, database_urls, instance_dir, demo):
+    """Rate limits fail open when their Redis is gone: signing matters more (logged)."""
+    from tests.conftest import csrf_token, make_app
+
+    broken = make_app(database_urls[backend], instance_dir,
+                      RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")
+    client = broken.test_client()
+    response = client.post(f"/api/v1/petitions/{SLUG}/signatures", json=person())
+    assert response.status_code == 202
+    answer = client.post("/my-data", data={"csrf_token": csrf_token(client, "/my-data"),
+                                           "email": "a@example.org", "action": "export"})
+    assert answer.status_code == 200
+    with broken.app_context():
+        _db.engine.dispose()
