@@ -227,6 +227,16 @@ def free_port() -> int:
 
 
 @pytest.fixture
+def relay():
+    """The mail-out tests' SMTP relay (tests/mailing_support.Relay); a module may define its own."""
+    from tests.mailing_support import Relay
+
+    server = Relay().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def smtp_server() -> Iterator[SMTPServer]:
     """A real SMTP server on 127.0.0.1 for end-to-end mail tests."""
     server = SMTPServer("127.0.0.1", free_port())

@@ -14,16 +14,9 @@ from objectwar.extensions import db as _db
 from objectwar.mailing import delivery, mailouts
 from objectwar.mailing.models import Delivery, DeliveryStatus, Mailout, MailoutStatus
 from objectwar.types import utcnow
-from tests.mailing_support import Relay, add_subscribers, make_list
+from tests.mailing_support import add_subscribers, make_list
 
 COORDINATOR_EMAIL = "coord@campaign.example"
-
-
-@pytest.fixture
-def relay():
-    server = Relay().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

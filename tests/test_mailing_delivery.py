@@ -24,14 +24,7 @@ from objectwar.mailing.models import (
 from objectwar.outbox import delivery as notice_delivery
 from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.types import utcnow
-from tests.mailing_support import Relay, add_subscribers, address, make_list
-
-
-@pytest.fixture
-def relay():
-    server = Relay().start()
-    yield server
-    server.stop()
+from tests.mailing_support import add_subscribers, address, make_list
 
 
 @pytest.fixture

@@ -24,19 +24,12 @@ from objectwar.extensions import db
 from objectwar.mailing import delivery, lists, mailouts
 from objectwar.mailing.models import Delivery, DeliveryStatus, MailoutStatus, Subscriber
 from tests.conftest import REDIS_URL, _empty_tables, make_app
-from tests.mailing_support import Relay, address, make_list
+from tests.mailing_support import address, make_list
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 CLAIM_SECONDS = 3
-
-
-@pytest.fixture
-def relay():
-    server = Relay().start()
-    yield server
-    server.stop()
 
 
 class Workers:

@@ -19,16 +19,9 @@ from objectwar.mailing import delivery, mailouts
 from objectwar.mailing.models import Mailout, MailoutStatus
 from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.types import utcnow
-from tests.mailing_support import Relay, make_list
+from tests.mailing_support import make_list
 
 COORDINATOR = "coord@campaign.example"
-
-
-@pytest.fixture
-def relay():
-    server = Relay().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -19,14 +19,7 @@ from objectwar.extensions import db as _db
 from objectwar.mailing import delivery, mailouts
 from objectwar.mailing.models import Subscriber, Subscription, SubscriptionStatus
 from objectwar.security import email_digest
-from tests.mailing_support import Relay, address, make_list
-
-
-@pytest.fixture
-def relay():
-    server = Relay().start()
-    yield server
-    server.stop()
+from tests.mailing_support import address, make_list
 
 
 @pytest.fixture
