@@ -220,6 +220,27 @@ class SMTPServer:
                 "MAIL_USE_TLS": False, "MAIL_USE_SSL": False}
 
 
+@pytest.fixture
+def busy_cores() -> Iterator[int]:
+    """Every core kept busy by a spinning process for the whole test (a loaded CI machine).
+
+    Yields how many spinners run. They are plain processes at normal priority:
+    the code under test competes with them for the CPU as it would with other jobs.
+    """
+    import subprocess
+    import sys
+
+    count = os.cpu_count() or 2
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield count
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+        for spinner in spinners:
+            spinner.wait()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import Counter
@@ -26,7 +27,9 @@ class Relay:
 
     ``answers`` maps a recipient address to the reply of its RCPT (e.g. ``"550 no such user"``);
     ``answer_all`` answers every RCPT so (unless the address is in ``accept``);
-    ``on_message`` is called (in the server's thread) after each accepted message.
+    ``on_message`` is called (in the server's thread) after each accepted message;
+    ``delay`` seconds pass before each message's 250 (a slow relay: other sessions go on meanwhile).
+    ``received_at`` holds the ``time.time()`` of each accepted message.
     """
 
     host: str = "127.0.0.1"
@@ -37,6 +40,8 @@ class Relay:
     answer_all: str | None = None
     accept: set[str] = field(default_factory=set)
     on_message: Callable[[EmailMessage], None] | None = None
+    delay: float = 0.0
+    received_at: list[float] = field(default_factory=list)
     parse: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
     controller: Controller | None = None
@@ -51,10 +56,13 @@ class Relay:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802
+        if self.delay:
+            await asyncio.sleep(self.delay)
         content = envelope.original_content or envelope.content
         parsed = BytesParser(policy=policy.default).parsebytes(content) if self.parse else None
         with self.lock:
             self.raw.append(content)
+            self.received_at.append(time.time())
             if parsed is not None:
                 self.messages.append(parsed)
         if self.on_message is not None and parsed is not None:

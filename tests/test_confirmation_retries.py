@@ -2,7 +2,7 @@
 
 The relay answers 451 to the recipient (greylisting): each failed send makes
 the next try come ``MAIL_RETRY_SECONDS`` later, doubling (60, 120, 240 s ...),
-until ``rows.MAX_ATTEMPTS`` failures give the email up. A 5xx gives it up at once.
+until ``retry.MAX_ATTEMPTS`` failures give the email up. A 5xx gives it up at once.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from objectwar import security, tasks
 from objectwar.extensions import db as _db
 from objectwar.mailing import services as mailing
 from objectwar.mailing.models import Subscription
-from objectwar.outbox import rows
+from objectwar.outbox import retry, rows
 from objectwar.petitions import signing
 from objectwar.petitions.models import Signature
 from objectwar.types import utcnow
@@ -58,7 +58,7 @@ def read(model, row_id: int):
 
 
 def assert_doubling_then_given_up(model, row_id: int, send) -> None:
-    for failures in range(1, rows.MAX_ATTEMPTS):
+    for failures in range(1, retry.MAX_ATTEMPTS):
         before = utcnow()
         with pytest.raises(smtplib.SMTPRecipientsRefused):
             send(row_id)
@@ -72,7 +72,7 @@ def assert_doubling_then_given_up(model, row_id: int, send) -> None:
     # The last failure gives the email up: no exception for the task, nothing due.
     assert send(row_id) is False
     row = read(model, row_id)
-    assert row.confirmation_failures == rows.MAX_ATTEMPTS
+    assert row.confirmation_failures == retry.MAX_ATTEMPTS
     assert row.confirmation_due_at is None and row.confirmation_sent_at is None
 
 

@@ -22,6 +22,7 @@ from objectwar.mailing.models import (
     SubscriptionStatus,
 )
 from objectwar.outbox import delivery as notice_delivery
+from objectwar.outbox import retry
 from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.types import utcnow
 from tests.mailing_support import add_subscribers, address, make_list
@@ -164,7 +165,7 @@ def test_transient_failure_is_retried_later_with_a_growing_delay(db, relay):
     row = db.session.scalar(select(Delivery).where(Delivery.status == DeliveryStatus.PENDING))
     assert row is not None and row.attempts == 1 and row.last_error.startswith("451")
     assert row.next_attempt_at > utcnow()
-    assert delivery.retry_delay(1) == 1 and delivery.retry_delay(3) == 4
+    assert retry.delay(1) == 1 and retry.delay(3) == 4
     del relay.answers[address(1)]
     run_to_end(mailout.id)
     assert relay.recipients() == {address(i): 1 for i in range(3)}
@@ -265,16 +266,18 @@ def test_pause_stops_within_a_batch_and_resume_sends_nobody_twice(db, app, relay
     assert relay.recipients() == {address(i): 1 for i in range(60)}
 
 
-def test_throttle_holds(db, relay):
+def test_throttle_holds_from_the_first_second(db, relay):
+    """At 120 a minute the k-th message leaves no sooner than (k - 1) / 2 s after the start."""
     make_list(200)
     mailout = new_mailout(rate_per_minute=120)
+    started = time.time()
     delivery.start_sending(mailout.id)
-    started = time.monotonic()
-    delivery.run(mailout.id, seconds=5)
-    elapsed = time.monotonic() - started
-    # One batch of burst, then 2 a second.
-    assert relay.count() <= 5 + 2 * elapsed + 1
+    deadline = time.monotonic() + 120
+    while relay.count() < 8 and time.monotonic() < deadline:
+        delivery.run(mailout.id, seconds=1)
     assert relay.count() >= 8
+    for index, moment in enumerate(relay.received_at):
+        assert moment - started >= index / 2 - 0.05, (index, moment - started)
 
 
 def test_relay_outage_delays_mail_and_loses_none(db, relay):
@@ -325,13 +328,17 @@ def test_a_late_worker_cannot_mark_a_reclaimed_delivery(db, relay):
     first = delivery.claim_batch(mailout.id, 5)
     db.session.execute(update(Delivery).values(claimed_at=utcnow() - timedelta(seconds=61)))
     db.session.commit()
-    old_claim = db.session.scalar(select(Delivery.claimed_at))
     second = delivery.claim_batch(mailout.id, 5)
-    assert second.rows == first.rows
-    marks = delivery.Marks()
-    assert not marks.delivery(first.rows[0], old_claim, status=DeliveryStatus.SENT)
-    assert marks.delivery(first.rows[0], second.claimed_at, status=DeliveryStatus.SENT)
-    marks.close()
+    assert second.rows == first.rows and second.token != first.token
+    subscriber_id = db.session.scalar(select(Delivery.subscriber_id))
+    late = delivery.Marks(mailout.id, mailout.list_id, first.token)
+    assert late.hold(first.rows[0], subscriber_id) == (False, SubscriptionStatus.SUBSCRIBED)
+    assert not late.delivery(first.rows[0], status=DeliveryStatus.SENT)
+    late.close()
+    holder = delivery.Marks(mailout.id, mailout.list_id, second.token)
+    assert holder.hold(first.rows[0], subscriber_id)[0]
+    assert holder.delivery(first.rows[0], status=DeliveryStatus.SENT)
+    holder.close()
 
 
 def test_sweep_requeues_quiet_mailouts_finishes_done_ones_and_starts_scheduled(db, relay):
@@ -419,8 +426,8 @@ def test_tasks_requeue_work_and_schedule_sweeps(database_urls, backend, relay, t
         tasks.sweep_mailouts.call_local(0)  # quiet with due work: chains are queued
         assert tasks.huey.pending_count() == tasks.MAILOUT_CHAINS
         tasks.huey.flush()
-        tasks.deliver_batch.call_local(mailout.id)  # one batch of burst, then the throttle
-        assert relay.count() == 5
+        tasks.deliver_batch.call_local(mailout.id)  # the one token of the start, then the throttle
+        assert relay.count() == 1
         assert tasks.huey.scheduled_count() + tasks.huey.pending_count() == 1
         tasks.huey.flush()
         _db = delivery.db

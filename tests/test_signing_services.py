@@ -251,11 +251,13 @@ def test_send_marks_the_row_and_only_once(ctx, outbox):
 def test_claim_is_taken_by_one_runner(ctx):
     outcome = signing.sign(SLUG, person(), default_locale="en")
     now = utcnow()
-    assert signing._claim(outcome.signature_id, now) is True
-    assert signing._claim(outcome.signature_id, now) is False  # leased to the first runner
-    # A runner that died: after the lease the row is due again.
+    first = signing._claim(outcome.signature_id, now)
+    assert first is not None
+    assert signing._claim(outcome.signature_id, now + timedelta(seconds=299)) is None  # held
+    # A runner that died: after the lease the row may be claimed again, under a new token.
     later = now + timedelta(seconds=301)
-    assert signing._claim(outcome.signature_id, later) is True
+    second = signing._claim(outcome.signature_id, later)
+    assert second is not None and second != first
 
 
 def test_confirmation_email_is_neutral_and_in_the_signers_locale(ctx, outbox):

@@ -61,7 +61,7 @@ from objectwar import email, security
 from objectwar.audit.services import record
 from objectwar.errors import Conflict
 from objectwar.extensions import db
-from objectwar.mailing import mailouts
+from objectwar.mailing import mailouts, queries
 from objectwar.mailing.mailouts import Action
 from objectwar.mailing.models import (
     Delivery,
@@ -72,6 +72,7 @@ from objectwar.mailing.models import (
     Subscription,
     SubscriptionStatus,
 )
+from objectwar.outbox import claims, retry
 from objectwar.outbox import services as outbox
 from objectwar.outbox.models import NoticeKind
 from objectwar.types import UTCDateTime, utcnow
@@ -80,8 +81,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 200  # recipients per claim (MAILOUT_BATCH_SIZE overrides)
 ERROR_LIMIT = 20  # errors in a row that pause a mail-out
-MAX_ATTEMPTS = 8  # transient failures before a delivery is given up as failed
-MAX_BACKOFF_SECONDS = 6 * 3600
+FIRST_CLAIM = 20  # rows of a worker's first claim, before it has measured its pace
 MAX_RELAY_BACKOFF_SECONDS = 600
 RUN_SECONDS = 20.0  # one task sends for at most this long, then re-queues itself
 SWEEP_IDLE_SECONDS = 30  # a sending mail-out nobody claimed for this long is re-queued
@@ -113,7 +113,7 @@ def start_sending(mailout_id: int, *, actor_id: int | None = None) -> Mailout:
     mailouts.require_transition(
         mailout, Action.SEND,
         started_at=func.coalesce(Mailout.started_at, now), finished_at=None,
-        throttle_tokens=float(batch_size()), throttle_at=now, consecutive_errors=0,
+        throttle_tokens=1.0, throttle_at=now, consecutive_errors=0,
     )
     if first:
         create_deliveries(mailout, now)
@@ -150,17 +150,23 @@ def batch_size() -> int:
     return int(_setting("MAILOUT_BATCH_SIZE", BATCH_SIZE))
 
 
+def throttle_burst(per_second: float) -> int:
+    """The most tokens the bucket holds: about one second of sending, one at the least."""
+    return min(batch_size(), max(1, math.ceil(per_second)))
+
+
 # -- claiming ------------------------------------------------------------------------
 
 
 @dataclass
 class Claim:
-    """What one claim got: rows to send, or why there are none."""
+    """What one claim got: rows to send under ``token``, or why there are none."""
 
     status: MailoutStatus
     rows: list[int] = field(default_factory=list)
-    claimed_at: datetime | None = None
+    token: str | None = None
     wait: float | None = None  # seconds until the throttle (or a relay back-off) allows more
+    per_second: float = 0.0  # the mail-out's pace, for spacing the claim's messages
 
 
 def _begin_write() -> None:
@@ -175,7 +181,13 @@ def _begin_write() -> None:
 
 
 def claim_batch(mailout_id: int, size: int) -> Claim:
-    """Claim up to ``size`` due deliveries of a sending mail-out, within its throttle."""
+    """Claim up to ``size`` due deliveries of a sending mail-out, within its throttle.
+
+    The throttle is a token bucket that starts with one token at start and at
+    resume and holds about one second of sending at most: whatever the number
+    of workers, a mail-out has claimed (so sent) at most
+    ``1 + seconds since start × rate_per_minute / 60`` recipients.
+    """
     _begin_write()
     now = utcnow()
     row = db.session.execute(
@@ -189,20 +201,21 @@ def claim_batch(mailout_id: int, size: int) -> Claim:
         db.session.rollback()
         return Claim(status=row.status, wait=(row.throttle_at - now).total_seconds())
     per_second = row.rate_per_minute / 60.0
+    burst = throttle_burst(per_second)
     elapsed = (now - row.throttle_at).total_seconds() if row.throttle_at else 0.0
-    tokens = min(float(size), row.throttle_tokens + elapsed * per_second)
-    wanted = min(size, max(1, math.ceil(per_second)))  # about one claim a second at most
+    tokens = min(float(burst), row.throttle_tokens + elapsed * per_second)
+    wanted = min(size, burst)  # about one claim a second at most
     if tokens < wanted:
         _save_bucket(mailout_id, tokens, now)
         db.session.commit()
         return Claim(status=row.status, wait=(wanted - tokens) / per_second)
 
-    stale = now - timedelta(seconds=_setting("DELIVERY_CLAIM_SECONDS", 300))
+    # Rows whose claim nobody renewed for a lease belong to a dead worker.
     db.session.execute(
         update(Delivery)
         .where(Delivery.mailout_id == mailout_id, Delivery.status == DeliveryStatus.SENDING,
-               Delivery.claimed_at < stale)
-        .values(status=DeliveryStatus.PENDING, claimed_at=None, next_attempt_at=now)
+               Delivery.claimed_at < claims.stale_before(now))
+        .values(status=DeliveryStatus.PENDING, next_attempt_at=now, **claims.released())
         .execution_options(synchronize_session=False)
     )
     ids = list(db.session.scalars(
@@ -213,15 +226,16 @@ def claim_batch(mailout_id: int, size: int) -> Claim:
         .limit(int(min(size, tokens)))
         .with_for_update(skip_locked=True)
     ))
+    token = claims.new_token()
     if ids:
         db.session.execute(
             update(Delivery).where(Delivery.id.in_(ids))
-            .values(status=DeliveryStatus.SENDING, claimed_at=now)
+            .values(status=DeliveryStatus.SENDING, claim_token=token, claimed_at=now)
             .execution_options(synchronize_session=False)
         )
     _save_bucket(mailout_id, tokens - len(ids), now)
     db.session.commit()
-    return Claim(status=row.status, rows=ids, claimed_at=now)
+    return Claim(status=row.status, rows=ids, token=token, per_second=per_second)
 
 
 def _save_bucket(mailout_id: int, tokens: float, now: datetime) -> None:
@@ -232,6 +246,26 @@ def _save_bucket(mailout_id: int, tokens: float, now: datetime) -> None:
     )
 
 
+class ClaimSize:
+    """How many rows this worker claims at once: what it sends in a third of the lease.
+
+    A worker never holds more rows than it can send before its claim needs
+    renewing; it starts with ``FIRST_CLAIM`` rows and then follows the pace it
+    measured (a slow relay, a throttle, a busy machine all make claims smaller).
+    """
+
+    def __init__(self) -> None:
+        self.limit = batch_size()
+        self.size = min(self.limit, FIRST_CLAIM)
+
+    def measured(self, messages: int, seconds: float) -> None:
+        if messages <= 0:
+            return
+        per_message = max(seconds / messages, 1e-6)
+        budget = claims.lease_seconds() / claims.RENEW_FRACTION
+        self.size = max(1, min(self.limit, int(budget / per_message)))
+
+
 # -- sending -----------------------------------------------------------------------
 
 
@@ -239,9 +273,11 @@ def _save_bucket(mailout_id: int, tokens: float, now: datetime) -> None:
 class BatchResult:
     sent: int = 0
     failed: int = 0
+    attempted: int = 0  # messages handed to the relay (or refused by it)
     errors_in_a_row: int = 0
     had_success: bool = False
     connection_lost: bool = False
+    stopped: bool = False  # the claim ended early: paused, cancelled or lapsed
 
 
 class Composer:
@@ -307,18 +343,13 @@ def _recipients(mailout: Mailout, ids: list[int]) -> list[Any]:
     ))
 
 
-# Only enum values are formatted in; every value is a parameter.
-_SENT, _SENDING = DeliveryStatus.SENT.value, DeliveryStatus.SENDING.value
-# Marks one delivery sent and, in the same round trip, reads the subscription of the
-# next recipient, just before that one is sent.
-SENT_SQL = f"WITH done AS (UPDATE deliveries SET status = '{_SENT}', sent_at = %s, attempts = %s, last_error = NULL WHERE id = %s AND status = '{_SENDING}' AND claimed_at = %s RETURNING 1) SELECT (SELECT count(*) FROM done), (SELECT status FROM subscriptions WHERE list_id = %s AND subscriber_id = %s)"  # noqa: S608, E501
-
-
 class Marks:
-    """Per-recipient changes, each committed on its own in one round trip (autocommit).
+    """Per-recipient changes under one claim, each committed on its own in one round trip.
 
-    The hot path of a mail-out: a recipient is recorded as sent right after
-    the relay's 250, with no ORM and no separate BEGIN/COMMIT.
+    The hot path of a mail-out: a recipient is recorded as sent right after the
+    relay's 250, with no ORM and no separate BEGIN/COMMIT (autocommit), and the
+    same statement holds the next recipient (``queries.SENT_SQL``). Every change
+    is conditional on the claim's token: a row taken back is neither sent nor marked.
 
     On PostgreSQL these commits do not wait for the WAL to reach the disk
     (``synchronous_commit = off``, ``MAILOUT_ASYNC_COMMIT``, on by default):
@@ -328,37 +359,78 @@ class Marks:
     then get the message a second time.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, mailout_id: int, list_id: int, token: str) -> None:
+        self.mailout_id = mailout_id
+        self.list_id = list_id
+        self.token = token
         self.conn = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         self.relaxed = (self.conn.dialect.name == "postgresql"
                         and bool(_setting("MAILOUT_ASYNC_COMMIT", True)))
         if self.relaxed:
             self.conn.exec_driver_sql("SET synchronous_commit TO off")
-        # PostgreSQL: "sent" goes straight through psycopg (a prepared statement, one
-        # round trip), the commonest statement of a mail-out.
+        # PostgreSQL: the per-recipient statements go straight through psycopg
+        # (prepared, one round trip each).
         self._cursor = (self.conn.connection.driver_connection.cursor()
                         if self.conn.dialect.name == "postgresql" else None)
 
-    def sent(self, delivery_id: int, held_since: datetime, attempts: int, list_id: int = 0,
-             next_subscriber: int = 0) -> tuple[bool, str | None]:
-        """Record a delivery sent (if the claim made at ``held_since`` still holds it).
+    def _params(self, next_id: int, next_subscriber: int) -> dict[str, Any]:
+        return {"now": utcnow(), "next": next_id, "token": self.token, "mailout": self.mailout_id,
+                "list": self.list_id, "subscriber": next_subscriber}
 
-        Returns whether it did, and the subscription status of ``next_subscriber`` on
-        ``list_id`` read right after (``None`` without one).
+    def hold(self, delivery_id: int, subscriber_id: int) -> tuple[bool, str | None]:
+        """Renew the claim on a delivery about to be sent; whether this worker may send it
+        (still held, mail-out still sending), and the recipient's subscription status now."""
+        if self._cursor is None:
+            return self._hold(delivery_id), self.subscription_status(subscriber_id)
+        self._cursor.execute(queries.HOLD_SQL, self._params(delivery_id, subscriber_id),
+                             prepare=True)
+        held, status = self._cursor.fetchone()
+        return held == 1, status
+
+    def sent(self, delivery_id: int, attempts: int, next_id: int = 0,
+             next_subscriber: int = 0) -> tuple[bool, bool, str | None]:
+        """Record a delivery sent and hold the next one (``next_id``; 0: none).
+
+        Returns whether the mark was made, and :meth:`hold`'s answer for the next.
         """
         if self._cursor is None:
-            done = self.delivery(delivery_id, held_since, status=DeliveryStatus.SENT,
-                                 sent_at=utcnow(), attempts=attempts, last_error=None)
-            return done, self.subscription_status(list_id, next_subscriber) if next_subscriber else None
-        self._cursor.execute(SENT_SQL, (utcnow(), attempts, delivery_id, held_since, list_id,
-                                        next_subscriber), prepare=True)
-        count, status = self._cursor.fetchone()
-        return count == 1, status
+            done = self.delivery(delivery_id, status=DeliveryStatus.SENT, sent_at=utcnow(),
+                                 attempts=attempts, last_error=None, claim_token=None)
+            if not next_id:
+                return done, False, None
+            return (done, self._hold(next_id), self.subscription_status(next_subscriber))
+        params = self._params(next_id, next_subscriber)
+        params.update(id=delivery_id, attempts=attempts)
+        self._cursor.execute(queries.SENT_SQL, params, prepare=True)
+        done, held, status = self._cursor.fetchone()
+        return done == 1, held == 1, status
 
-    def subscription_status(self, list_id: int, subscriber_id: int) -> str | None:
+    def _hold(self, delivery_id: int) -> bool:
+        table, mailouts_table = Delivery.__table__, Mailout.__table__
+        still_sending = exists().where(mailouts_table.c.id == self.mailout_id,
+                                       mailouts_table.c.status == MailoutStatus.SENDING)
+        result = self.conn.execute(
+            update(table)
+            .where(table.c.id == delivery_id, table.c.status == DeliveryStatus.SENDING,
+                   table.c.claim_token == self.token, still_sending)
+            .values(claimed_at=utcnow())
+        )
+        return result.rowcount == 1
+
+    def renew_all(self) -> None:
+        """Renew the claim on every row this claim still holds."""
+        table = Delivery.__table__
+        self.conn.execute(
+            update(table)
+            .where(table.c.mailout_id == self.mailout_id, table.c.status == DeliveryStatus.SENDING,
+                   table.c.claim_token == self.token)
+            .values(claimed_at=utcnow())
+        )
+
+    def subscription_status(self, subscriber_id: int) -> str | None:
         table = Subscription.__table__
         status = self.conn.scalar(select(table.c.status).where(
-            table.c.list_id == list_id, table.c.subscriber_id == subscriber_id))
+            table.c.list_id == self.list_id, table.c.subscriber_id == subscriber_id))
         return str(status) if status is not None else None
 
     def close(self) -> None:
@@ -370,31 +442,38 @@ class Marks:
         finally:
             self.conn.close()
 
-    def delivery(self, delivery_id: int, held_since: datetime, /, **values: Any) -> bool:
-        """Change a delivery still held by the claim made at ``held_since``."""
+    def delivery(self, delivery_id: int, /, **values: Any) -> bool:
+        """Change a delivery this claim still holds."""
         table = Delivery.__table__
         result = self.conn.execute(
             update(table)
             .where(table.c.id == delivery_id, table.c.status == DeliveryStatus.SENDING,
-                   table.c.claimed_at == held_since)
+                   table.c.claim_token == self.token)
             .values(**values)
         )
         return result.rowcount == 1
 
-    def bounced(self, list_id: int, subscriber_id: int) -> None:
+    def release(self, ids: list[int], *, delay: float = 0.0) -> None:
+        """Give rows this claim still holds back to pending, untried (no attempt counted)."""
+        if not ids:
+            return
+        table = Delivery.__table__
+        self.conn.execute(
+            update(table)
+            .where(table.c.id.in_(ids), table.c.status == DeliveryStatus.SENDING,
+                   table.c.claim_token == self.token)
+            .values(status=DeliveryStatus.PENDING,
+                    next_attempt_at=utcnow() + timedelta(seconds=delay), **claims.released())
+        )
+
+    def bounced(self, subscriber_id: int) -> None:
         table = Subscription.__table__
         self.conn.execute(
             update(table)
-            .where(table.c.list_id == list_id, table.c.subscriber_id == subscriber_id,
+            .where(table.c.list_id == self.list_id, table.c.subscriber_id == subscriber_id,
                    table.c.status == SubscriptionStatus.SUBSCRIBED)
             .values(status=SubscriptionStatus.BOUNCED, changed_at=utcnow())
         )
-
-
-def retry_delay(attempts: int) -> float:
-    """Seconds before the next try after ``attempts`` transient failures (doubling)."""
-    base = float(_setting("MAIL_RETRY_SECONDS", 60))
-    return min(MAX_BACKOFF_SECONDS, base * 2 ** max(0, attempts - 1))
 
 
 def send_claimed(composer: Composer, claim: Claim, conn: Any) -> BatchResult:
@@ -402,7 +481,8 @@ def send_claimed(composer: Composer, claim: Claim, conn: Any) -> BatchResult:
     result = BatchResult()
     rows = _recipients(composer.mailout, claim.rows)
     db.session.rollback()  # end the read; every mark below is its own transaction
-    marks = Marks()
+    assert claim.token is not None
+    marks = Marks(composer.mailout_id, composer.list_id, claim.token)
     try:
         _send_rows(composer, claim, conn, rows, marks, result)
     finally:
@@ -412,70 +492,97 @@ def send_claimed(composer: Composer, claim: Claim, conn: Any) -> BatchResult:
 
 def _send_rows(composer: Composer, claim: Claim, conn: Any, rows: list[Any], marks: Marks,
                result: BatchResult) -> None:
-    assert claim.claimed_at is not None
     envelope_from = current_app.config["MAIL_DEFAULT_SENDER"]
-    # The subscription is read again right before each message: for the first row
-    # by _recipients, then by the statement that marks the row before it.
-    checked: str | None = None
+    renewal = claims.Renewal()
+    started = time.monotonic()
+    # (held, subscription status) of the row about to be sent, read by the statement
+    # that marked the row before it; ``None``: read it right before sending.
+    check: tuple[bool, str | None] | None = None
     for index, row in enumerate(rows):
-        status, checked = (checked if checked is not None else row.status), None
+        if _pace(started, index, claim.per_second):
+            check = None  # time passed: check again right before sending
+        if renewal.due():
+            marks.renew_all()
+            renewal.done()
+        held, status = check if check is not None else marks.hold(row.id, row.subscriber_id)
+        check = None
+        if not held:  # paused, cancelled, or the claim lapsed: send nothing more of it
+            result.stopped = True
+            marks.release([r.id for r in rows[index:]])
+            return
         if status != SubscriptionStatus.SUBSCRIBED:
-            marks.delivery(row.id, claim.claimed_at, status=DeliveryStatus.SKIPPED, claimed_at=None)
+            marks.delivery(row.id, status=DeliveryStatus.SKIPPED, **claims.released())
             continue
         try:
             data = composer.message(row.id, row.subscriber_id, row.email, row.name, row.locale)
         except Exception as error:  # one bad record must not stop the mail-out
             log.exception("Mail-out %s: cannot build delivery %s", composer.mailout_id, row.id)
-            if marks.delivery(row.id, claim.claimed_at, status=DeliveryStatus.FAILED,
+            if marks.delivery(row.id, status=DeliveryStatus.FAILED,
                               last_error=f"cannot build the message: {type(error).__name__}",
-                              claimed_at=None):
+                              **claims.released()):
                 result.failed += 1
             continue
+        result.attempted += 1
         try:
             email.send_raw(conn, envelope_from, row.email, data)
         except email.SendError as error:
             result.errors_in_a_row += 1
-            _failed_attempt(marks, composer.list_id, row, claim.claimed_at, error, result)
+            _failed_attempt(marks, row, error, result)
             if error.connection_lost:
                 result.connection_lost = True
-                release([r.id for r in rows[index + 1:]], claim.claimed_at)
-                break
+                marks.release([r.id for r in rows[index + 1:]])
+                return
             continue
-        following = rows[index + 1].subscriber_id if index + 1 < len(rows) else 0
-        done, checked = marks.sent(row.id, claim.claimed_at, row.attempts + 1, composer.list_id,
-                                   following)
+        following = rows[index + 1] if index + 1 < len(rows) else None
+        done, next_held, next_status = marks.sent(
+            row.id, row.attempts + 1,
+            following.id if following else 0, following.subscriber_id if following else 0)
+        if following is not None:
+            check = (next_held, next_status)
         if done:
             result.sent += 1
+        else:  # taken back while on the wire: nothing can call the message back
+            log.warning("Mail-out %s: delivery %s was sent after its claim lapsed",
+                        composer.mailout_id, row.id)
         result.had_success = True
         result.errors_in_a_row = 0
 
 
-def _failed_attempt(marks: Marks, list_id: int, row: Any, claimed_at: datetime,
-                    error: email.SendError, result: BatchResult) -> None:
+def _pace(started: float, index: int, per_second: float) -> bool:
+    """Space a claim's messages at the mail-out's rate; whether this had to wait."""
+    if index == 0 or per_second <= 0:
+        return False
+    wait = started + index / per_second - time.monotonic()
+    if wait <= 0:
+        return False
+    time.sleep(wait)
+    return True
+
+
+def _failed_attempt(marks: Marks, row: Any, error: email.SendError, result: BatchResult) -> None:
     attempts = row.attempts + 1
     message = str(error)[:500]
-    if error.permanent or attempts >= MAX_ATTEMPTS:
-        if marks.delivery(row.id, claimed_at, status=DeliveryStatus.FAILED, attempts=attempts,
-                          last_error=message, claimed_at=None):
+    next_try = retry.next_try(attempts, permanent=error.permanent)
+    if next_try is None:
+        if marks.delivery(row.id, status=DeliveryStatus.FAILED, attempts=attempts,
+                          last_error=message, **claims.released()):
             result.failed += 1
         if error.bounce:
-            marks.bounced(list_id, row.subscriber_id)
+            marks.bounced(row.subscriber_id)
         return
-    marks.delivery(row.id, claimed_at, status=DeliveryStatus.PENDING, attempts=attempts,
-                   last_error=message, claimed_at=None,
-                   next_attempt_at=utcnow() + timedelta(seconds=retry_delay(attempts)))
+    marks.delivery(row.id, status=DeliveryStatus.PENDING, attempts=attempts, last_error=message,
+                   next_attempt_at=next_try, **claims.released())
 
 
-def release(ids: list[int], claimed_at: datetime, *, delay: float = 0.0) -> None:
-    """Give claimed rows back to pending, untried (their attempt does not count)."""
-    if not ids:
+def release(claim: Claim) -> None:
+    """Give a claim's rows back to pending, untried (its worker could not send them)."""
+    if not claim.rows:
         return
     db.session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.SENDING,
-               Delivery.claimed_at == claimed_at)
-        .values(status=DeliveryStatus.PENDING, claimed_at=None,
-                next_attempt_at=utcnow() + timedelta(seconds=delay))
+        .where(Delivery.id.in_(claim.rows), Delivery.status == DeliveryStatus.SENDING,
+               Delivery.claim_token == claim.token)
+        .values(status=DeliveryStatus.PENDING, next_attempt_at=utcnow(), **claims.released())
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -506,7 +613,7 @@ def _after_batch(mailout_id: int, result: BatchResult, notify: Notify | None = N
         "consecutive_errors": errors,
     }
     if result.connection_lost:  # every worker waits for the relay
-        backoff = min(MAX_RELAY_BACKOFF_SECONDS, retry_delay(errors))
+        backoff = min(MAX_RELAY_BACKOFF_SECONDS, retry.delay(errors))
         values["throttle_at"] = utcnow() + timedelta(seconds=backoff)
     db.session.execute(update(Mailout).where(Mailout.id == mailout_id).values(**values)
                        .execution_options(synchronize_session=False))
@@ -559,10 +666,10 @@ def run(mailout_id: int, *, seconds: float | None = None, notify: Notify | None 
     composer = Composer(mailout)
     db.session.expunge(mailout)  # keep texts loaded across the commits below
     conn = None
-    size = batch_size()
+    size = ClaimSize()
     try:
         while time.monotonic() < deadline:
-            claim = claim_batch(mailout_id, size)
+            claim = claim_batch(mailout_id, size.size)
             if claim.status != MailoutStatus.SENDING:
                 return None
             if not claim.rows:
@@ -577,12 +684,14 @@ def run(mailout_id: int, *, seconds: float | None = None, notify: Notify | None 
                     conn = email.open_connection()
                 except email.SendError as error:
                     log.warning("Mail-out %s: %s", mailout_id, error)
-                    release(claim.rows, claim.claimed_at)  # type: ignore[arg-type]
+                    release(claim)
                     if _after_batch(mailout_id, BatchResult(errors_in_a_row=1, connection_lost=True),
                                     notify):
                         return None
                     return 1.0
+            sending_since = time.monotonic()
             result = send_claimed(composer, claim, conn)
+            size.measured(result.attempted, time.monotonic() - sending_since)
             if _after_batch(mailout_id, result, notify):
                 return None
             if result.connection_lost:
@@ -614,9 +723,9 @@ def _when_nothing_due(mailout_id: int) -> float | None:
     waits = []
     if next_retry is not None:
         waits.append((next_retry - now).total_seconds())
-    if oldest_claim is not None:
-        claim_seconds = _setting("DELIVERY_CLAIM_SECONDS", 300)
-        waits.append((oldest_claim + timedelta(seconds=claim_seconds) - now).total_seconds())
+    if oldest_claim is not None:  # when it lapses, if its worker died
+        lapses_at = oldest_claim + timedelta(seconds=claims.lease_seconds())
+        waits.append((lapses_at - now).total_seconds())
     return max(0.5, min(5.0, min(waits)))
 
 
@@ -650,7 +759,7 @@ def sweep(idle_seconds: float | None = None) -> list[int]:
     """
     now = utcnow()
     idle = now - timedelta(seconds=SWEEP_IDLE_SECONDS if idle_seconds is None else idle_seconds)
-    stale = now - timedelta(seconds=_setting("DELIVERY_CLAIM_SECONDS", 300))
+    stale = claims.stale_before(now)
     due = exists().where(
         Delivery.mailout_id == Mailout.id,
         or_(and_(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now),

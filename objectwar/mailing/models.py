@@ -90,6 +90,9 @@ class Subscription(db.Model):
     confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Failed sends of the email now due (``outbox.rows``: retries double, then give up).
     confirmation_failures: Mapped[int] = mapped_column(server_default="0")
+    # The worker sending the due email holds it by this token (``outbox.claims``).
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -189,5 +192,8 @@ class Delivery(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # While ``sending``: the claim of the worker sending it and its last renewal
+    # (``outbox.claims``).
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

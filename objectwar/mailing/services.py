@@ -10,7 +10,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from objectwar import email as mailer
@@ -175,20 +175,6 @@ def request_subscription(slug: str, data: Mapping[str, Any], *, default_locale: 
     return subscription.id
 
 
-def _claim_subscription(subscription_id: int, now: datetime) -> bool:
-    """Take the row's due email for this runner (a conditional UPDATE: one runner wins)."""
-    lease = now + timedelta(seconds=current_app.config.get("DELIVERY_CLAIM_SECONDS", 300))
-    result = db.session.execute(
-        update(Subscription)
-        .where(Subscription.id == subscription_id, Subscription.confirmation_due_at.is_not(None),
-               Subscription.confirmation_due_at <= now)
-        .values(confirmation_due_at=lease)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return result.rowcount == 1
-
-
 def _over_limit(subscription: Subscription, now: datetime) -> bool:
     """Whether another confirmation email to this address would be one too many today."""
     sent = subscription.confirmation_sent_at
@@ -209,21 +195,17 @@ def send_subscription_confirmation(subscription_id: int) -> bool:
     failure, and given up like a notice (``outbox.rows``). Returns whether it was sent.
     """
     now = utcnow()
-    if not _claim_subscription(subscription_id, now):
+    token = rows.claim_due(Subscription, subscription_id, now=now)
+    if token is None:
         return False
     subscription = db.session.get(Subscription, subscription_id)
     if (subscription is None or subscription.status in _FINAL
             or _over_limit(subscription, now)):
-        rows.set_due(Subscription, subscription_id, None)
+        rows.set_due(Subscription, subscription_id, None, token)
         return False
-    try:
-        mailer.send(_subscription_message(subscription))
-    except Exception as error:
-        if rows.send_failed(Subscription, subscription_id, error):
-            raise
+    if not rows.send(Subscription, subscription_id, token, _subscription_message(subscription)):
         return False
-    rows.mark_sent(subscription, utcnow())
-    db.session.commit()
+    rows.mark_sent(Subscription, subscription_id, token, utcnow())
     return True
 
 

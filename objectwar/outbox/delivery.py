@@ -17,7 +17,7 @@ from objectwar.mailing import delivery as mail_delivery
 from objectwar.mailing import mailouts
 from objectwar.mailing.models import Mailout, MailoutStatus
 from objectwar.organisations.models import Organisation
-from objectwar.outbox import rows
+from objectwar.outbox import claims, rows
 from objectwar.outbox import services as outbox
 from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.privacy import services as privacy
@@ -95,21 +95,24 @@ def deliver(notice_id: int) -> bool:
 
     A failure leaves it due: the periodic task tries again.
     """
-    notice = outbox.claim(notice_id)
-    if notice is None:
+    claimed = outbox.claim(notice_id)
+    if claimed is None:
         return False
+    notice, token = claimed
     try:
         message = compose(notice)
         if message is None:
-            outbox.mark_sent(notice, note="skipped: nothing to send any more")
+            outbox.mark_sent(notice, token, note="skipped: nothing to send any more")
+            return False
+        if not claims.hold(Notice, notice_id, token):  # taken back: another worker sends it
             return False
         email.send(message)
     except (OSError, smtplib.SMTPException, UnicodeError) as error:
         reason = rows.describe(error)
         current_app.logger.warning("Notice %s not sent: %s", notice_id, reason)
-        outbox.mark_failed(notice, reason, permanent=rows.is_permanent(error))
+        outbox.mark_failed(notice, token, reason, permanent=rows.is_permanent(error))
         return False
-    outbox.mark_sent(notice)
+    outbox.mark_sent(notice, token)
     return True
 
 

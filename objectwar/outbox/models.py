@@ -40,6 +40,8 @@ class Notice(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set while the email is still to be sent; cleared when it is.
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The worker sending it holds it by this token (``outbox.claims``).
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(default=0)

@@ -1,9 +1,7 @@
-"""The retry rule of every email row, and helpers for rows that are their own outbox.
+"""Helpers for rows that are their own outbox, and what a failed send tells.
 
-One rule for notices, signatures and list subscriptions (CONTRACT.md): the
-first retry of a transient failure comes ``MAIL_RETRY_SECONDS`` later, the
-delay doubles with each further failure, and after ``MAX_ATTEMPTS`` failures,
-or at once for a permanent one, the email is given up.
+The retry rule is :mod:`objectwar.outbox.retry`, the claim rule
+:mod:`objectwar.outbox.claims`; both hold for every email row.
 
 A signature or a subscription is the outbox of its own confirmation email:
 ``confirmation_due_at`` is set while the email is due and cleared once sent,
@@ -18,14 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from flask_mail import Message
 from sqlalchemy import select, update
 
+from objectwar import email as mailer
 from objectwar.extensions import db
+from objectwar.outbox import claims, retry
 from objectwar.types import utcnow
-
-# Failed sends after which an email is given up (with doubling delays from
-# 60 s, the tenth failure comes about 8.5 hours after the first).
-MAX_ATTEMPTS = 10
 
 
 def is_permanent(error: BaseException) -> bool:
@@ -49,45 +46,64 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__} {code or ''}".strip()
 
 
-def retry_delay(failures: int) -> float:
-    """Seconds before the next try after ``failures`` failed sends: 60, 120, 240, ..."""
-    return float(current_app.config.get("MAIL_RETRY_SECONDS", 60)) * 2 ** max(0, failures - 1)
-
-
-def next_try(failures: int, *, permanent: bool = False) -> datetime | None:
-    """When an email that failed ``failures`` times is due again; ``None``: give it up."""
-    if permanent or failures >= MAX_ATTEMPTS:
-        return None
-    return utcnow() + timedelta(seconds=retry_delay(failures))
-
-
 # -- rows that are their own outbox ------------------------------------------------
 
 
-def set_due(model: Any, row_id: int, due_at: datetime | None) -> None:
-    """Drop what the session holds and set when the row's email is due next."""
+def claim_due(model: Any, row_id: int, *conditions: Any, now: datetime | None = None) -> str | None:
+    """Claim a row whose email is due (and meets ``conditions``); the claim's token or ``None``."""
+    now = now or utcnow()
+    return claims.take(model, row_id, model.confirmation_due_at.is_not(None),
+                       model.confirmation_due_at <= now, *conditions, now=now)
+
+
+def set_due(model: Any, row_id: int, due_at: datetime | None, token: str | None = None) -> None:
+    """Drop what the session holds and set when the row's email is due next.
+
+    With ``token``, only while that claim holds the row, and the claim ends.
+    """
     db.session.rollback()
+    held = [model.claim_token == token] if token is not None else []
     db.session.execute(
-        update(model).where(model.id == row_id)
-        .values(confirmation_due_at=due_at).execution_options(synchronize_session=False)
+        update(model).where(model.id == row_id, *held)
+        .values(confirmation_due_at=due_at, **(claims.released() if token else {}))
+        .execution_options(synchronize_session=False)
     )
     db.session.commit()
 
 
-def send_failed(model: Any, row_id: int, error: BaseException) -> bool:
-    """Count a failed send of a row's email and set its next try (:func:`next_try`).
+def send(model: Any, row_id: int, token: str, message: Message) -> bool:
+    """Send a claimed row's email, if the claim still holds the row; whether it went out.
+
+    The claim is checked and renewed right before the message goes on the wire.
+    A failed send is counted (:func:`send_failed`) and then raised when the email
+    will be tried again.
+    """
+    if not claims.hold(model, row_id, token):
+        return False
+    try:
+        mailer.send(message)
+    except Exception as error:
+        if send_failed(model, row_id, token, error):
+            raise
+        return False
+    return True
+
+
+def send_failed(model: Any, row_id: int, token: str, error: BaseException) -> bool:
+    """Count a failed send of a row's email, set its next try (``retry.next_try``), end the claim.
 
     Drops what the failed send left in the session. Returns whether the email
     will be tried again. A row whose email stopped being due meanwhile (the
-    person confirmed) stays as it is.
+    person confirmed) or that another claim took stays as it is.
     """
     db.session.rollback()
     failures = (db.session.scalar(
         select(model.confirmation_failures).where(model.id == row_id)) or 0) + 1
-    due_at = next_try(failures, permanent=is_permanent(error))
+    due_at = retry.next_try(failures, permanent=is_permanent(error))
     db.session.execute(
-        update(model).where(model.id == row_id, model.confirmation_due_at.is_not(None))
-        .values(confirmation_due_at=due_at, confirmation_failures=failures)
+        update(model).where(model.id == row_id, model.confirmation_due_at.is_not(None),
+                            model.claim_token == token)
+        .values(confirmation_due_at=due_at, confirmation_failures=failures, **claims.released())
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -97,19 +113,29 @@ def send_failed(model: Any, row_id: int, error: BaseException) -> bool:
     return due_at is not None
 
 
-def mark_sent(row: Any, sent_at: datetime) -> None:
-    """The row's email went out: nothing is due, no failure counts (the caller commits)."""
-    row.confirmation_due_at = None
-    row.confirmation_sent_at = sent_at
-    row.confirmation_failures = 0
+def mark_sent(model: Any, row_id: int, token: str, sent_at: datetime, **values: Any) -> bool:
+    """The row's email went out: nothing is due, no failure counts, the claim ends; commits.
+
+    ``values`` are written with it. Returns whether the claim still held the row.
+    """
+    db.session.rollback()
+    result = db.session.execute(
+        update(model).where(model.id == row_id, model.claim_token == token)
+        .values(confirmation_due_at=None, confirmation_sent_at=sent_at, confirmation_failures=0,
+                **claims.released(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
 
 
 def overdue_ids(model: Any, older_than: timedelta, limit: int) -> list[int]:
-    """Ids of rows whose email has been due for longer than ``older_than``, oldest first."""
-    cutoff = utcnow() - older_than
+    """Ids of unclaimed rows whose email has been due for longer than ``older_than``, oldest first."""
+    now = utcnow()
     return list(db.session.scalars(
         select(model.id)
-        .where(model.confirmation_due_at.is_not(None), model.confirmation_due_at <= cutoff)
+        .where(model.confirmation_due_at.is_not(None), model.confirmation_due_at <= now - older_than,
+               claims.free(model, now))
         .order_by(model.confirmation_due_at)
         .limit(limit)
     ))

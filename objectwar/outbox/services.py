@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, select, update
 
 from objectwar.extensions import db
-from objectwar.outbox import rows
+from objectwar.outbox import claims, retry
 from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.types import utcnow
-
-# A claim older than this belongs to a worker that died: the notice is due again.
-CLAIM_SECONDS = 300
 
 
 def queue(kind: NoticeKind, target_id: int, recipient: str, locale: str,
@@ -30,29 +27,20 @@ def due_ids(older_than_seconds: int = 0, limit: int = 500) -> list[int]:
     query = (
         select(Notice.id)
         .where(Notice.due_at.is_not(None), Notice.due_at <= now - timedelta(seconds=older_than_seconds),
-               or_(Notice.claimed_at.is_(None),
-                   Notice.claimed_at < now - timedelta(seconds=CLAIM_SECONDS)))
+               claims.free(Notice, now))
         .order_by(Notice.id)
         .limit(limit)
     )
     return list(db.session.scalars(query))
 
 
-def claim(notice_id: int) -> Notice | None:
-    """Take a due notice for this worker; ``None`` if it is sent or another worker has it."""
-    now = utcnow()
-    result = db.session.execute(
-        update(Notice)
-        .where(Notice.id == notice_id, Notice.due_at.is_not(None),
-               or_(Notice.claimed_at.is_(None),
-                   Notice.claimed_at < now - timedelta(seconds=CLAIM_SECONDS)))
-        .values(claimed_at=now, attempts=Notice.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    if result.rowcount != 1:
+def claim(notice_id: int) -> tuple[Notice, str] | None:
+    """Take a due notice for this worker (``outbox.claims``): the notice and the claim's token;
+    ``None`` if it is sent or another worker holds it."""
+    token = claims.take(Notice, notice_id, Notice.due_at.is_not(None), attempts=Notice.attempts + 1)
+    if token is None:
         return None
-    return db.session.get(Notice, notice_id, populate_existing=True)
+    return db.session.get(Notice, notice_id, populate_existing=True), token
 
 
 #: Notices whose row is deleted once sent: it holds the address of someone who may
@@ -60,16 +48,22 @@ def claim(notice_id: int) -> Notice | None:
 NOT_KEPT = frozenset({NoticeKind.DATA_EXPORT, NoticeKind.DATA_ERASURE})
 
 
-def mark_sent(notice: Notice, note: str | None = None) -> None:
-    if notice.kind in NOT_KEPT:
-        db.session.delete(notice)
-        db.session.commit()
-        return
-    notice.sent_at = utcnow()
-    notice.due_at = None
-    notice.claimed_at = None
-    notice.last_error = note
+def _finish(notice: Notice, token: str, **values: object) -> bool:
+    """End the claim with ``values`` (or delete a notice not kept); whether the claim held it."""
+    db.session.rollback()
+    held = (Notice.id == notice.id, Notice.claim_token == token)
+    if values.get("due_at") is None and notice.kind in NOT_KEPT:
+        statement = delete(Notice).where(*held)  # nothing will read it again
+    else:
+        statement = update(Notice).where(*held).values(**values, **claims.released())
+    result = db.session.execute(statement.execution_options(synchronize_session=False))
     db.session.commit()
+    return result.rowcount == 1
+
+
+def mark_sent(notice: Notice, token: str, note: str | None = None) -> bool:
+    """The notice went out (or has nothing to send any more): it is due no more."""
+    return _finish(notice, token, sent_at=utcnow(), due_at=None, last_error=note)
 
 
 def purge_finished(before: datetime) -> int:
@@ -84,16 +78,12 @@ def purge_finished(before: datetime) -> int:
     ).rowcount
 
 
-def mark_failed(notice: Notice, error: str, *, permanent: bool = False) -> None:
-    """Note why a notice failed and when to try again (the rule of :mod:`objectwar.outbox.rows`).
+def mark_failed(notice: Notice, token: str, error: str, *, permanent: bool = False) -> bool:
+    """Note why a notice failed and when to try again (the rule of :mod:`objectwar.outbox.retry`).
 
     The first retry comes ``MAIL_RETRY_SECONDS`` later and the delay doubles with
-    each further attempt (CONTRACT.md); a refused recipient, or ``rows.MAX_ATTEMPTS``
+    each further attempt (CONTRACT.md); a refused recipient, or ``retry.MAX_ATTEMPTS``
     failures, end the tries.
     """
-    notice.claimed_at = None
-    notice.last_error = error[:300]
-    notice.due_at = rows.next_try(notice.attempts, permanent=permanent)
-    if notice.due_at is None and notice.kind in NOT_KEPT:
-        db.session.delete(notice)  # given up: nothing will read it again
-    db.session.commit()
+    return _finish(notice, token, last_error=error[:300],
+                   due_at=retry.next_try(notice.attempts, permanent=permanent))

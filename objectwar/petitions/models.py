@@ -132,6 +132,9 @@ class Signature(db.Model):
     # Emails sent in the current 24-hour window (at most a few a day per address).
     confirmation_sends: Mapped[int] = mapped_column(default=0)
     confirmation_window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The worker sending the due email holds it by this token (``outbox.claims``).
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     petition: Mapped[Petition] = relationship()
     organisation: Mapped[Organisation | None] = relationship()

@@ -28,7 +28,7 @@ from objectwar.errors import GENERAL, NotFound, ValidationError
 from objectwar.extensions import db
 from objectwar.mailing import services as mailing
 from objectwar.organisations.models import Organisation, OrganisationStatus
-from objectwar.outbox import rows
+from objectwar.outbox import claims, rows
 from objectwar.petitions.models import Petition, PetitionStatus, Signature
 from objectwar.petitions.services import PublicPetition, get_public_petition
 from objectwar.types import utcnow
@@ -405,28 +405,23 @@ def _repeat(signature: Signature, now) -> int | None:
 # -- the outbox ------------------------------------------------------------------------
 
 
-def _claim(signature_id: int, now) -> bool:
-    """Take the row's due email for this runner (a conditional UPDATE: one runner wins)."""
-    lease = now + timedelta(seconds=current_app.config.get("DELIVERY_CLAIM_SECONDS", 300))
-    result = db.session.execute(
-        update(Signature)
-        .where(Signature.id == signature_id, Signature.confirmation_due_at.is_not(None),
-               Signature.confirmation_due_at <= now, _allowance(now))
-        .values(confirmation_due_at=lease)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        # Over the daily limit: the email is dropped, not postponed to tomorrow.
+def _claim(signature_id: int, now) -> str | None:
+    """Claim the row's due email for this runner (``outbox.claims``); the token, or ``None``.
+
+    Over the daily limit of emails to the address, the email is dropped, not
+    postponed to tomorrow.
+    """
+    token = rows.claim_due(Signature, signature_id, _allowance(now), now=now)
+    if token is None:
         db.session.execute(
             update(Signature)
-            .where(Signature.id == signature_id, Signature.confirmation_due_at <= now)
+            .where(Signature.id == signature_id, Signature.confirmation_due_at <= now,
+                   claims.free(Signature, now), ~_allowance(now))
             .values(confirmation_due_at=None)
             .execution_options(synchronize_session=False)
         )
         db.session.commit()
-        return False
-    db.session.commit()
-    return True
+    return token
 
 
 def send_confirmation(signature_id: int) -> bool:
@@ -434,30 +429,23 @@ def send_confirmation(signature_id: int) -> bool:
 
     A confirmed signer gets "you have already signed"; an unconfirmed one a
     (new) confirmation link. A failed send is retried after ``MAIL_RETRY_SECONDS``,
-    doubling with each further failure, and given up like a notice (``outbox.rows``).
+    doubling with each further failure, and given up like a notice (``outbox.retry``).
     """
     now = utcnow()
-    if not _claim(signature_id, now):
+    token = _claim(signature_id, now)
+    if token is None:
         return False
     signature = db.session.get(Signature, signature_id)
     if signature is None:  # pragma: no cover - deleted between claim and read
         return False
-    try:
-        mailer.send(_message(signature))
-    except Exception as error:
-        # Retried with doubling delays (``outbox.rows``); a send that can never
-        # succeed (a refused recipient) or too many failures give it up.
-        if rows.send_failed(Signature, signature_id, error):
-            raise
+    window_start, sends = signature.confirmation_window_start, signature.confirmation_sends
+    if not rows.send(Signature, signature_id, token, _message(signature)):
         return False
     sent_at = utcnow()
-    new_window = (signature.confirmation_window_start is None
-                  or signature.confirmation_window_start <= sent_at - SEND_WINDOW)
-    rows.mark_sent(signature, sent_at)
-    signature.confirmation_sends = 1 if new_window else signature.confirmation_sends + 1
-    if new_window:
-        signature.confirmation_window_start = sent_at
-    db.session.commit()
+    if window_start is None or window_start <= sent_at - SEND_WINDOW:
+        window_start, sends = sent_at, 0
+    rows.mark_sent(Signature, signature_id, token, sent_at,
+                   confirmation_sends=sends + 1, confirmation_window_start=window_start)
     return True
 
 
