@@ -12,7 +12,10 @@ Measures, into a local aiosmtpd sink (its own process) that discards messages of
 3. two worker processes on PostgreSQL (ratio to one worker), in ``--rounds`` pairs of
    runs, each pair beside a baseline of its own, and the medians;
 4. the time to create the deliveries of a ``--big``-recipient mail-out (PostgreSQL, SQLite);
-5. a worker's peak RSS while sending that big mail-out (for ``--rss-seconds``, then cancelled).
+5. a worker's peak RSS while sending that big mail-out (for ``--rss-seconds``, then cancelled);
+6. a relay that answers each message after 20 ms (``--slow-ms``): one worker with one thread
+   and with four, against ``threads × 1000 / slow-ms`` messages per second, the most such a
+   relay allows (PostgreSQL).
 
 The PostgreSQL database given is dropped and re-created: use a scratch one.
 """
@@ -53,8 +56,11 @@ BODY = "Dear {{ name }},\n\n" + "\n\n".join([PARAGRAPH] * 5) + (
 SINK = """
 import asyncio, sys
 from aiosmtpd.controller import Controller
+DELAY = float(sys.argv[2])
 class Sink:
     async def handle_DATA(self, server, session, envelope):
+        if DELAY:
+            await asyncio.sleep(DELAY)
         return "250 OK"
 controller = Controller(Sink(), hostname="127.0.0.1", port=int(sys.argv[1]))
 controller.start()
@@ -72,9 +78,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_sink() -> tuple[subprocess.Popen, int]:
+def start_sink(delay: float = 0.0) -> tuple[subprocess.Popen, int]:
+    """An SMTP sink in a process of its own that answers each message after ``delay`` seconds."""
     port = free_port()
-    sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)], stdin=subprocess.PIPE,
+    sink = subprocess.Popen([sys.executable, "-c", SINK, str(port), str(delay)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     assert sink.stdout is not None and sink.stdout.readline().strip() == "ready"
     return sink, port
@@ -260,6 +267,24 @@ def count_subscribers(setup: Setup) -> int:
         return db.session.query(Subscriber).count()
 
 
+def slow_relay(args: argparse.Namespace, instance: Path) -> None:
+    """One worker process with 1 and 4 threads against a relay that answers in ``--slow-ms``."""
+    slow_sink, slow_port = start_sink(args.slow_ms / 1000)
+    try:
+        setup = Setup(scratch_postgres(args.pg), instance, slow_port)
+        limit_per_thread = 1000 / args.slow_ms
+        for threads in (1, 4):
+            messages = int(limit_per_thread * threads * args.slow_seconds)
+            reached = throughput(setup, 1, messages, threads=threads)
+            limit = limit_per_thread * threads
+            print(f"relay answering in {args.slow_ms:.0f} ms, 1 worker, {threads} thread(s), "
+                  f"PostgreSQL: {reached:,.0f} msg/s = {reached / limit:.2f} of the "
+                  f"{limit:,.0f} msg/s such a relay allows")
+    finally:
+        slow_sink.stdin.close()  # type: ignore[union-attr]
+        slow_sink.wait(timeout=10)
+
+
 def scratch_postgres(url: str) -> str:
     parsed = make_url(url)
     admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -278,6 +303,9 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=100_000)
     parser.add_argument("--rss-seconds", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=3, help="pairs of 1- and 2-worker runs")
+    parser.add_argument("--slow-ms", type=float, default=20.0, help="the slow relay's answer time")
+    parser.add_argument("--slow-seconds", type=float, default=15.0,
+                        help="about how long each slow-relay run sends")
     args = parser.parse_args()
 
     sink, port = start_sink()
@@ -327,6 +355,7 @@ def main() -> None:
             pg.cancel(mailout_id)
             print(f"worker peak RSS during a {args.big:,}-recipient mail-out (PostgreSQL, "
                   f"{sent:,} sent in {args.rss_seconds:.0f} s): {peak:.0f} MB")
+            slow_relay(args, Path(folder) / "slow")
         print(f"load average {os.getloadavg()[0]:.2f} at the end")
     finally:
         sink.stdin.close()  # type: ignore[union-attr]

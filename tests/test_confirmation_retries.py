@@ -17,7 +17,7 @@ from objectwar import security, tasks
 from objectwar.extensions import db as _db
 from objectwar.mailing import services as mailing
 from objectwar.mailing.models import Subscription
-from objectwar.outbox import retry, rows
+from objectwar.outbox import retry
 from objectwar.petitions import signing
 from objectwar.petitions.models import Signature
 from objectwar.types import utcnow

@@ -241,7 +241,7 @@ def test_an_unsubscribe_takes_effect_for_the_next_message_of_the_batch(db, app, 
     assert statuses(mailout.id)[DeliveryStatus.SKIPPED] == 1
 
 
-def test_pause_stops_within_a_batch_and_resume_sends_nobody_twice(db, app, relay):
+def test_pause_stops_within_one_message_and_resume_sends_nobody_twice(db, app, relay):
     make_list(60)
     mailout = new_mailout()
     delivery.start_sending(mailout.id)
@@ -254,7 +254,7 @@ def test_pause_stops_within_a_batch_and_resume_sends_nobody_twice(db, app, relay
     relay.on_message = on_message
     assert delivery.run(mailout.id, seconds=20) is None
     received = relay.count()
-    assert 7 <= received <= 7 + 5  # the batch in hand is finished, then it stops
+    assert received == 7  # paused before the 7th message's 250: nothing more leaves
     db.session.expire_all()
     assert db.session.get(Mailout, mailout.id).status == MailoutStatus.PAUSED
     assert db.session.get(Mailout, mailout.id).sent_count == received
@@ -264,6 +264,24 @@ def test_pause_stops_within_a_batch_and_resume_sends_nobody_twice(db, app, relay
     delivery.start_sending(mailout.id)
     run_to_end(mailout.id)
     assert relay.recipients() == {address(i): 1 for i in range(60)}
+
+
+def test_cancel_stops_within_one_message_and_sends_no_one_afterwards(db, app, relay):
+    make_list(30)
+    mailout = new_mailout()
+    delivery.start_sending(mailout.id)
+
+    def on_message(message):
+        if len(relay.messages) == 3:
+            with app.app_context():
+                mailouts.cancel(mailout.id)
+
+    relay.on_message = on_message
+    assert delivery.run(mailout.id, seconds=20) is None
+    assert relay.count() == 3
+    counts = statuses(mailout.id)
+    assert counts[DeliveryStatus.SENT] == 3 and counts[DeliveryStatus.SENDING] == 0
+    assert delivery.run(mailout.id, seconds=2) is None and relay.count() == 3
 
 
 def test_throttle_holds_from_the_first_second(db, relay):

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from objectwar import tasks
 from objectwar.extensions import db
@@ -219,3 +219,101 @@ def test_a_slow_relay_gets_every_recipient_once_from_two_processes(workers, rela
     numbers = workers.wait_until_sent(mailout_id)
     assert relay.recipients() == {address(i): 1 for i in range(60)}, workers.logs()
     assert numbers["sent"] == 60 and numbers["failed"] == 0
+
+
+# -- the pace the coordinator set is the pace the relay sees ----------------------------
+
+
+def _start_workers_for_backend(workers, backend: str) -> None:
+    """Two processes of two threads on PostgreSQL (they share the throttle), one on SQLite."""
+    workers.start(threads=2)
+    if backend == "postgresql":
+        workers.start(threads=2)
+
+
+def _within_pace(moments: list[float], since: float, per_second: float) -> list[tuple[int, float]]:
+    """The messages that broke ``sent <= 1 + elapsed × rate``: (their number, their second)."""
+    return [(index + 1, moment - since) for index, moment in enumerate(sorted(moments))
+            if index > (moment - since) * per_second + 1e-6 + 0.05 * per_second]
+
+
+def _wait_until(condition, timeout: float = 120.0, message: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.1)
+
+
+def test_sixty_a_minute_is_at_most_seven_in_six_seconds_at_start_and_after_resume(
+        workers, relay, backend, busy_cores):
+    mailout_id = start_mailout(workers.app, 40, rate_per_minute=60)
+    with workers.app.app_context():
+        started = mailouts.get_mailout(mailout_id).started_at.timestamp()
+        db.session.remove()
+    _start_workers_for_backend(workers, backend)
+    # Wait for six seconds of sending (and at least a few messages, however busy the machine).
+    _wait_until(lambda: relay.count() >= 3 and time.time() >= started + 6.5, message=workers.logs())
+    first = list(relay.received_at)
+    assert len([t for t in first if t <= started + 6]) <= 7
+    assert _within_pace(first, started, 1.0) == []
+
+    with workers.app.app_context():
+        mailouts.pause(mailout_id)
+        db.session.remove()
+
+    def nothing_in_flight() -> bool:
+        with workers.app.app_context():
+            counts = mailouts.delivery_counts(mailout_id)
+            db.session.remove()
+        return counts[DeliveryStatus.SENDING] == 0
+
+    _wait_until(nothing_in_flight, message=workers.logs())
+    before_resume = relay.count()
+    with workers.app.app_context():
+        resumed = time.time()
+        delivery.start_sending(mailout_id)
+        tasks.enqueue_mailout(mailout_id)
+        db.session.remove()
+    _wait_until(lambda: relay.count() >= before_resume + 3 and time.time() >= resumed + 6.5,
+                message=workers.logs())
+    after = relay.received_at[before_resume:]
+    assert len([t for t in after if t <= resumed + 6]) <= 7
+    assert _within_pace(after, resumed, 1.0) == []
+    with workers.app.app_context():
+        mailouts.cancel(mailout_id)
+        db.session.remove()
+    assert max(relay.recipients().values()) == 1
+
+
+# -- confirmation emails under the same slow relay ----------------------------------------
+
+
+def test_a_slow_relay_gets_one_confirmation_per_signer(workers, relay, busy_cores):
+    from objectwar.demo import seed_demo
+    from objectwar.petitions import signing
+    from objectwar.petitions.models import Signature
+    from tests.signing_support import SLUG, person
+
+    relay.delay = SLOW_RELAY_SECONDS
+    signers = [f"signer{i:02d}@example.org" for i in range(24)]
+    with workers.app.test_request_context("/"):
+        seed_demo()
+        ids = [signing.sign(SLUG, person(email=email), default_locale="en").signature_id
+               for email in signers]
+        for signature_id in ids + ids:  # every email queued twice, as a lost-and-found task would
+            tasks.enqueue_signature_confirmation(signature_id)
+        db.session.remove()
+    workers.start(threads=2, claim_seconds=SHORT_LEASE)
+    workers.start(threads=2, claim_seconds=SHORT_LEASE)
+
+    def all_sent() -> bool:
+        with workers.app.app_context():
+            left = db.session.scalar(select(func.count()).select_from(Signature)
+                                     .where(Signature.confirmation_sent_at.is_(None)))
+            db.session.remove()
+        return left == 0
+
+    _wait_until(all_sent, timeout=300, message=workers.logs())
+    _wait_until(lambda: tasks.huey.pending_count() == 0, message=workers.logs())
+    workers.stop_all()  # every task has ended: nothing more can arrive
+    assert relay.recipients() == dict.fromkeys(signers, 1), workers.logs()

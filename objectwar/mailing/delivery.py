@@ -8,29 +8,39 @@ mail-out's id. How it holds together:
 * :func:`run` (the ``deliver_batch`` task) claims small batches and sends them.
   A claim is one short transaction that locks the mail-out's row
   (``SELECT ... FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite),
-  re-reads its status (pause and cancel stop workers within one batch), puts
-  claims older than ``DELIVERY_CLAIM_SECONDS`` back to pending (a killed
-  worker), spends tokens of the throttle and marks due rows ``sending``
-  (``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
+  re-reads its status, puts rows whose claim lapsed back to pending (a killed
+  worker), spends tokens of the throttle and marks due rows ``sending`` under a
+  token of its own (``FOR UPDATE SKIP LOCKED`` on PostgreSQL). The claim rule is
+  the one of every email row (``outbox.claims``).
+* A worker sends a row only while it holds it: right before each message one
+  statement renews the row's claim and checks that it still carries the
+  worker's token and that the mail-out is still sending (pause and cancel stop
+  it before the next message); every third of the lease it renews the whole
+  claim. A claim takes no more rows than the worker sends in a third of the
+  lease (:class:`ClaimSize`), so a slow relay or a busy machine never lets
+  another worker take over rows a live one still holds.
 * The throttle is a token bucket in the mail-out's row (``throttle_tokens``,
-  refilled at ``rate_per_minute / 60`` per second since ``throttle_at``, at most
-  one batch of burst), so it holds for all workers together on any database.
-  A relay that cannot be reached moves ``throttle_at`` into the future: every
-  worker backs off together.
+  refilled at ``rate_per_minute / 60`` per second since ``throttle_at``). It
+  starts with one token at start and at resume and holds about one second of
+  sending at most, so at any moment a mail-out has sent at most
+  ``1 + seconds × rate_per_minute / 60`` messages, across all workers on any
+  database; a claim's messages are spaced at that rate. A relay that cannot be
+  reached moves ``throttle_at`` into the future: every worker backs off together.
 * Each recipient is committed ``sent`` right after the relay's 250, under the
   claim it was sent with, so a duplicate needs a worker killed between those
   two moments: at most one per killed worker thread. The Message-ID is the
-  same for every attempt at one delivery. The same statement reads the next
-  recipient's subscription, so an unsubscribe stops the very next message;
-  ``lists.unsubscribe`` also skips the person's pending rows at once.
+  same for every attempt at one delivery. The same statement holds the next
+  recipient and reads its subscription (``queries.SENT_SQL``), so an unsubscribe
+  stops the very next message; ``lists.unsubscribe`` also skips the person's
+  pending rows at once.
 * Each run builds a locale's message once (``email.RawTemplate``) and only
   substitutes name, unsubscribe URL, To and Message-ID per recipient.
 * Chains of ``deliver_batch`` tasks can be lost with a killed worker: the
-  periodic :func:`sweep` re-queues sending mail-outs nobody claimed for
-  ``SWEEP_IDLE_SECONDS`` that still have due rows (``throttle_at`` is the
-  heartbeat), and finishes those with nothing left.
+  periodic :func:`sweep` re-queues sending mail-outs nobody claimed from or
+  sent for ``SWEEP_IDLE_SECONDS`` that still have due rows, and finishes those
+  with nothing left.
 * 4xx answers and lost connections return rows to pending with a delay from
-  ``MAIL_RETRY_SECONDS`` doubling per attempt; 5xx answers fail the delivery
+  ``MAIL_RETRY_SECONDS`` doubling per attempt (``outbox.retry``); 5xx answers fail the delivery
   and mark the subscription bounced; ``ERROR_LIMIT`` errors in a row pause the
   mail-out and tell its coordinator (a notice in the outbox, written with the pause).
 
@@ -277,7 +287,6 @@ class BatchResult:
     errors_in_a_row: int = 0
     had_success: bool = False
     connection_lost: bool = False
-    stopped: bool = False  # the claim ended early: paused, cancelled or lapsed
 
 
 class Composer:
@@ -507,7 +516,6 @@ def _send_rows(composer: Composer, claim: Claim, conn: Any, rows: list[Any], mar
         held, status = check if check is not None else marks.hold(row.id, row.subscriber_id)
         check = None
         if not held:  # paused, cancelled, or the claim lapsed: send nothing more of it
-            result.stopped = True
             marks.release([r.id for r in rows[index:]])
             return
         if status != SubscriptionStatus.SUBSCRIBED:
@@ -767,7 +775,10 @@ def sweep(idle_seconds: float | None = None) -> list[int]:
     )
     left = exists().where(Delivery.mailout_id == Mailout.id,
                           Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]))
-    quiet = or_(Mailout.throttle_at.is_(None), Mailout.throttle_at <= idle)
+    # Nobody claimed (the bucket's time) nor held a row (claims renewed per message) lately.
+    holding = exists().where(Delivery.mailout_id == Mailout.id,
+                             Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_at > idle)
+    quiet = and_(or_(Mailout.throttle_at.is_(None), Mailout.throttle_at <= idle), ~holding)
     sending = Mailout.status == MailoutStatus.SENDING
     needy = list(db.session.scalars(select(Mailout.id).where(sending, quiet, due)))
     finished = list(db.session.scalars(select(Mailout.id).where(sending, quiet, ~left)))

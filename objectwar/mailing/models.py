@@ -144,8 +144,10 @@ class Mailout(db.Model):
     consecutive_errors: Mapped[int] = mapped_column(default=0)
     # The throttle, shared by every worker: a token bucket refilled at
     # rate_per_minute / 60 per second, read and spent under the row's lock when
-    # a worker claims a batch. ``throttle_at`` (the last refill) doubles as the
-    # heartbeat of the workers sending this mail-out.
+    # a worker claims a batch; one token at start and at resume, about a second of
+    # sending at most. ``throttle_at`` (the last refill) is also when a worker
+    # last claimed work for this mail-out (the sweep's sign of life, with the
+    # deliveries' claims).
     throttle_tokens: Mapped[float] = mapped_column(default=0.0, server_default="0")
     throttle_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
