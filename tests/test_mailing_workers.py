@@ -125,7 +125,7 @@ def start_mailout(app, recipients: int, rate_per_minute: int = 1_000_000) -> int
 def test_a_killed_worker_loses_no_one_and_sends_at_most_one_twice(workers, relay, busy_cores):
     mailout_id = start_mailout(workers.app, 2000)
     first = workers.start(threads=1)
-    relay.wait_for(300, timeout=60)
+    relay.wait_for(300, timeout=180)
     assert relay.count() >= 300, workers.logs()
     first.send_signal(signal.SIGKILL)
     first.wait()

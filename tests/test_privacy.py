@@ -482,11 +482,11 @@ def test_a_data_request_given_up_leaves_no_address_behind(client, app, anna, out
     with app.app_context():
         notice = outbox_services.queue(NoticeKind.DATA_ERASURE, 0, ANNA, "en")
         _db.session.commit()
-        notice = outbox_services.claim(notice.id)
-        outbox_services.mark_failed(notice, "550 no such user", permanent=True)
+        notice, token = outbox_services.claim(notice.id)
+        outbox_services.mark_failed(notice, token, "550 no such user", permanent=True)
         assert count(app, Notice) == 0
         kept = outbox_services.queue(NoticeKind.DATA_ERASURE, 0, ANNA, "en")
         _db.session.commit()
-        kept = outbox_services.claim(kept.id)
-        outbox_services.mark_failed(kept, "421 try later")  # transient: stays due
+        kept, token = outbox_services.claim(kept.id)
+        outbox_services.mark_failed(kept, token, "421 try later")  # transient: stays due
         assert count(app, Notice) == 1

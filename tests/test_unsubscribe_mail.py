@@ -35,7 +35,7 @@ def received(app, relay) -> dict[str, EmailMessage]:
         mailout = mailouts.create_mailout({"list": "updates", "subject": "News", "body_markdown":
                                            "Hello {{ name }}. [Leave]({{ unsubscribe_url }})"})
         delivery.start_sending(mailout.id)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 180
         while delivery.run(mailout.id, seconds=5) is not None and time.monotonic() < deadline:
             time.sleep(0.1)
     assert relay.count() == 3

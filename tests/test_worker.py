@@ -55,7 +55,7 @@ def _start_worker(queued, smtp_server, instance_dir) -> subprocess.Popen:
     )
 
 
-def _wait_for(predicate, seconds: float = 20.0) -> bool:
+def _wait_for(predicate, seconds: float = 120.0) -> bool:
     deadline = time.time() + seconds
     while time.time() < deadline:
         if predicate():

@@ -390,7 +390,7 @@ class Marks:
         """Renew the claim on a delivery about to be sent; whether this worker may send it
         (still held, mail-out still sending), and the recipient's subscription status now."""
         if self._cursor is None:
-            return self._hold(delivery_id), self.subscription_status(subscriber_id)
+            return self._hold(delivery_id, subscriber_id)
         self._cursor.execute(queries.HOLD_SQL, self._params(delivery_id, subscriber_id),
                              prepare=True)
         held, status = self._cursor.fetchone()
@@ -407,24 +407,32 @@ class Marks:
                                  attempts=attempts, last_error=None, claim_token=None)
             if not next_id:
                 return done, False, None
-            return (done, self._hold(next_id), self.subscription_status(next_subscriber))
+            return (done, *self._hold(next_id, next_subscriber))
         params = self._params(next_id, next_subscriber)
         params.update(id=delivery_id, attempts=attempts)
         self._cursor.execute(queries.SENT_SQL, params, prepare=True)
         done, held, status = self._cursor.fetchone()
         return done == 1, held == 1, status
 
-    def _hold(self, delivery_id: int) -> bool:
+    def _hold(self, delivery_id: int, subscriber_id: int) -> tuple[bool, str | None]:
+        """:meth:`hold` in one statement of SQLAlchemy's (SQLite: ``UPDATE ... RETURNING``)."""
         table, mailouts_table = Delivery.__table__, Mailout.__table__
+        subscriptions = Subscription.__table__
         still_sending = exists().where(mailouts_table.c.id == self.mailout_id,
                                        mailouts_table.c.status == MailoutStatus.SENDING)
-        result = self.conn.execute(
+        status = select(subscriptions.c.status).where(
+            subscriptions.c.list_id == self.list_id,
+            subscriptions.c.subscriber_id == subscriber_id).scalar_subquery()
+        row = self.conn.execute(
             update(table)
             .where(table.c.id == delivery_id, table.c.status == DeliveryStatus.SENDING,
                    table.c.claim_token == self.token, still_sending)
             .values(claimed_at=utcnow())
-        )
-        return result.rowcount == 1
+            .returning(status)
+        ).first()
+        if row is None:
+            return False, None
+        return True, (str(row[0]) if row[0] is not None else None)
 
     def renew_all(self) -> None:
         """Renew the claim on every row this claim still holds."""
@@ -435,12 +443,6 @@ class Marks:
                    table.c.claim_token == self.token)
             .values(claimed_at=utcnow())
         )
-
-    def subscription_status(self, subscriber_id: int) -> str | None:
-        table = Subscription.__table__
-        status = self.conn.scalar(select(table.c.status).where(
-            table.c.list_id == self.list_id, table.c.subscriber_id == subscriber_id))
-        return str(status) if status is not None else None
 
     def close(self) -> None:
         try:
