@@ -30,7 +30,7 @@ mail-out's id. How it holds together:
   claim it was sent with, so a duplicate needs a worker killed between those
   two moments: at most one per killed worker thread. The Message-ID is the
   same for every attempt at one delivery. The same statement holds the next
-  recipient and reads its subscription (``queries.SENT_SQL``), so an unsubscribe
+  recipient and reads its subscription (``queries.sent_and_hold_sql``), so an unsubscribe
   stops the very next message; ``lists.unsubscribe`` also skips the person's
   pending rows at once.
 * Each run builds a locale's message once (``email.RawTemplate``) and only
@@ -53,6 +53,7 @@ Optional settings (``app.config``, defaults in code): ``MAILOUT_BATCH_SIZE`` (20
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -63,7 +64,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, literal, or_, select, update
+from sqlalchemy import TextClause, and_, bindparam, exists, func, literal, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
@@ -357,7 +358,7 @@ class Marks:
 
     The hot path of a mail-out: a recipient is recorded as sent right after the
     relay's 250, with no ORM and no separate BEGIN/COMMIT (autocommit), and the
-    same statement holds the next recipient (``queries.SENT_SQL``). Every change
+    same statement holds the next recipient (``queries.sent_and_hold_sql``). Every change
     is conditional on the claim's token: a row taken back is neither sent nor marked.
 
     On PostgreSQL these commits do not wait for the WAL to reach the disk
@@ -377,62 +378,35 @@ class Marks:
                         and bool(_setting("MAILOUT_ASYNC_COMMIT", True)))
         if self.relaxed:
             self.conn.exec_driver_sql("SET synchronous_commit TO off")
-        # PostgreSQL: the per-recipient statements go straight through psycopg
-        # (prepared, one round trip each).
+        # PostgreSQL: the per-recipient statement goes straight through psycopg
+        # (prepared, one round trip).
         self._cursor = (self.conn.connection.driver_connection.cursor()
                         if self.conn.dialect.name == "postgresql" else None)
-
-    def _params(self, next_id: int, next_subscriber: int) -> dict[str, Any]:
-        return {"now": utcnow(), "next": next_id, "token": self.token, "mailout": self.mailout_id,
-                "list": self.list_id, "subscriber": next_subscriber}
 
     def hold(self, delivery_id: int, subscriber_id: int) -> tuple[bool, str | None]:
         """Renew the claim on a delivery about to be sent; whether this worker may send it
         (still held, mail-out still sending), and the recipient's subscription status now."""
-        if self._cursor is None:
-            return self._hold(delivery_id, subscriber_id)
-        self._cursor.execute(queries.HOLD_SQL, self._params(delivery_id, subscriber_id),
-                             prepare=True)
-        held, status = self._cursor.fetchone()
-        return held == 1, status
+        _done, held, status = self.sent(0, 0, delivery_id, subscriber_id)
+        return held, status
 
     def sent(self, delivery_id: int, attempts: int, next_id: int = 0,
              next_subscriber: int = 0) -> tuple[bool, bool, str | None]:
-        """Record a delivery sent and hold the next one (``next_id``; 0: none).
+        """Record a delivery sent (``delivery_id``; 0: none) and hold the next one
+        (``next_id``; 0: none), in one statement (``queries.sent_and_hold_sql``).
 
         Returns whether the mark was made, and :meth:`hold`'s answer for the next.
         """
-        if self._cursor is None:
-            done = self.delivery(delivery_id, status=DeliveryStatus.SENT, sent_at=utcnow(),
-                                 attempts=attempts, last_error=None, claim_token=None)
-            if not next_id:
-                return done, False, None
-            return (done, *self._hold(next_id, next_subscriber))
-        params = self._params(next_id, next_subscriber)
-        params.update(id=delivery_id, attempts=attempts)
-        self._cursor.execute(queries.SENT_SQL, params, prepare=True)
-        done, held, status = self._cursor.fetchone()
-        return done == 1, held == 1, status
-
-    def _hold(self, delivery_id: int, subscriber_id: int) -> tuple[bool, str | None]:
-        """:meth:`hold` in one statement of SQLAlchemy's (SQLite: ``UPDATE ... RETURNING``)."""
-        table, mailouts_table = Delivery.__table__, Mailout.__table__
-        subscriptions = Subscription.__table__
-        still_sending = exists().where(mailouts_table.c.id == self.mailout_id,
-                                       mailouts_table.c.status == MailoutStatus.SENDING)
-        status = select(subscriptions.c.status).where(
-            subscriptions.c.list_id == self.list_id,
-            subscriptions.c.subscriber_id == subscriber_id).scalar_subquery()
-        row = self.conn.execute(
-            update(table)
-            .where(table.c.id == delivery_id, table.c.status == DeliveryStatus.SENDING,
-                   table.c.claim_token == self.token, still_sending)
-            .values(claimed_at=utcnow())
-            .returning(status)
-        ).first()
-        if row is None:
-            return False, None
-        return True, (str(row[0]) if row[0] is not None else None)
+        params = {"id": delivery_id, "next": next_id, "now": utcnow(), "attempts": attempts,
+                  "token": self.token, "mailout": self.mailout_id, "list": self.list_id,
+                  "subscriber": next_subscriber}
+        if self._cursor is not None:
+            self._cursor.execute(queries.PSYCOPG_SENT_AND_HOLD, params, prepare=True)
+            changed = dict(self._cursor.fetchall())
+        else:
+            changed = dict(self.conn.execute(_sent_and_hold_statement(), params).all())
+        held = next_id in changed
+        status = changed.get(next_id)
+        return delivery_id in changed, held, (str(status) if status is not None else None)
 
     def renew_all(self) -> None:
         """Renew the claim on every row this claim still holds."""
@@ -485,6 +459,13 @@ class Marks:
                    table.c.status == SubscriptionStatus.SUBSCRIBED)
             .values(status=SubscriptionStatus.BOUNCED, changed_at=utcnow())
         )
+
+
+@functools.cache
+def _sent_and_hold_statement() -> TextClause:
+    """:data:`queries.SQLALCHEMY_SENT_AND_HOLD` with the model's type on the time."""
+    return text(queries.SQLALCHEMY_SENT_AND_HOLD).bindparams(
+        bindparam("now", type_=UTCDateTime()))
 
 
 def send_claimed(composer: Composer, claim: Claim, conn: Any) -> BatchResult:

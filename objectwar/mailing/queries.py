@@ -1,13 +1,16 @@
-"""The raw SQL of a mail-out's hot path (PostgreSQL, psycopg's named placeholders).
+"""The raw SQL of a mail-out's hot path.
 
-One round trip per recipient: the statement that marks a delivery sent also
-renews the claim on the next one, checks that its worker still holds it and
-that the mail-out is still sending, and reads that recipient's subscription.
-``delivery.Marks`` runs these; on SQLite it runs the same steps one by one.
-Only enum values are formatted in; every other value is a parameter.
+One statement per recipient, on both databases: it marks the delivery just
+sent (``id``) and holds the next one (``next``): it renews that claim, checks
+that the worker's token still holds it and that the mail-out is still sending,
+and reads that recipient's subscription. With ``id`` 0 it only holds
+(the first recipient of a claim, or the one after a failure). ``delivery.Marks``
+runs it. Only enum values are formatted in; every other value is a parameter.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from objectwar.mailing.models import DeliveryStatus, MailoutStatus
 
@@ -15,27 +18,32 @@ _SENT = DeliveryStatus.SENT.value
 _SENDING = DeliveryStatus.SENDING.value
 _MAILOUT_SENDING = MailoutStatus.SENDING.value
 
-# Renew the claim on delivery %(next)s if %(token)s still holds it and the mail-out is
-# still sending: a paused or cancelled mail-out, or a lapsed claim, sends nothing more.
-_HOLD_NEXT = (
-    f"held AS (UPDATE deliveries SET claimed_at = %(now)s WHERE id = %(next)s "  # noqa: S608
-    f"AND status = '{_SENDING}' AND claim_token = %(token)s "
-    f"AND EXISTS (SELECT 1 FROM mailouts WHERE id = %(mailout)s AND status = '{_MAILOUT_SENDING}') "
-    "RETURNING 1)"
-)
-_NEXT_SUBSCRIPTION = (
-    "(SELECT status FROM subscriptions WHERE list_id = %(list)s AND subscriber_id = %(subscriber)s)"
-)
 
-# Hold the next delivery: (held 0 or 1, its subscription's status).
-HOLD_SQL = f"WITH {_HOLD_NEXT} SELECT (SELECT count(*) FROM held), {_NEXT_SUBSCRIPTION}"  # noqa: S608
+def sent_and_hold_sql(p: Callable[[str], str]) -> str:
+    """The statement with the parameter ``name`` written as ``p(name)``.
 
-# Mark delivery %(id)s sent under %(token)s and hold the next one:
-# (marked 0 or 1, held 0 or 1, the next one's subscription status).
-SENT_SQL = (
-    f"WITH done AS (UPDATE deliveries SET status = '{_SENT}', sent_at = %(now)s, "  # noqa: S608
-    "attempts = %(attempts)s, last_error = NULL, claim_token = NULL "
-    f"WHERE id = %(id)s AND status = '{_SENDING}' AND claim_token = %(token)s RETURNING 1), "
-    f"{_HOLD_NEXT} "
-    f"SELECT (SELECT count(*) FROM done), (SELECT count(*) FROM held), {_NEXT_SUBSCRIPTION}"
-)
+    It returns one row per delivery it changed: the id, and for the next one the
+    status of its subscription (``NULL`` for the one marked sent). A delivery
+    missing from the answer is no longer held by the token: the one just sent
+    was taken back (logged; nothing can call it back), the next must not be sent.
+    """
+    this = f"id = {p('id')}"
+    return (
+        "UPDATE deliveries SET "  # noqa: S608 (names and enum values only)
+        f"status = CASE WHEN {this} THEN '{_SENT}' ELSE status END, "
+        f"sent_at = CASE WHEN {this} THEN {p('now')} ELSE sent_at END, "
+        f"attempts = CASE WHEN {this} THEN {p('attempts')} ELSE attempts END, "
+        f"last_error = CASE WHEN {this} THEN NULL ELSE last_error END, "
+        f"claim_token = CASE WHEN {this} THEN NULL ELSE claim_token END, "
+        f"claimed_at = {p('now')} "
+        f"WHERE id IN ({p('id')}, {p('next')}) AND status = '{_SENDING}' "
+        f"AND claim_token = {p('token')} "
+        f"AND ({this} OR EXISTS (SELECT 1 FROM mailouts WHERE id = {p('mailout')} "
+        f"AND status = '{_MAILOUT_SENDING}')) "
+        f"RETURNING id, CASE WHEN {this} THEN NULL ELSE (SELECT status FROM subscriptions "
+        f"WHERE list_id = {p('list')} AND subscriber_id = {p('subscriber')}) END"
+    )
+
+
+PSYCOPG_SENT_AND_HOLD = sent_and_hold_sql(lambda name: f"%({name})s")
+SQLALCHEMY_SENT_AND_HOLD = sent_and_hold_sql(lambda name: f":{name}")
