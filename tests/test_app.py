@@ -17,7 +17,9 @@ def test_api_petitions_lists_demo_petition_with_four_demands(client, demo):
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     (petition,) = response.get_json()["petitions"]
-    assert set(petition) == {"slug", "title", "summary", "status", "goal", "signatures", "demands", "locale"}
+    assert set(petition) == {"slug", "title", "summary", "status", "goal", "signatures", "by_country",
+                             "demands", "locale"}
+    assert petition["by_country"] == {}
     assert petition["slug"] == PETITION_SLUG
     assert petition["status"] == "open"
     assert petition["signatures"] == 0

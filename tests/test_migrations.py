@@ -16,6 +16,7 @@ EXPECTED_TABLES = {
     "users", "api_tokens", "organisations", "petitions", "petition_texts", "demands",
     "demand_texts", "signatures", "mailing_lists", "subscribers", "subscriptions", "mailouts",
     "mailout_texts", "deliveries", "audit_events", "notices", "suppressions", "alembic_version",
+    "petition_country_counts",
 }
 
 
@@ -102,6 +103,42 @@ def test_confirmation_failures_start_at_zero_on_existing_rows_and_downgrade(empt
         inspector = inspect(engine)
         assert "suppressions" not in inspector.get_table_names()
         assert "confirmation_failures" not in {c["name"] for c in inspector.get_columns("subscriptions")}
+        engine.dispose()
+        from objectwar.extensions import db
+
+        db.engine.dispose()
+
+
+def test_counts_by_country_are_filled_from_confirmed_signatures_and_old_claims_kept(
+        empty_database, tmp_path):
+    os.environ["INSTANCE_PATH"] = str(tmp_path)
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=empty_database)
+    with app.app_context():
+        upgrade(revision="a045f04267cb")
+        engine = create_engine(empty_database)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO petitions (id, slug, status, goal, default_locale, "
+                              "signature_count, erased_count, created_at) "
+                              "VALUES (1, 'p', 'open', 100, 'en', 3, 0, CURRENT_TIMESTAMP)"))
+            for number, (country, confirmed) in enumerate(
+                    [("DE", True), ("DE", True), ("BY", True), ("BY", False)]):
+                conn.execute(text(
+                    "INSERT INTO signatures (petition_id, email_digest, email, first_name, "
+                    "last_name, country, locale, public_name, wants_updates, consent_version, "
+                    "created_at, confirmed_at, confirmation_sends) VALUES (1, :digest, 'x', 'x', "
+                    "'x', :country, 'en', false, false, 'v', CURRENT_TIMESTAMP, :confirmed, 0)"),
+                    {"digest": f"d{number}", "country": country,
+                     "confirmed": "2026-11-01 12:00:00+00:00" if confirmed else None})
+            conn.execute(text("INSERT INTO notices (kind, target_id, recipient, locale, created_at, "
+                              "due_at, claimed_at, attempts) VALUES ('invitation', 1, 'x', 'en', "
+                              "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)"))
+        upgrade()
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT country, confirmed FROM petition_country_counts "
+                                     "ORDER BY country")).all()
+            token = conn.execute(text("SELECT claim_token FROM notices")).scalar_one()
+        assert [tuple(row) for row in rows] == [("BY", 1), ("DE", 2)]
+        assert token is not None  # a claim made before tokens stays held until its lease lapses
         engine.dispose()
         from objectwar.extensions import db
 

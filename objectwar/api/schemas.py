@@ -149,13 +149,21 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "text": {"type": "string"}}},
                 "Petition": {"type": "object",
                              "required": ["slug", "title", "summary", "status", "goal", "signatures",
-                                          "demands", "locale"],
+                                          "by_country", "demands", "locale"],
                              "properties": {
                                  "slug": {"type": "string"}, "title": {"type": "string"},
                                  "summary": {"type": "string"},
                                  "status": {"type": "string", "enum": ["open", "closed"]},
                                  "goal": {"type": "integer"},
                                  "signatures": {"type": "integer", "description": "Confirmed signatures"},
+                                 "by_country": {
+                                     "type": "object",
+                                     "additionalProperties": {"type": "integer"},
+                                     "description": "Confirmed signatures by ISO 3166-1 alpha-2 country, "
+                                                    "largest first; every country with fewer than "
+                                                    "PUBLIC_COUNTRY_MINIMUM (default 10) is counted in "
+                                                    "\"other\"",
+                                     "example": {"DE": 1250, "AT": 310, "other": 42}},
                                  "demands": {"type": "array", "items": _ref("Demand")},
                                  "locale": {"type": "string"}}},
                 "SignatureRequest": {"type": "object",

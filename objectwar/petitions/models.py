@@ -55,6 +55,22 @@ class Petition(db.Model):
         return f"<Petition {self.slug}>"
 
 
+class CountryCount(db.Model):
+    """Confirmed signatures of a petition from one country.
+
+    Kept exact by the transactions that confirm and erase signatures
+    (``petitions.counts``), so that counting by country never counts rows.
+    """
+
+    __tablename__ = "petition_country_counts"
+
+    petition_id: Mapped[int] = mapped_column(
+        ForeignKey("petitions.id", ondelete="CASCADE"), primary_key=True
+    )
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    confirmed: Mapped[int] = mapped_column(default=0)
+
+
 class PetitionText(db.Model):
     __tablename__ = "petition_texts"
     __table_args__ = (UniqueConstraint("petition_id", "locale"),)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 
 from objectwar.errors import NotFound
 from objectwar.extensions import db
-from objectwar.petitions import pages
+from objectwar.petitions import counts, pages
 from objectwar.petitions.models import Demand, Petition, PetitionStatus
 from objectwar.petitions.state import read_state
 from objectwar.validation import is_slug
@@ -195,9 +195,17 @@ def petition_data(petition: Petition | PublicPetition, locale: str) -> dict[str,
         "status": str(petition.status),
         "goal": petition.goal,
         "signatures": petition.signature_count,
+        "by_country": by_country(petition),
         "demands": demands,
         "locale": text.locale if text else locale,
     }
+
+
+def by_country(petition: Petition | PublicPetition) -> dict[str, int]:
+    """Confirmed signatures by country as the public sees them (``counts.public_by_country``)."""
+    key = petition.cache_key if isinstance(petition, PublicPetition) else (
+        petition.id, petition.status, petition.signature_count, petition.erased_count)
+    return counts.public_by_country(petition.id, key)
 
 
 def petition_document(petition: PublicPetition, locale: str) -> bytes:

@@ -29,6 +29,7 @@ from objectwar.extensions import db
 from objectwar.mailing import services as mailing
 from objectwar.organisations.models import Organisation, OrganisationStatus
 from objectwar.outbox import claims, rows
+from objectwar.petitions import counts
 from objectwar.petitions.models import Petition, PetitionStatus, Signature
 from objectwar.petitions.services import PublicPetition, get_public_petition
 from objectwar.types import utcnow
@@ -551,6 +552,7 @@ def confirm(slug: str, token: str) -> Signature:
             .values(signature_count=Petition.signature_count + 1)
             .execution_options(synchronize_session=False)
         )
+        counts.add_confirmed(signature.petition_id, signature.country)
         if signature.wants_updates:
             try:
                 mailing.subscribe_confirmed(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.datastructures import MultiDict
 
@@ -14,7 +14,7 @@ from objectwar.errors import GENERAL, NotFound, ValidationError, retry_after
 from objectwar.extensions import csrf
 from objectwar.http import embeddable
 from objectwar.i18n import current_locale
-from objectwar.petitions import pages, services, signing
+from objectwar.petitions import counts, pages, services, signing
 from objectwar.petitions.services import PublicPetition
 from objectwar.ratelimit import sign_rate_limit
 
@@ -34,6 +34,9 @@ def _sign_page(petition: PublicPetition, *, embed: bool, values: Any = None,
             petition=petition, text=petition.text_for(locale), locale=locale,
             progress=services.progress_percent(petition),
             signers=[] if embed else signing.public_signers(petition),
+            countries={} if embed else services.by_country(petition),
+            country_minimum=current_app.config.get("PUBLIC_COUNTRY_MINIMUM", 10),
+            milestones=counts.milestones(petition.signature_count, petition.goal),
             networks=signing.SHARE_NETWORKS,
             embed_url=mailer.external_url("petitions.embed", slug=petition.slug),
             values=values, errors=errors or {}, embed=embed,

@@ -32,6 +32,7 @@ from objectwar.mailing.models import (
 )
 from objectwar.outbox import services as outbox
 from objectwar.outbox.models import Notice, NoticeKind
+from objectwar.petitions import counts as petition_counts
 from objectwar.petitions.models import Petition, Signature
 from objectwar.types import utcnow
 from objectwar.validation import validate_email
@@ -239,10 +240,12 @@ def erase(token: str) -> dict[str, int]:
     # commits meanwhile is either counted here or finds no row to confirm.
     deleted = db.session.execute(
         delete(Signature).where(Signature.email_digest == digest)
-        .returning(Signature.petition_id, Signature.confirmed_at)
+        .returning(Signature.petition_id, Signature.country, Signature.confirmed_at)
         .execution_options(synchronize_session=False)
     ).all()
-    confirmed = Counter(petition_id for petition_id, confirmed_at in deleted if confirmed_at is not None)
+    by_country = Counter((petition_id, country) for petition_id, country, confirmed_at in deleted
+                         if confirmed_at is not None)
+    confirmed = Counter(petition_id for petition_id, _country in by_country.elements())
     for petition_id, count in sorted(confirmed.items()):
         db.session.execute(
             update(Petition).where(Petition.id == petition_id)
@@ -250,6 +253,8 @@ def erase(token: str) -> dict[str, int]:
                     erased_count=Petition.erased_count + count)
             .execution_options(synchronize_session=False)
         )
+    for (petition_id, country), count in sorted(by_country.items()):
+        petition_counts.add_confirmed(petition_id, country, -count)
     counts = {"signatures": len(deleted), "confirmed": sum(confirmed.values()),
               "subscribers": 0, "subscriptions": 0, "deliveries": 0}
     subscriber_id = db.session.scalar(select(Subscriber.id).where(Subscriber.email_digest == digest))
