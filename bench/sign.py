@@ -9,7 +9,8 @@ Measures, in one run and on the same server settings:
   - for information, the floor of a signing request (bench/floor_app.py): only the
     work every signature requires (validation, digest, encryption, one prepared
     INSERT, the Huey enqueue) in a bare Flask view, with and without the enqueue
-first with 1,000 confirmed signatures, then with 1,000,000, and prints requests/s,
+first with 1,000 confirmed signatures, then with 1,000,000 (40 countries over 60 days; the
+pages show the counts by country), and prints requests/s,
 the ratio to the trivial view, latency percentiles and non-2xx answers.
 
 Needs PostgreSQL (BENCH_PG, default postgresql://postgres@127.0.0.1:5432), Redis
@@ -95,6 +96,12 @@ def wrk(url: str, duration: int, script: str | None = None, method: str | None =
             "socket_errors": errors.group(1) if errors else ""}
 
 
+# 40 countries, a few large and many small (so that some are folded into "other").
+COUNTRIES = ["DE", "FR", "PL", "AT", "NL", "BE", "IT", "ES", "CZ", "LT", "LV", "EE", "FI", "SE",
+             "DK", "NO", "GE", "AM", "KZ", "RS", "ME", "TR", "UA", "BY", "RU", "GB", "IE", "PT",
+             "CH", "SK", "HU", "RO", "BG", "GR", "SI", "HR", "LU", "IS", "MT", "CY"]
+
+
 def add_confirmed_signatures(dsn: str, total: int) -> None:
     """Bring the demo petition to ``total`` confirmed signatures (bulk SQL, valid ciphertexts)."""
     env = {**os.environ, **BASE_ENV, "DATABASE_URL": dsn}
@@ -123,13 +130,22 @@ def add_confirmed_signatures(dsn: str, total: int) -> None:
                     country, locale, public_name, wants_updates, consent_version, created_at,
                     confirmed_at, confirmation_sends)
                 SELECT %(pid)s, md5('bulk' || g) || md5('digest' || g), %(email)s, %(first)s,
-                    %(last)s, 'DE', 'en', (g %% 10 = 0), false, 'bench', now(),
-                    now() - (g || ' seconds')::interval, 1
+                    %(last)s, (%(countries)s::text[])[1 + floor(40 * power((g %% 997) / 997.0, 3))::int],
+                    'en', (g %% 10 = 0), false, 'bench', now(),
+                    now() - ((g %% 5184000) || ' seconds')::interval, 1
                 FROM generate_series(%(start)s::int, %(end)s::int) AS g
                 """,
                 {"pid": petition_id, "email": email, "first": first, "last": last,
-                 "start": have + 1, "end": total},
+                 "start": have + 1, "end": total, "countries": COUNTRIES},
             )
+        # The counts by country, as the confirming transactions keep them.
+        conn.execute("DELETE FROM petition_country_counts WHERE petition_id = %s", (petition_id,))
+        conn.execute(
+            "INSERT INTO petition_country_counts (petition_id, country, confirmed) "
+            "SELECT petition_id, country, count(*) FROM signatures "
+            "WHERE petition_id = %s AND confirmed_at IS NOT NULL GROUP BY petition_id, country",
+            (petition_id,),
+        )
         conn.execute(
             "UPDATE petitions SET signature_count = (SELECT count(*) FROM signatures "
             "WHERE petition_id = %s AND confirmed_at IS NOT NULL) WHERE id = %s",

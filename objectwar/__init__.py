@@ -72,6 +72,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp)
     # Organisations and accounts (issue 3).
     from objectwar.accounts.views import bp as accounts_bp
+    from objectwar.admin import audit as _admin_audit  # noqa: F401 (its routes join admin_bp)
     from objectwar.admin import lists as _admin_lists  # noqa: F401 (its routes join admin_bp)
     from objectwar.admin import mailouts as _admin_mailouts  # noqa: F401 (its routes join admin_bp)
     from objectwar.admin.views import bp as admin_bp

@@ -125,6 +125,7 @@ RULES: dict[str, Rule] = {
     "privacy.download": Rule((404,) * 4, args=lambda w: {"token": "forged"}),
     "privacy.erase": Rule((404,) * 4, method="POST", args=lambda w: {"token": "forged"}),
     "admin.lists_index": Rule(COORDINATOR_PAGE),
+    "admin.audit_log": Rule(COORDINATOR_PAGE),
     "admin.list_detail": Rule(COORDINATOR_PAGE, args=lambda w: {"slug": "updates"}),
     "admin.list_import": Rule(COORDINATOR_PAGE, args=lambda w: {"slug": "updates"}),
     "admin.list_export": Rule(COORDINATOR_PAGE, args=lambda w: {"slug": "updates"}),
