@@ -109,6 +109,7 @@ RULES: dict[str, Rule] = {
     "mailing.unsubscribe": Rule((404,) * 4, args=lambda w: {"token": "forged"}),
     "mailing.unsubscribe_confirm": Rule((404,) * 4, method="POST", args=lambda w: {"token": "forged"}),
     "api.lists_index": Rule((401,) * 4),
+    "api.petition_stats": Rule((401,) * 4),
     "api.list_import": Rule((401,) * 4, method="POST", args=lambda w: {"slug": "updates"}),
     "api.list_export": Rule((401,) * 4, args=lambda w: {"slug": "updates"}),
     "api.mailout_create": Rule((401,) * 4, method="POST"),

@@ -83,6 +83,29 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 "responses": {"200": _json({"type": "object", "required": ["organisations"], "properties": {
                     "organisations": {"type": "array", "items": _ref("Organisation")}}}, "The organisations")},
             }},
+            "/petitions/{slug}/stats": {"get": {
+                "summary": "A petition's statistics for coordinators (every country, nothing folded)",
+                "security": BEARER,
+                "parameters": [_path_param("slug")],
+                "responses": {"200": _json({"type": "object", "required": [
+                    "confirmed", "unconfirmed", "confirmation_rate", "by_day", "by_country",
+                    "by_organisation"], "properties": {
+                    "confirmed": {"type": "integer"},
+                    "unconfirmed": {"type": "integer"},
+                    "confirmation_rate": {"type": "number", "nullable": True,
+                                          "description": "confirmed / (confirmed + unconfirmed)"},
+                    "by_day": {"type": "array", "items": {"type": "object",
+                               "required": ["date", "signed", "confirmed"], "properties": {
+                                   "date": {"type": "string", "format": "date",
+                                            "description": "UTC day"},
+                                   "signed": {"type": "integer"},
+                                   "confirmed": {"type": "integer"}}}},
+                    "by_country": {"type": "object", "additionalProperties": {"type": "integer"}},
+                    "by_organisation": {"type": "object", "additionalProperties": {"type": "integer"},
+                                        "description": "confirmed signatures by partner slug"}}},
+                    "The statistics"),
+                    "401": ERRORS["401"], "403": ERRORS["403"], "404": ERRORS["404"]},
+            }},
             "/lists": {"get": {
                 "summary": "Mailing lists with their subscriber counts",
                 "security": BEARER,

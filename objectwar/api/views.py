@@ -2,12 +2,14 @@
 
 from flask import Blueprint, current_app, jsonify, request
 
+from objectwar.api.auth import coordinator_required
 from objectwar.api.schemas import openapi_document
 from objectwar.extensions import csrf
 from objectwar.http import public_cors
 from objectwar.i18n import current_locale
 from objectwar.organisations import services as organisations
 from objectwar.petitions import services as petitions
+from objectwar.petitions import stats
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer tokens and public endpoints; no cookies are trusted here
@@ -27,6 +29,12 @@ def petitions_list():
 def petition_detail(slug: str):
     body = petitions.petition_document(petitions.get_public_petition(slug), current_locale())
     return current_app.response_class(body, mimetype="application/json")
+
+
+@bp.get("/petitions/<slug>/stats")
+@coordinator_required
+def petition_stats(slug: str):
+    return jsonify(stats.petition_stats(petitions.get_petition(slug)))
 
 
 @bp.get("/openapi.json")

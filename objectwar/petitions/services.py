@@ -162,6 +162,14 @@ def forget_content(petition_id: int | None = None) -> None:
         cache.pop(petition_id, None)
 
 
+def get_petition(slug: str) -> Petition:
+    """Any petition, drafts included (for coordinators). :raise NotFound: no such petition."""
+    petition = db.session.scalar(select(Petition).where(Petition.slug == slug)) if is_slug(slug) else None
+    if petition is None:
+        raise NotFound(errors={"slug": [_("There is no petition at this address.")]})
+    return petition
+
+
 def get_public_petition(slug: str) -> PublicPetition:
     """The petition at ``slug``: one row read for its state, content from the cache.
 
