@@ -75,3 +75,59 @@ def test_a_petition_without_signatures_has_no_rate(app, demo):
         petition = get_petition(SLUG)
         numbers = stats.petition_stats(petition)
     assert numbers["confirmation_rate"] is None and numbers["by_day"] == []
+
+
+# -- the admin pages ------------------------------------------------------------------
+
+
+def test_the_dashboard_lists_petitions_lists_and_mailouts_with_a_chart(app, client, signed, people):
+    from conftest import login_as
+
+    login_as(client, app, people.coordinator)
+    html = client.get("/admin/").get_data(as_text=True)
+    assert "Protection and asylum" in html or SLUG in html
+    assert f"/admin/petitions/{SLUG}/days.svg" in html
+    petitions_page = client.get("/admin/petitions").get_data(as_text=True)
+    assert f"/admin/petitions/{SLUG}" in petitions_page
+
+
+def test_the_stats_page_gives_the_numbers_of_the_chart(app, client, signed, people):
+    from conftest import login_as
+
+    login_as(client, app, people.coordinator)
+    html = client.get(f"/admin/petitions/{SLUG}").get_data(as_text=True)
+    assert "2026-11-20" in html and "2026-11-21" in html and "60%" in html
+    assert "Belarus" in html  # coordinators see every country
+    chart = client.get(f"/admin/petitions/{SLUG}/days.svg")
+    assert chart.status_code == 200 and chart.mimetype == "image/svg+xml"
+    svg = chart.get_data(as_text=True)
+    assert "<svg" in svg and "2026-11-21" in svg
+    assert "<script" not in svg and "kozea.github.io" not in svg
+    assert "script-src" not in chart.headers["Content-Security-Policy"]  # default-src 'none'
+
+
+@pytest.mark.browser
+@pytest.mark.sqlite_only
+def test_the_chart_is_drawn_without_javascript_and_the_pages_fit_a_phone(
+        app, browser, live_server, signed):
+    from conftest import COORDINATOR_PASSWORD
+
+    context = browser.new_context(viewport={"width": 360, "height": 740}, java_script_enabled=False)
+    page = context.new_page()
+    elsewhere: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(live_server) else elsewhere.append(r.url))
+    try:
+        page.goto(f"{live_server}/admin/")
+        page.fill("#email", "coord@campaign.example")
+        page.fill("#password", COORDINATOR_PASSWORD)
+        page.click("#content form button[type=submit]")
+        assert page.url.endswith("/admin/")
+        for path in ("/admin/", "/admin/petitions", f"/admin/petitions/{SLUG}", "/admin/audit"):
+            page.goto(live_server + path, wait_until="load")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 360, path
+        page.goto(f"{live_server}/admin/petitions/{SLUG}", wait_until="load")
+        chart = page.locator("figure.chart img")
+        assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
+        assert elsewhere == []
+    finally:
+        context.close()

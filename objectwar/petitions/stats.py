@@ -7,10 +7,15 @@ of ``signatures``. Days are UTC days.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import pygal
+import pygal.style
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from objectwar.extensions import db
 from objectwar.organisations.models import Organisation
@@ -71,3 +76,54 @@ def petition_stats(petition: Petition) -> dict[str, Any]:
         "by_country": dict(counts.by_country(petition.id)),
         "by_organisation": by_organisation(petition.id),
     }
+
+
+# -- for the admin pages --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PetitionLine:
+    """One petition in the coordinators' list."""
+
+    slug: str
+    title: str
+    status: str
+    goal: int
+    confirmed: int
+    unconfirmed: int
+
+
+def overview() -> list[PetitionLine]:
+    """Every petition (drafts too), newest first, with its confirmed and unconfirmed counts."""
+    unconfirmed = dict(db.session.execute(
+        select(Signature.petition_id, func.count()).where(Signature.confirmed_at.is_(None))
+        .group_by(Signature.petition_id)).all())
+    petitions = db.session.scalars(
+        select(Petition).options(selectinload(Petition.texts))
+        .order_by(Petition.created_at.desc(), Petition.id.desc()))
+    lines = []
+    for petition in petitions:
+        text = petition.text_for(petition.default_locale)
+        lines.append(PetitionLine(petition.slug, text.title if text else petition.slug,
+                                  str(petition.status), petition.goal, petition.signature_count,
+                                  unconfirmed.get(petition.id, 0)))
+    return lines
+
+
+def day_chart(days: list[dict[str, Any]], *, title: str, labels: tuple[str, str]) -> str:
+    """Signatures made and confirmed per day as a standalone SVG document.
+
+    Drawn by pygal on the server; its script (tooltips, loaded from another host
+    by default) is left out: the chart needs none, and nothing may load from elsewhere.
+    """
+    chart = pygal.Bar(js=[], width=900, height=360, title=title, x_label_rotation=40,
+                      show_minor_x_labels=False, legend_at_bottom=True, truncate_label=-1,
+                      style=pygal.style.DefaultStyle(font_family="system-ui, sans-serif"))
+    chart.x_labels = [day["date"] for day in days]
+    chart.x_labels_major = [day["date"] for day in days[::max(1, len(days) // 10)]]
+    chart.add(labels[0], [day["signed"] for day in days])
+    chart.add(labels[1], [day["confirmed"] for day in days])
+    return _SCRIPT.sub("", chart.render(is_unicode=True))
+
+
+_SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL)
