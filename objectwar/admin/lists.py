@@ -94,12 +94,12 @@ def list_delete_subscription(slug: str, subscription_id: int):
 def list_export(slug: str):
     """The whole list as CSV, streamed (and written to the audit log)."""
     rows = lists.export_csv(slug, actor_id=current_user.id)
-    return Response(_own_context(current_app._get_current_object(), rows), mimetype="text/csv",
+    return Response(in_own_context(current_app._get_current_object(), rows), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{slug}.csv"',
                              "Cache-Control": "no-store"})
 
 
-def _own_context(app, rows: Iterator[str]) -> Iterator[str]:
+def in_own_context(app, rows: Iterator[str]) -> Iterator[str]:
     # The rows are read while the response is sent, in an app context (and a
     # database session) of their own: nothing of the request is held open.
     with app.app_context():

@@ -7,13 +7,17 @@ numbers in a table beside them.
 
 from __future__ import annotations
 
-from flask import Response, render_template
+from flask import Response, current_app, render_template, request
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from objectwar.accounts import permissions
+from objectwar.admin.lists import in_own_context
 from objectwar.admin.views import bp
+from objectwar.errors import ValidationError
+from objectwar.forms import ConfirmForm
 from objectwar.mailing import lists, mailouts
-from objectwar.petitions import services, stats
+from objectwar.petitions import export, services, stats
 
 CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
@@ -57,3 +61,30 @@ def petition_day_chart(slug: str):
     response.headers["Content-Security-Policy"] = CHART_CSP
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+@bp.route("/petitions/<slug>/export", methods=["GET", "POST"])
+@permissions.coordinator_required
+def petition_export(slug: str):
+    """Choose the columns of the handover export; the email column asks for a confirmation."""
+    petition = services.get_petition(slug)
+    if request.method == "GET":
+        return _export_page(petition, list(export.DEFAULT_COLUMNS))
+    chosen = request.form.getlist("columns")
+    try:
+        columns = export.parse_columns(chosen, default_when_none=False)
+    except ValidationError as error:
+        return _export_page(petition, chosen, errors=error.errors), 422
+    if "email" in columns and request.form.get("confirmed") != "1":
+        return _export_page(petition, columns, confirm_email=True)
+    rows = export.signatures_csv(petition, columns, actor_id=current_user.id)
+    return Response(in_own_context(current_app._get_current_object(), rows), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{slug}-signatures.csv"',
+                             "Cache-Control": "no-store"})
+
+
+def _export_page(petition, chosen: list[str], *, errors: dict | None = None,
+                 confirm_email: bool = False):
+    return render_template("admin/petition_export.html", petition=petition, chosen=chosen,
+                           columns=list(export.COLUMNS), errors=errors or {},
+                           confirm_email=confirm_email, form=ConfirmForm())

@@ -106,6 +106,21 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "The statistics"),
                     "401": ERRORS["401"], "403": ERRORS["403"], "404": ERRORS["404"]},
             }},
+            "/petitions/{slug}/signatures.csv": {"get": {
+                "summary": ("The handover export: confirmed signatures as CSV (UTF-8 with BOM, "
+                            "formula-safe), streamed; audited"),
+                "security": BEARER,
+                "parameters": [_path_param("slug"), {
+                    "name": "columns", "in": "query", "required": False,
+                    "description": ("comma-separated, among first_name, last_name, country, "
+                                    "organisation, confirmed_at, email (only when named); default "
+                                    "first_name,last_name,country,organisation,confirmed_at"),
+                    "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "The CSV file",
+                                      "content": {"text/csv": {"schema": {"type": "string"}}}},
+                              "401": ERRORS["401"], "403": ERRORS["403"], "404": ERRORS["404"],
+                              "422": ERRORS["422"]},
+            }},
             "/lists": {"get": {
                 "summary": "Mailing lists with their subscriber counts",
                 "security": BEARER,

@@ -1,6 +1,6 @@
 """JSON API v1 (CONTRACT.md). Errors take the ``{"errors": {...}}`` shape."""
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
 
 from objectwar.api.auth import coordinator_required
 from objectwar.api.schemas import openapi_document
@@ -8,8 +8,8 @@ from objectwar.extensions import csrf
 from objectwar.http import public_cors
 from objectwar.i18n import current_locale
 from objectwar.organisations import services as organisations
+from objectwar.petitions import export, stats
 from objectwar.petitions import services as petitions
-from objectwar.petitions import stats
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer tokens and public endpoints; no cookies are trusted here
@@ -35,6 +35,18 @@ def petition_detail(slug: str):
 @coordinator_required
 def petition_stats(slug: str):
     return jsonify(stats.petition_stats(petitions.get_petition(slug)))
+
+
+@bp.get("/petitions/<slug>/signatures.csv")
+@coordinator_required
+def petition_signatures_csv(slug: str):
+    """The handover export, streamed (``?columns=``; the email column only when named)."""
+    columns = export.parse_columns(request.args.get("columns"))
+    rows = export.signatures_csv(petitions.get_petition(slug), columns, actor_id=g.api_user.id)
+    return Response(stream_with_context(rows), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{slug}-signatures.csv"',
+        "Cache-Control": "no-store",
+    })
 
 
 @bp.get("/openapi.json")
