@@ -133,6 +133,9 @@ RULES: dict[str, Rule] = {
     "admin.petition_stats": Rule(COORDINATOR_PAGE),
     "admin.petition_day_chart": Rule(COORDINATOR_PAGE),
     "admin.petition_export": Rule(COORDINATOR_PAGE),
+    "admin.petition_signers": Rule(COORDINATOR_PAGE),
+    "admin.petition_moderate": Rule(((LOGIN, 403, 403, 404)), args=lambda w: {
+        "signature_id": 2147483647, "action": "hide"}),
     "admin.list_detail": Rule(COORDINATOR_PAGE, args=lambda w: {"slug": "updates"}),
     "admin.list_import": Rule(COORDINATOR_PAGE, args=lambda w: {"slug": "updates"}),
     "admin.list_export": Rule(COORDINATOR_PAGE, args=lambda w: {"slug": "updates"}),

@@ -7,7 +7,7 @@ numbers in a table beside them.
 
 from __future__ import annotations
 
-from flask import Response, current_app, render_template, request
+from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -17,7 +17,7 @@ from objectwar.admin.views import bp
 from objectwar.errors import ValidationError
 from objectwar.forms import ConfirmForm
 from objectwar.mailing import lists, mailouts
-from objectwar.petitions import export, services, stats
+from objectwar.petitions import export, moderation, services, stats
 
 CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
@@ -88,3 +88,30 @@ def _export_page(petition, chosen: list[str], *, errors: dict | None = None,
     return render_template("admin/petition_export.html", petition=petition, chosen=chosen,
                            columns=list(export.COLUMNS), errors=errors or {},
                            confirm_email=confirm_email, form=ConfirmForm())
+
+
+@bp.get("/petitions/<slug>/signers")
+@permissions.coordinator_required
+def petition_signers(slug: str):
+    """The latest signers shown by name, each with its moderation links."""
+    petition = services.get_petition(slug)
+    return render_template("admin/petition_signers.html", petition=petition,
+                           signers=moderation.public_signers(petition.id))
+
+
+@bp.route("/petitions/<slug>/signers/<int(max=2147483647):signature_id>/<any(hide, delete):action>",
+          methods=["GET", "POST"])
+@permissions.coordinator_required
+def petition_moderate(slug: str, signature_id: int, action: str):
+    """The confirmation page (GET), and the moderation itself (POST)."""
+    petition = services.get_petition(slug)
+    signature = moderation.get_signature(petition, signature_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        moderation.moderate(petition, signature_id, moderation.Moderation(action),
+                            actor_id=current_user.id)
+        flash(_("The name is hidden from the public.") if action == "hide"
+              else _("The signature is deleted; the count is adjusted."))
+        return redirect(url_for("admin.petition_signers", slug=slug))
+    return render_template("admin/petition_moderate.html", petition=petition,
+                           signature=signature, action=action, form=form)

@@ -19,13 +19,14 @@ from objectwar.extensions import db
 
 
 def record(action: str, target: Any = None, *, actor_id: int | None = None,
-           target_type: str | None = None, **details: Any) -> AuditEvent:
+           target_type: str | None = None, target_id: int | None = None,
+           **details: Any) -> AuditEvent:
     """Add an audit event to the session (committed with the change it records)."""
     event = AuditEvent(
         actor_id=actor_id,
         action=action,
         target_type=target_type or (type(target).__name__.lower() if target is not None else "-"),
-        target_id=getattr(target, "id", None),
+        target_id=target_id if target_id is not None else getattr(target, "id", None),
         details=details,
     )
     db.session.add(event)

@@ -34,9 +34,11 @@ class Petition(db.Model):
     # Confirmed signatures, kept exact by the confirming transaction so that
     # reading the count never counts rows.
     signature_count: Mapped[int] = mapped_column(default=0)
-    # Confirmed signatures erased at their signers' request. With the count it
-    # names a state never seen before (the count alone can come back to an old
-    # value), so that no cached page shows an erased name again.
+    # Removals from public view: confirmed signatures erased at their signers'
+    # request, and a coordinator's moderation (a name hidden, a signature
+    # deleted). With the count it names a state never seen before (the count
+    # alone can come back to an old value), so that no cached page shows a
+    # removed name again.
     erased_count: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
