@@ -20,7 +20,7 @@ from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 from objectwar.mailing import delivery as mail_delivery
 from objectwar.mailing import services as mailing_services
 from objectwar.outbox import delivery as notice_delivery
-from objectwar.petitions import signing
+from objectwar.petitions import authoring, signing
 from objectwar.privacy import services as privacy
 
 huey = Huey("objectwar", results=False, storage_class=MemoryStorage)
@@ -124,6 +124,15 @@ def enqueue_notices(notices: list[Any]) -> None:
     for notice in notices:
         if notice is not None:
             enqueue(send_notice, notice.id)
+
+
+# -- petitions: the opening and closing dates ---------------------------------------
+
+
+@app_periodic_task(crontab(minute="*"))
+def open_and_close_petitions() -> dict[str, list[int]]:
+    """Open drafts whose opening date has come and close petitions whose closing date has."""
+    return authoring.open_and_close_due()
 
 
 # -- retention: every night, without anyone having to set up cron --------------

@@ -110,6 +110,8 @@ RULES: dict[str, Rule] = {
     "mailing.unsubscribe_confirm": Rule((404,) * 4, method="POST", args=lambda w: {"token": "forged"}),
     "api.lists_index": Rule((401,) * 4),
     "api.petition_stats": Rule((401,) * 4),
+    "api.petition_create": Rule((401,) * 4, method="POST"),
+    "api.petition_update": Rule((401,) * 4, method="PATCH"),
     "api.petition_signatures_csv": Rule((401,) * 4),
     "api.list_import": Rule((401,) * 4, method="POST", args=lambda w: {"slug": "updates"}),
     "api.list_export": Rule((401,) * 4, args=lambda w: {"slug": "updates"}),
@@ -170,7 +172,7 @@ CSRF_EXEMPT: set[str] = {
     "petitions.sign", "petitions.share",
     "api_signing.petition_sign", "mailing.unsubscribe_confirm",
     "api.list_import", "api.mailout_create", "api.mailout_send", "api.mailout_pause",
-    "api.mailout_cancel", "api.mailout_schedule",
+    "api.mailout_cancel", "api.mailout_schedule", "api.petition_create",
 }
 
 
@@ -243,9 +245,9 @@ def test_route_matrix(app, world):
         url = _url(app, endpoint, rule, world)
         for role in ASKING_ORDER:
             client = login_as(app.test_client(), app, users[role])
-            if rule.method == "POST":
+            if rule.method in ("POST", "PATCH"):
                 token = csrf_token(client, "/organisations/apply")
-                response = client.post(url, data={"csrf_token": token})
+                response = client.open(url, method=rule.method, data={"csrf_token": token})
             else:
                 response = client.get(url)
             expected = rule.expect[ROLES.index(role)]

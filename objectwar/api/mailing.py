@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Response, g, jsonify, request, stream_with_context
-from flask_babel import gettext as _
+from flask import Response, g, jsonify, stream_with_context
 
 from objectwar import tasks
 from objectwar.api.auth import coordinator_required
+from objectwar.api.body import json_body
 from objectwar.api.views import bp
-from objectwar.errors import ValidationError
 from objectwar.mailing import delivery, lists, mailouts
-
-
-def json_body() -> Any:
-    """The request's JSON; :raise ValidationError: missing or not JSON."""
-    data = request.get_json(silent=True)
-    if data is None:
-        raise ValidationError(errors={"request": [_("Send a JSON object.")]})
-    return data
 
 
 @bp.get("/lists")

@@ -62,11 +62,28 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 "parameters": [LANG],
                 "responses": {"200": _json({"type": "object", "required": ["petitions"], "properties": {
                     "petitions": {"type": "array", "items": _ref("Petition")}}}, "The petitions")},
+            }, "post": {
+                "summary": "Create a petition (a draft, or open at once); audited",
+                "security": BEARER,
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": _ref("PetitionWrite")}}},
+                "responses": {"201": _json(_ref("Petition"), "The petition"),
+                              "401": ERRORS["401"], "403": ERRORS["403"], "422": ERRORS["422"]},
             }},
             "/petitions/{slug}": {"get": {
                 "summary": "One petition with its demands and confirmed count",
                 "parameters": [_path_param("slug"), LANG],
                 "responses": {"200": _json(_ref("Petition"), "The petition"), "404": ERRORS["404"]},
+            }, "patch": {
+                "summary": ("Change any field; status moves draft → open → closed and closed → open "
+                            "(the address of a published petition stays); audited"),
+                "security": BEARER,
+                "parameters": [_path_param("slug")],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": _ref("PetitionWrite")}}},
+                "responses": {"200": _json(_ref("Petition"), "The petition"),
+                              "401": ERRORS["401"], "403": ERRORS["403"], "404": ERRORS["404"],
+                              "422": ERRORS["422"]},
             }},
             "/petitions/{slug}/signatures": {"post": {
                 "summary": "Sign a petition; a confirmation email goes out",
@@ -204,6 +221,24 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                                      "example": {"DE": 1250, "AT": 310, "other": 42}},
                                  "demands": {"type": "array", "items": _ref("Demand")},
                                  "locale": {"type": "string"}}},
+                "PetitionWrite": {"type": "object", "properties": {
+                    "slug": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,79}$"},
+                    "goal": {"type": "integer", "minimum": 1},
+                    "default_locale": {"type": "string", "enum": ["en", "de", "ru", "uk", "be"]},
+                    "status": {"type": "string", "enum": ["draft", "open", "closed"]},
+                    "opens_at": {"type": "string", "format": "date-time", "nullable": True},
+                    "closes_at": {"type": "string", "format": "date-time", "nullable": True},
+                    "texts": {"type": "object", "description": "per locale; the default one needs a title",
+                              "additionalProperties": {"type": "object", "required": ["title"], "properties": {
+                                  "title": {"type": "string", "maxLength": 300},
+                                  "summary": {"type": "string", "maxLength": 2000},
+                                  "body_markdown": {"type": "string", "maxLength": 50000}}}},
+                    "demands": {"type": "array", "maxItems": 20, "items": {
+                        "type": "object", "required": ["texts"], "properties": {"texts": {
+                            "type": "object", "additionalProperties": {
+                                "type": "object", "required": ["title"], "properties": {
+                                    "title": {"type": "string", "maxLength": 300},
+                                    "text": {"type": "string", "maxLength": 2000}}}}}}}}},
                 "SignatureRequest": {"type": "object",
                                      "required": ["first_name", "last_name", "email", "country", "consent"],
                                      "properties": {

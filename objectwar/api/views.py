@@ -3,12 +3,13 @@
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
 
 from objectwar.api.auth import coordinator_required
+from objectwar.api.body import json_body
 from objectwar.api.schemas import openapi_document
 from objectwar.extensions import csrf
 from objectwar.http import public_cors
 from objectwar.i18n import current_locale
 from objectwar.organisations import services as organisations
-from objectwar.petitions import export, stats
+from objectwar.petitions import authoring, export, stats
 from objectwar.petitions import services as petitions
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -22,6 +23,21 @@ def petitions_list():
     return jsonify({
         "petitions": [petitions.petition_data(p, locale) for p in petitions.public_petitions()]
     })
+
+
+@bp.post("/petitions")
+@coordinator_required
+def petition_create():
+    petition = authoring.create_petition(json_body(), actor_id=g.api_user.id)
+    return jsonify(petitions.petition_data(petition, petition.default_locale)), 201
+
+
+@bp.patch("/petitions/<slug>")
+@coordinator_required
+def petition_update(slug: str):
+    petition = authoring.update_petition(petitions.get_petition(slug), json_body(),
+                                         actor_id=g.api_user.id)
+    return jsonify(petitions.petition_data(petition, current_locale()))
 
 
 @bp.get("/petitions/<slug>")
