@@ -80,3 +80,20 @@ def test_unknown_signatures_and_other_roles(app, client, signers, people):
     member = app.test_client()
     login_as(member, app, people.member_a)
     assert member.get(f"/admin/petitions/{SLUG}/signers").status_code == 403
+
+
+def test_the_handover_page_names_only_who_chose_to_be_named(app, client, demo, people):
+    with app.test_request_context("/"):
+        for key, first, public in (("named", "Namedperson", True), ("quiet", "Quietperson", False)):
+            outcome = signing.sign(SLUG, person(email=f"{key}@example.org", first_name=first,
+                                                public_name=public), default_locale="en")
+            signature = _db.session.get(Signature, outcome.signature_id)
+            signing.confirm(SLUG, signing.confirmation_token(signature))
+    login_as(client, app, people.coordinator)
+    page = client.get(f"/admin/petitions/{SLUG}/handover").get_data(as_text=True)
+    assert "Namedperson Müller" in page and "Quietperson" not in page
+    assert "2 people signed and confirmed this petition." in page
+    assert "Other countries" in page  # two from Germany: fewer than 10, folded
+    with app.app_context():
+        assert _db.session.scalar(select(AuditEvent.id).where(
+            AuditEvent.action == "petition.handover_page")) is not None

@@ -136,6 +136,7 @@ RULES: dict[str, Rule] = {
     "admin.petition_day_chart": Rule(COORDINATOR_PAGE),
     "admin.petition_export": Rule(COORDINATOR_PAGE),
     "admin.petition_signers": Rule(COORDINATOR_PAGE),
+    "admin.petition_handover": Rule(COORDINATOR_PAGE),
     "admin.petition_moderate": Rule(((LOGIN, 403, 403, 404)), args=lambda w: {
         "signature_id": 2147483647, "action": "hide"}),
     "admin.list_detail": Rule(COORDINATOR_PAGE, args=lambda w: {"slug": "updates"}),

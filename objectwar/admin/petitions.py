@@ -7,14 +7,24 @@ numbers in a table beside them.
 
 from __future__ import annotations
 
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from objectwar.accounts import permissions
 from objectwar.admin.lists import in_own_context
 from objectwar.admin.views import bp
+from objectwar.audit.services import record
 from objectwar.errors import ValidationError
+from objectwar.extensions import db
 from objectwar.forms import ConfirmForm
 from objectwar.mailing import lists, mailouts
 from objectwar.petitions import export, moderation, services, stats
@@ -115,3 +125,22 @@ def petition_moderate(slug: str, signature_id: int, action: str):
         return redirect(url_for("admin.petition_signers", slug=slug))
     return render_template("admin/petition_moderate.html", petition=petition,
                            signature=signature, action=action, form=form)
+
+
+@bp.get("/petitions/<slug>/handover")
+@permissions.coordinator_required
+def petition_handover(slug: str):
+    """The print-ready handover: the demands, the total, the countries, the public names."""
+    petition = services.get_petition(slug)
+    record("petition.handover_page", petition, actor_id=current_user.id)
+    db.session.commit()
+    locale, text = petition.default_locale, petition.text_for(petition.default_locale)
+    demands = [(d.text_for(locale).title, d.text_for(locale).text) for d in petition.demands
+               if d.text_for(locale) is not None]
+    public = services.get_public_petition(slug) if petition.status != "draft" else None
+    return render_template(
+        "admin/petition_handover.html", title=text.title if text else slug,
+        summary=text.summary if text else "", demands=demands,
+        total=petition.signature_count,
+        countries=services.by_country(public) if public else {},
+        names=export.public_names(petition.id))

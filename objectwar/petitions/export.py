@@ -85,3 +85,17 @@ def _rows(petition_id: int, columns: list[str], chunk_rows: int) -> Iterator[str
 
 def _cell(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def public_names(petition_id: int, chunk_rows: int = 1000) -> Iterator[tuple[str, str, str]]:
+    """First name, last name and country of every confirmed signer who asked to be named,
+    in the order they confirmed; read in chunks as the page is rendered."""
+    query = (
+        select(Signature.first_name, Signature.last_name, Signature.country)
+        .where(Signature.petition_id == petition_id, Signature.confirmed_at.is_not(None),
+               Signature.public_name.is_(True))
+        .order_by(Signature.confirmed_at, Signature.id)
+        .execution_options(yield_per=chunk_rows)
+    )
+    for row in db.session.execute(query):
+        yield row.first_name, row.last_name, row.country
