@@ -57,6 +57,7 @@ def _store(body: dict) -> int | None:
         "locale": given.locale, "public_name": given.public_name, "wants_updates": given.updates,
         "organisation_id": None, "consent_version": signing.CONSENT_VERSION, "created_at": now,
         "confirmation_due_at": now, "confirmation_sends": 0, "open": PetitionStatus.OPEN.value,
+        "partner_consent": False, "partner_consent_version": None,
     }
     row = connection().execute(signing._PSYCOPG_INSERT, params, prepare=True).fetchone()
     return None if row is None else row[0]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import functools
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -99,3 +99,20 @@ def init_app(app: Flask) -> None:
         if request.path.startswith(_PRIVATE_PREFIXES):
             headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+def csv_download(rows: Iterator[str], filename: str) -> Response:
+    """A CSV file streamed as it is read from the database.
+
+    The rows are read in an app context (and a database session) of their own,
+    so nothing of the request is held open while the file is sent, and the
+    request's objects (the logged-in user) are not touched after it ended.
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def in_own_context() -> Iterator[str]:
+        with app.app_context():
+            yield from rows
+
+    return Response(in_own_context(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})

@@ -87,6 +87,8 @@ RULES: dict[str, Rule] = {
     "accounts.logout_everywhere": Rule((LOGIN, REDIRECT, REDIRECT, REDIRECT), method="POST"),
     "accounts.password": Rule((LOGIN, 200, 200, 200)),
     "members.overview": Rule(MEMBER_PAGE),
+    "members.day_chart": Rule(MEMBER_PAGE),
+    "members.signatures_csv": Rule(MEMBER_PAGE),
     "members.profile": Rule(MEMBER_PAGE),
     "members.logo": Rule(MEMBER_PAGE),
     "members.colleagues": Rule(MEMBER_PAGE),

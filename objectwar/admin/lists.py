@@ -6,9 +6,7 @@ Views check the role, bind the form, call one service of
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -16,6 +14,7 @@ from objectwar.accounts import permissions
 from objectwar.admin.views import bp
 from objectwar.errors import ValidationError
 from objectwar.forms import ConfirmForm, show_errors
+from objectwar.http import csv_download
 from objectwar.mailing import lists, manage
 from objectwar.mailing.forms import ImportConfirmForm, ImportUploadForm, ListForm
 
@@ -93,17 +92,7 @@ def list_delete_subscription(slug: str, subscription_id: int):
 @permissions.coordinator_required
 def list_export(slug: str):
     """The whole list as CSV, streamed (and written to the audit log)."""
-    rows = lists.export_csv(slug, actor_id=current_user.id)
-    return Response(in_own_context(current_app._get_current_object(), rows), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{slug}.csv"',
-                             "Cache-Control": "no-store"})
-
-
-def in_own_context(app, rows: Iterator[str]) -> Iterator[str]:
-    # The rows are read while the response is sent, in an app context (and a
-    # database session) of their own: nothing of the request is held open.
-    with app.app_context():
-        yield from rows
+    return csv_download(lists.export_csv(slug, actor_id=current_user.id), f"{slug}.csv")
 
 
 @bp.route("/lists/<slug>/import", methods=["GET", "POST"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from flask import (
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -20,16 +19,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from objectwar.accounts import permissions
-from objectwar.admin.lists import in_own_context
 from objectwar.admin.views import bp
 from objectwar.audit.services import record
 from objectwar.errors import ValidationError
 from objectwar.extensions import db
 from objectwar.forms import ConfirmForm
+from objectwar.http import csv_download
 from objectwar.mailing import lists, mailouts
 from objectwar.petitions import export, moderation, services, stats
-
-CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 
 @bp.get("/")
@@ -68,7 +65,7 @@ def petition_day_chart(slug: str):
     svg = stats.day_chart(stats.by_day(petition.id), title=_("Signatures per day (UTC)"),
                           labels=(_("Signed"), _("Confirmed")))
     response = Response(svg, mimetype="image/svg+xml")
-    response.headers["Content-Security-Policy"] = CHART_CSP
+    response.headers["Content-Security-Policy"] = stats.CHART_CSP
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
@@ -88,9 +85,7 @@ def petition_export(slug: str):
     if "email" in columns and request.form.get("confirmed") != "1":
         return _export_page(petition, columns, confirm_email=True)
     rows = export.signatures_csv(petition, columns, actor_id=current_user.id)
-    return Response(in_own_context(current_app._get_current_object(), rows), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{slug}-signatures.csv"',
-                             "Cache-Control": "no-store"})
+    return csv_download(rows, f"{slug}-signatures.csv")
 
 
 def _export_page(petition, chosen: list[str], *, errors: dict | None = None,

@@ -250,7 +250,11 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                                          "updates": {"type": "boolean"},
                                          "public_name": {"type": "boolean"},
                                          "locale": {"type": "string", "enum": ["en", "de", "ru", "uk", "be"]},
-                                         "organisation": {"type": "string", "nullable": True}}},
+                                         "organisation": {"type": "string", "nullable": True},
+                                         "partner_consent": {
+                                             "type": "boolean", "default": False,
+                                             "description": "with an organisation: the signer agrees "
+                                                            "that it may contact them"}}},
                 "SignatureAccepted": {"type": "object", "required": ["status"], "properties": {
                     "status": {"type": "string", "enum": ["pending_confirmation"]},
                     "notices": {"type": "array", "items": {"type": "string"}}}},

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -10,9 +17,12 @@ from objectwar.accounts import permissions
 from objectwar.accounts import services as accounts
 from objectwar.errors import ValidationError
 from objectwar.forms import ConfirmForm, show_errors
+from objectwar.http import csv_download
 from objectwar.i18n import current_locale
 from objectwar.organisations import services
 from objectwar.organisations.forms import InviteForm, LogoForm, ProfileForm
+from objectwar.petitions import export, stats
+from objectwar.petitions import services as petition_services
 from objectwar.tasks import enqueue_notices
 
 bp = Blueprint("members", __name__, url_prefix="/my/organisation")
@@ -28,10 +38,35 @@ def _mine():
 @permissions.member_required
 def overview():
     organisation = _mine()
-    credits = [(petition, count, services.share_links(organisation, petition))
+    credits = [(petition, count, services.share_links(organisation, petition),
+                stats.partner_by_country(petition.id, organisation.id))
                for petition, count in services.credited_signatures(organisation)]
     return render_template("members/overview.html", organisation=organisation, credits=credits,
                            locale=current_locale())
+
+
+@bp.get("/petitions/<slug>/days.svg")
+@permissions.member_required
+def day_chart(slug: str):
+    """The organisation's signatures per day on one petition, as an SVG image."""
+    organisation = _mine()
+    petition = petition_services.get_public_petition(slug)
+    svg = stats.day_chart(stats.by_day(petition.id, organisation.id),
+                          title=_("Signatures through %(name)s per day (UTC)", name=organisation.name),
+                          labels=(_("Signed"), _("Confirmed")))
+    response = Response(svg, mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = stats.CHART_CSP
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/signatures.csv")
+@permissions.member_required
+def signatures_csv():
+    """The signers credited to the organisation who agreed that it may contact them."""
+    organisation = _mine()
+    rows = export.partner_csv(organisation, actor_id=current_user.id)
+    return csv_download(rows, f"{organisation.slug}-contacts.csv")
 
 
 @bp.route("/profile", methods=["GET", "POST"])

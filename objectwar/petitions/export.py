@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from objectwar.audit.services import record
 from objectwar.errors import ValidationError
@@ -61,10 +61,6 @@ def signatures_csv(petition: Petition, columns: list[str], *, actor_id: int | No
 
 
 def _rows(petition_id: int, columns: list[str], chunk_rows: int) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    buffer.write(BOM)
-    writer.writerow(columns)
     query = (
         select(*(COLUMNS[name] for name in columns))
         .select_from(Signature)
@@ -73,6 +69,15 @@ def _rows(petition_id: int, columns: list[str], chunk_rows: int) -> Iterator[str
         .order_by(Signature.id)
         .execution_options(yield_per=chunk_rows)
     )
+    return _csv(query, columns, chunk_rows)
+
+
+def _csv(query: Any, columns: Sequence[str], chunk_rows: int) -> Iterator[str]:
+    """The rows of ``query`` as CSV with a header, a chunk at a time (BOM, formula-safe)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write(BOM)
+    writer.writerow(columns)
     for count, row in enumerate(db.session.execute(query), start=1):
         writer.writerow([neutralise(_cell(value)) for value in row])
         if count % chunk_rows == 0:
@@ -99,3 +104,22 @@ def public_names(petition_id: int, chunk_rows: int = 1000) -> Iterator[tuple[str
     )
     for row in db.session.execute(query):
         yield row.first_name, row.last_name, row.country
+
+
+PARTNER_COLUMNS = ("first_name", "last_name", "email", "country", "confirmed_at")
+
+
+def partner_csv(organisation: Organisation, *, actor_id: int,
+                chunk_rows: int = 1000) -> Iterator[str]:
+    """The signers credited to a partner who agreed that it may contact them, as CSV.
+
+    Audited with the number of rows; signers who did not agree are never in it.
+    """
+    consenting = (Signature.organisation_id == organisation.id,
+                  Signature.confirmed_at.is_not(None), Signature.partner_consent.is_(True))
+    rows = db.session.scalar(select(func.count()).select_from(Signature).where(*consenting))
+    record("organisation.signatures_export", organisation, actor_id=actor_id, rows=rows)
+    db.session.commit()
+    query = (select(*(COLUMNS[name] for name in PARTNER_COLUMNS)).where(*consenting)
+             .order_by(Signature.id).execution_options(yield_per=chunk_rows))
+    return _csv(query, PARTNER_COLUMNS, chunk_rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from objectwar.extensions import db
@@ -139,6 +139,10 @@ class Signature(db.Model):
         ForeignKey("organisations.id", ondelete="SET NULL"), index=True
     )
     consent_version: Mapped[str] = mapped_column(String(40))
+    # The signer agreed that the crediting organisation may contact them: a box of its
+    # own, never ticked for them, recorded with the version of its wording.
+    partner_consent: Mapped[bool] = mapped_column(default=False, server_default=false())
+    partner_consent_version: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

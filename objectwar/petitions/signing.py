@@ -46,6 +46,8 @@ from objectwar.validation import (
 # Version of the consent text shown next to the checkbox; stored with each
 # signature. Change it whenever the wording of the consent changes.
 CONSENT_VERSION = "2026-11-sign-1"
+# Version of the wording of the partner's box ("... may contact me about its work").
+PARTNER_CONSENT_VERSION = "2026-11-partner-1"
 
 CONFIRM_PURPOSE = "confirm-signature"
 FORM_PURPOSE = "sign-form"
@@ -57,7 +59,7 @@ UPDATES_LIST = "updates"
 DEFAULT_SUBJECT = "Please confirm your signature"
 
 FIELDS = ("first_name", "last_name", "email", "country", "consent", "updates",
-          "public_name", "locale", "organisation")
+          "public_name", "locale", "organisation", "partner_consent")
 
 _TRUE_FORM_VALUES = frozenset({"y", "yes", "on", "1", "true"})
 
@@ -74,6 +76,7 @@ class SignatureInput:
     updates: bool = False
     public_name: bool = False
     organisation_id: int | None = None
+    partner_consent: bool = False  # only ever true with an organisation
 
 
 @dataclass
@@ -117,7 +120,7 @@ def parse_signature(data: Mapping[str, Any], *, default_locale: str,
     texts = {name: _text(data, name, errors) for name in
              ("first_name", "last_name", "email", "country", "locale", "organisation")}
     flags = {name: _flag(data, name, from_form, errors)
-             for name in ("consent", "updates", "public_name")}
+             for name in ("consent", "updates", "public_name", "partner_consent")}
     wrong_type = {name for error in errors for name in error.errors}
 
     def check(name: str, rule, *args: Any) -> Any:
@@ -139,6 +142,7 @@ def parse_signature(data: Mapping[str, Any], *, default_locale: str,
         first_name=first_name, last_name=last_name, email=email, country=country,
         locale=locale, updates=flags["updates"], public_name=flags["public_name"],
         organisation_id=organisation_id,
+        partner_consent=flags["partner_consent"] and organisation_id is not None,
     )
 
 
@@ -295,7 +299,8 @@ def sign(slug: str, data: Mapping[str, Any], *, default_locale: str,
         "locale": given.locale, "public_name": given.public_name,
         "wants_updates": given.updates, "organisation_id": given.organisation_id,
         "consent_version": CONSENT_VERSION, "created_at": now, "confirmation_due_at": now,
-        "confirmation_sends": 0,
+        "confirmation_sends": 0, "partner_consent": given.partner_consent,
+        "partner_consent_version": PARTNER_CONSENT_VERSION if given.partner_consent else None,
     }
     # Insert first, in one statement that also checks the petition is open: most
     # signers are new, and the unique constraint decides races between two
@@ -323,7 +328,7 @@ def sign(slug: str, data: Mapping[str, Any], *, default_locale: str,
 _INSERT_COLUMNS = (
     "petition_id", "email_digest", "email", "first_name", "last_name", "country", "locale",
     "public_name", "wants_updates", "organisation_id", "consent_version", "created_at",
-    "confirmation_due_at", "confirmation_sends",
+    "confirmation_due_at", "confirmation_sends", "partner_consent", "partner_consent_version",
 )
 
 

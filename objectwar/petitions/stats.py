@@ -14,6 +14,7 @@ from typing import Any
 
 import pygal
 import pygal.style
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -30,20 +31,23 @@ def _utc_day(column: Any) -> Any:
     return func.date(column)  # SQLite stores UTC text: its first ten characters are the day
 
 
-def _per_day(column: Any, petition_id: int) -> dict[str, int]:
+def _per_day(column: Any, petition_id: int, organisation_id: int | None) -> dict[str, int]:
     day = _utc_day(column)
+    credited = [Signature.organisation_id == organisation_id] if organisation_id else []
     rows = db.session.execute(
-        select(day, func.count()).where(Signature.petition_id == petition_id, column.is_not(None))
+        select(day, func.count()).where(Signature.petition_id == petition_id, column.is_not(None),
+                                        *credited)
         .group_by(day)
     )
     return {str(value) if not isinstance(value, date) else value.isoformat(): count
             for value, count in rows}
 
 
-def by_day(petition_id: int) -> list[dict[str, Any]]:
-    """Signatures made and confirmed per UTC day, oldest first (days with neither left out)."""
-    signed = _per_day(Signature.created_at, petition_id)
-    confirmed = _per_day(Signature.confirmed_at, petition_id)
+def by_day(petition_id: int, organisation_id: int | None = None) -> list[dict[str, Any]]:
+    """Signatures made and confirmed per UTC day, oldest first (days with neither left out);
+    with ``organisation_id``, only those credited to that partner."""
+    signed = _per_day(Signature.created_at, petition_id, organisation_id)
+    confirmed = _per_day(Signature.confirmed_at, petition_id, organisation_id)
     return [{"date": day, "signed": signed.get(day, 0), "confirmed": confirmed.get(day, 0)}
             for day in sorted(signed.keys() | confirmed.keys())]
 
@@ -58,6 +62,18 @@ def by_organisation(petition_id: int) -> dict[str, int]:
         .order_by(func.count().desc(), Organisation.slug)
     )
     return {slug: count for slug, count in rows}
+
+
+def partner_by_country(petition_id: int, organisation_id: int) -> dict[str, int]:
+    """A partner's confirmed signatures by country, folded as for the public (a partner
+    must not learn that two people from Belarus signed through it)."""
+    rows = db.session.execute(
+        select(Signature.country, func.count())
+        .where(Signature.petition_id == petition_id, Signature.organisation_id == organisation_id,
+               Signature.confirmed_at.is_not(None))
+        .group_by(Signature.country)
+    )
+    return counts.fold(rows, current_app.config.get("PUBLIC_COUNTRY_MINIMUM", 10))
 
 
 def petition_stats(petition: Petition) -> dict[str, Any]:
@@ -127,3 +143,5 @@ def day_chart(days: list[dict[str, Any]], *, title: str, labels: tuple[str, str]
 
 
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL)
+# The policy of a chart served as an image: its own inline styles, nothing else.
+CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'"

@@ -40,7 +40,8 @@ def _sign_page(petition: PublicPetition, *, embed: bool, values: Any = None,
             networks=signing.SHARE_NETWORKS,
             embed_url=mailer.external_url("petitions.embed", slug=petition.slug),
             values=values, errors=errors or {}, embed=embed,
-            credited=signing.credited_organisation(organisation) if not errors else None,
+            credited=(signing.credited_organisation(organisation)
+                      if not (errors or {}).get("organisation") else None),
             consent_version=signing.CONSENT_VERSION, **holes,
         )
 
