@@ -36,7 +36,8 @@ def dashboard():
     recent = [(m, mailouts.text_for(m, m.default_locale).subject, mailouts.progress(m))
               for m in mailouts.recent_mailouts(limit=5)]
     return render_template("admin/dashboard.html", petitions=stats.overview(),
-                           lists=lists.lists_with_counts(), mailouts=recent)
+                           lists=lists.lists_with_counts(), mailouts=recent,
+                           updates_growth=lists.growth("updates"))
 
 
 @bp.get("/petitions")

@@ -13,6 +13,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from email import policy
 from email.parser import BytesParser
 from typing import Any
@@ -88,6 +89,22 @@ def lists_with_counts() -> list[dict[str, Any]]:
         .order_by(MailingList.name)
     )
     return [{"slug": slug, "name": name, "subscribers": n} for slug, name, n in rows]
+
+
+def growth(slug: str, days: int = 30) -> list[dict[str, Any]]:
+    """People who joined the list (confirmed) per UTC day over the last ``days``, newest first."""
+    since = utcnow() - timedelta(days=days)
+    column = Subscription.consented_at
+    day = (func.date(func.timezone("UTC", column))
+           if db.session.get_bind().dialect.name == "postgresql" else func.date(column))
+    rows = db.session.execute(
+        select(day, func.count())
+        .join(MailingList, MailingList.id == Subscription.list_id)
+        .where(MailingList.slug == slug, column.is_not(None), column >= since)
+        .group_by(day).order_by(day.desc())
+    )
+    return [{"date": value if isinstance(value, str) else value.isoformat(), "joined": count}
+            for value, count in rows]
 
 
 # -- import ------------------------------------------------------------------------
