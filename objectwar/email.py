@@ -82,11 +82,16 @@ def send(message: Message) -> None:
     An address whose local part is not ASCII (``иван@почта.рф``) needs SMTPUTF8
     (RFC 6531), which Flask-Mail does not speak: such a message goes out as a
     UTF-8 message with that option. The relay must offer SMTPUTF8.
+    A relay that stops answering fails the send after ``SMTP_TIMEOUT_SECONDS``
+    (Flask-Mail sets no timeout): a worker never waits past its claim's lease.
     """
-    if not any(_non_ascii_local_part(address) for address in message.send_to):
-        mail.send(message)
-        return
+    utf8 = any(_non_ascii_local_part(address) for address in message.send_to)
     with mail.connect() as conn:
+        if conn.host is not None and conn.host.sock is not None:
+            conn.host.sock.settimeout(SMTP_TIMEOUT_SECONDS)
+        if not utf8:
+            message.send(conn)
+            return
         if conn.host:  # None while sending is suppressed (tests record instead)
             conn.host.send_message(_utf8_message(message))
         email_dispatched.send(message, app=current_app._get_current_object())  # type: ignore[attr-defined]

@@ -104,3 +104,51 @@ def test_claims_are_sized_to_a_third_of_the_lease(app):
         assert size.size == delivery.batch_size()
         size.measured(messages=1, seconds=LEASE)  # slower than a third of the lease: one row
         assert size.size == 1
+
+
+def test_a_claim_made_before_a_pause_and_resume_is_not_sent_from(app):
+    """The rest of an old claim would burst past the throttle, which restarts at resume."""
+    with app.app_context():
+        mailing_list = make_list(4)
+        mailout = mailouts.create_mailout({"list": mailing_list.slug, "subject": "News",
+                                           "body_markdown": "Hello"})
+        delivery.start_sending(mailout.id)
+        old = delivery.claim_batch(mailout.id, 4)
+        first = old.rows[0]
+        subscriber = _db.session.scalar(select(Delivery.subscriber_id).where(Delivery.id == first))
+        marks = delivery.Marks(mailout.id, mailout.list_id, old.token, old.epoch)
+        assert marks.hold(first, subscriber)[0]  # held while nothing happened
+        mailouts.pause(mailout.id)
+        delivery.start_sending(mailout.id)
+        assert marks.hold(first, subscriber)[0] is False
+        marks.close()
+
+
+def test_a_row_released_without_its_token_is_free(app, notice_id):
+    """A worker of the version before tokens clears ``claimed_at`` only: the row is free."""
+    with app.app_context():
+        token = claims.take(Notice, notice_id)
+        _db.session.execute(Notice.__table__.update().values(claimed_at=None))
+        _db.session.commit()
+        again = claims.take(Notice, notice_id)
+        assert token is not None and again is not None and again != token
+
+
+def test_a_message_that_cannot_be_built_counts_as_a_failed_send(app, demo):
+    from objectwar.outbox import rows
+    from objectwar.petitions import signing
+    from objectwar.petitions.models import Signature
+    from tests.signing_support import SLUG, person
+
+    with app.test_request_context("/"):
+        signature_id = signing.sign(SLUG, person(), default_locale="en").signature_id
+        token = rows.claim_due(Signature, signature_id)
+
+        def broken():
+            raise ValueError("a bug in a template")
+
+        with pytest.raises(ValueError):
+            rows.send(Signature, signature_id, token, broken)
+        row = _db.session.get(Signature, signature_id)
+        assert row.confirmation_failures == 1 and row.claim_token is None
+        assert row.confirmation_due_at is not None  # tried again later, then given up

@@ -345,11 +345,11 @@ def test_a_late_worker_cannot_mark_a_reclaimed_delivery(db, relay):
     second = delivery.claim_batch(mailout.id, 5)
     assert second.rows == first.rows and second.token != first.token
     subscriber_id = db.session.scalar(select(Delivery.subscriber_id))
-    late = delivery.Marks(mailout.id, mailout.list_id, first.token)
+    late = delivery.Marks(mailout.id, mailout.list_id, first.token, first.epoch)
     assert late.hold(first.rows[0], subscriber_id)[0] is False  # so it is not sent
     assert not late.delivery(first.rows[0], status=DeliveryStatus.SENT)
     late.close()
-    holder = delivery.Marks(mailout.id, mailout.list_id, second.token)
+    holder = delivery.Marks(mailout.id, mailout.list_id, second.token, second.epoch)
     assert holder.hold(first.rows[0], subscriber_id)[0]
     assert holder.delivery(first.rows[0], status=DeliveryStatus.SENT)
     holder.close()

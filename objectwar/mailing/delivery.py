@@ -123,7 +123,7 @@ def start_sending(mailout_id: int, *, actor_id: int | None = None) -> Mailout:
     now = utcnow()
     mailouts.require_transition(
         mailout, Action.SEND,
-        started_at=func.coalesce(Mailout.started_at, now), finished_at=None,
+        started_at=func.coalesce(Mailout.started_at, now), resumed_at=now, finished_at=None,
         throttle_tokens=1.0, throttle_at=now, consecutive_errors=0,
     )
     if first:
@@ -178,6 +178,7 @@ class Claim:
     token: str | None = None
     wait: float | None = None  # seconds until the throttle (or a relay back-off) allows more
     per_second: float = 0.0  # the mail-out's pace, for spacing the claim's messages
+    epoch: datetime | None = None  # the mail-out's last (re)start: the claim is good within it
 
 
 def _begin_write() -> None:
@@ -202,7 +203,8 @@ def claim_batch(mailout_id: int, size: int) -> Claim:
     _begin_write()
     now = utcnow()
     row = db.session.execute(
-        select(Mailout.status, Mailout.rate_per_minute, Mailout.throttle_tokens, Mailout.throttle_at)
+        select(Mailout.status, Mailout.rate_per_minute, Mailout.throttle_tokens, Mailout.throttle_at,
+               Mailout.resumed_at)
         .where(Mailout.id == mailout_id).with_for_update()
     ).one_or_none()
     if row is None or row.status != MailoutStatus.SENDING:
@@ -246,7 +248,8 @@ def claim_batch(mailout_id: int, size: int) -> Claim:
         )
     _save_bucket(mailout_id, tokens - len(ids), now)
     db.session.commit()
-    return Claim(status=row.status, rows=ids, token=token, per_second=per_second)
+    return Claim(status=row.status, rows=ids, token=token, per_second=per_second,
+                 epoch=row.resumed_at)
 
 
 def _save_bucket(mailout_id: int, tokens: float, now: datetime) -> None:
@@ -369,10 +372,12 @@ class Marks:
     then get the message a second time.
     """
 
-    def __init__(self, mailout_id: int, list_id: int, token: str) -> None:
+    def __init__(self, mailout_id: int, list_id: int, token: str,
+                 epoch: datetime | None = None) -> None:
         self.mailout_id = mailout_id
         self.list_id = list_id
         self.token = token
+        self.epoch = epoch
         self.conn = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         self.relaxed = (self.conn.dialect.name == "postgresql"
                         and bool(_setting("MAILOUT_ASYNC_COMMIT", True)))
@@ -398,7 +403,7 @@ class Marks:
         """
         params = {"id": delivery_id, "next": next_id, "now": utcnow(), "attempts": attempts,
                   "token": self.token, "mailout": self.mailout_id, "list": self.list_id,
-                  "subscriber": next_subscriber}
+                  "subscriber": next_subscriber, "epoch": self.epoch}
         if self._cursor is not None:
             self._cursor.execute(queries.PSYCOPG_SENT_AND_HOLD, params, prepare=True)
             changed = dict(self._cursor.fetchall())
@@ -465,7 +470,7 @@ class Marks:
 def _sent_and_hold_statement() -> TextClause:
     """:data:`queries.SQLALCHEMY_SENT_AND_HOLD` with the model's type on the time."""
     return text(queries.SQLALCHEMY_SENT_AND_HOLD).bindparams(
-        bindparam("now", type_=UTCDateTime()))
+        bindparam("now", type_=UTCDateTime()), bindparam("epoch", type_=UTCDateTime()))
 
 
 def send_claimed(composer: Composer, claim: Claim, conn: Any) -> BatchResult:
@@ -474,7 +479,7 @@ def send_claimed(composer: Composer, claim: Claim, conn: Any) -> BatchResult:
     rows = _recipients(composer.mailout, claim.rows)
     db.session.rollback()  # end the read; every mark below is its own transaction
     assert claim.token is not None
-    marks = Marks(composer.mailout_id, composer.list_id, claim.token)
+    marks = Marks(composer.mailout_id, composer.list_id, claim.token, claim.epoch)
     try:
         _send_rows(composer, claim, conn, rows, marks, result)
     finally:

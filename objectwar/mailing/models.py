@@ -137,6 +137,9 @@ class Mailout(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last start or resume: claims made before it are not sent from (a pause and
+    # a resume while a worker sends must not let it burst past the restarted throttle).
+    resumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     recipients: Mapped[int] = mapped_column(default=0)
     sent_count: Mapped[int] = mapped_column(default=0)

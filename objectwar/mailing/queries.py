@@ -2,8 +2,10 @@
 
 One statement per recipient, on both databases: it marks the delivery just
 sent (``id``) and holds the next one (``next``): it renews that claim, checks
-that the worker's token still holds it and that the mail-out is still sending,
-and reads that recipient's subscription. With ``id`` 0 it only holds
+that the worker's token still holds it and that the mail-out is still sending
+and has not been paused and resumed since the claim (``epoch``: a claim made
+before a resume would burst past the restarted throttle), and reads that
+recipient's subscription. With ``id`` 0 it only holds
 (the first recipient of a claim, or the one after a failure). ``delivery.Marks``
 runs it. Only enum values are formatted in; every other value is a parameter.
 """
@@ -39,7 +41,7 @@ def sent_and_hold_sql(p: Callable[[str], str]) -> str:
         f"WHERE id IN ({p('id')}, {p('next')}) AND status = '{_SENDING}' "
         f"AND claim_token = {p('token')} "
         f"AND ({this} OR EXISTS (SELECT 1 FROM mailouts WHERE id = {p('mailout')} "
-        f"AND status = '{_MAILOUT_SENDING}')) "
+        f"AND status = '{_MAILOUT_SENDING}' AND resumed_at = {p('epoch')})) "
         f"RETURNING id, CASE WHEN {this} THEN NULL ELSE (SELECT status FROM subscriptions "
         f"WHERE list_id = {p('list')} AND subscriber_id = {p('subscriber')}) END"
     )

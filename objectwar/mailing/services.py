@@ -203,7 +203,8 @@ def send_subscription_confirmation(subscription_id: int) -> bool:
             or _over_limit(subscription, now)):
         rows.set_due(Subscription, subscription_id, None, token)
         return False
-    if not rows.send(Subscription, subscription_id, token, _subscription_message(subscription)):
+    if not rows.send(Subscription, subscription_id, token,
+                     lambda: _subscription_message(subscription)):
         return False
     rows.mark_sent(Subscription, subscription_id, token, utcnow())
     return True

@@ -53,8 +53,13 @@ def stale_before(now: datetime) -> datetime:
 
 
 def free(model: Any, now: datetime) -> ColumnElement[bool]:
-    """SQL: the row is not held by a live claim."""
-    return or_(model.claim_token.is_(None), model.claimed_at < stale_before(now))
+    """SQL: the row is not held by a live claim (none, or one not renewed for a lease).
+
+    Read from ``claimed_at`` alone, which every claim sets and every release clears:
+    a worker of the version before tokens, still running during an upgrade, claims
+    and releases rows the same way.
+    """
+    return or_(model.claimed_at.is_(None), model.claimed_at < stale_before(now))
 
 
 def take(model: Any, row_id: int, *conditions: Any, now: datetime | None = None,

@@ -12,6 +12,7 @@ when it is sent, and when a new email becomes due).
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -71,16 +72,19 @@ def set_due(model: Any, row_id: int, due_at: datetime | None, token: str | None 
     db.session.commit()
 
 
-def send(model: Any, row_id: int, token: str, message: Message) -> bool:
-    """Send a claimed row's email, if the claim still holds the row; whether it went out.
+def send(model: Any, row_id: int, token: str, compose: Callable[[], Message]) -> bool:
+    """Build and send a claimed row's email, if the claim still holds the row; whether it
+    went out.
 
-    The claim is checked and renewed right before the message goes on the wire.
-    A failed send is counted (:func:`send_failed`) and then raised when the email
-    will be tried again.
+    The claim is checked and renewed right before the message goes on the wire. A
+    message that cannot be built or sent is counted (:func:`send_failed`, so a broken
+    record is given up after ``retry.MAX_ATTEMPTS``), then raised when it will be
+    tried again.
     """
-    if not claims.hold(model, row_id, token):
-        return False
     try:
+        message = compose()
+        if not claims.hold(model, row_id, token):
+            return False
         mailer.send(message)
     except Exception as error:
         if send_failed(model, row_id, token, error):
@@ -105,6 +109,11 @@ def send_failed(model: Any, row_id: int, token: str, error: BaseException) -> bo
                             model.claim_token == token)
         .values(confirmation_due_at=due_at, confirmation_failures=failures, **claims.released())
         .execution_options(synchronize_session=False)
+    )
+    # Nothing due any more (the person confirmed meanwhile): the claim ends all the same.
+    db.session.execute(
+        update(model).where(model.id == row_id, model.claim_token == token)
+        .values(**claims.released()).execution_options(synchronize_session=False)
     )
     db.session.commit()
     if due_at is None:

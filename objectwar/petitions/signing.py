@@ -445,7 +445,7 @@ def send_confirmation(signature_id: int) -> bool:
     if signature is None:  # pragma: no cover - deleted between claim and read
         return False
     window_start, sends = signature.confirmation_window_start, signature.confirmation_sends
-    if not rows.send(Signature, signature_id, token, _message(signature)):
+    if not rows.send(Signature, signature_id, token, lambda: _message(signature)):
         return False
     sent_at = utcnow()
     if window_start is None or window_start <= sent_at - SEND_WINDOW:
