@@ -1,4 +1,4 @@
-"""Safe HTML from Markdown written by partners (organisation descriptions)."""
+"""Safe HTML from Markdown written by partners and coordinators (descriptions, petitions)."""
 
 from __future__ import annotations
 

@@ -118,3 +118,18 @@ def test_only_coordinators_write_petitions(app, client, token, people):
         member = create_api_token("alice@a.example", "member")
     assert post(client, member, body()).status_code == 403
     assert petitions_stored(app) == 0
+
+
+def test_the_public_page_renders_markdown_safely_and_says_when_a_language_is_missing(
+        app, client, token):
+    data = body(status="open", texts={"en": {
+        "title": "Shelter now", "summary": "",
+        "body_markdown": "**Now.** <script>alert(1)</script> [More](https://example.org)"}},
+        demands=[{"texts": {"en": {"title": "Visas", "text": ""}}}])
+    assert post(client, token, data).status_code == 201
+    page = client.get("/petitions/shelter-now?lang=de").get_data(as_text=True)
+    assert "<strong>Now.</strong>" in page and "<script>alert" not in page
+    assert 'href="https://example.org"' in page
+    assert "noch nicht in Ihre Sprache übersetzt" in page  # the visitor asked for German
+    english = client.get("/petitions/shelter-now?lang=en").get_data(as_text=True)
+    assert "not translated into your language" not in english

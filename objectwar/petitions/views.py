@@ -14,6 +14,7 @@ from objectwar.errors import GENERAL, NotFound, ValidationError, retry_after
 from objectwar.extensions import csrf
 from objectwar.http import embeddable
 from objectwar.i18n import current_locale
+from objectwar.markup import render_markdown
 from objectwar.petitions import counts, pages, services, signing
 from objectwar.petitions.services import PublicPetition
 from objectwar.ratelimit import sign_rate_limit
@@ -28,10 +29,14 @@ def _sign_page(petition: PublicPetition, *, embed: bool, values: Any = None,
     values = values if values is not None else MultiDict({"organisation": request.args.get("org", "")})
     organisation = values.get("organisation", "")
 
+    text = petition.text_for(locale)
+
     def render(**holes: Any) -> str:
         return render_template(
             "petitions/embed.html" if embed else "petitions/detail.html",
-            petition=petition, text=petition.text_for(locale), locale=locale,
+            petition=petition, text=text, locale=locale,
+            body_html=render_markdown(text.body) if text and not embed else "",
+            untranslated=text is not None and text.locale != locale,
             progress=services.progress_percent(petition),
             signers=[] if embed else signing.public_signers(petition),
             countries={} if embed else services.by_country(petition),
