@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from objectwar import security
+from objectwar import csvstream, security
 from objectwar.accounts.models import Role, User
 from objectwar.accounts.services import create_api_token
 from objectwar.audit.models import AuditEvent
@@ -198,7 +198,7 @@ def test_export_streams_csv_with_formulas_neutralised_and_is_audited(app, client
     for index, value in enumerate(dangerous[:-1]):
         assert names[address(50 + index)] == "'" + value
     assert names[address(56)] == "Ok"
-    assert all(not row["name"].startswith(lists.FORMULA_STARTS) for row in rows)
+    assert all(not row["name"].startswith(csvstream.FORMULA_STARTS) for row in rows)
     with app.app_context():
         event = _db.session.scalar(select(AuditEvent).where(AuditEvent.action == "list.export"))
         assert event is not None and event.actor_id is not None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Response, g, jsonify, stream_with_context
+from flask import g, jsonify
 
 from objectwar import tasks
 from objectwar.api.auth import coordinator_required
 from objectwar.api.body import json_body
 from objectwar.api.views import bp
+from objectwar.http import csv_download
 from objectwar.mailing import delivery, lists, mailouts
 
 
@@ -28,11 +29,7 @@ def list_import(slug: str):
 @bp.get("/lists/<slug>/subscribers.csv")
 @coordinator_required
 def list_export(slug: str):
-    rows = lists.export_csv(slug, actor_id=g.api_user.id)
-    return Response(stream_with_context(rows), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{slug}-subscribers.csv"',
-        "Cache-Control": "no-store",
-    })
+    return csv_download(lists.export_csv(slug, actor_id=g.api_user.id), f"{slug}-subscribers.csv")
 
 
 @bp.post("/mailouts")

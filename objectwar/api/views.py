@@ -1,12 +1,12 @@
 """JSON API v1 (CONTRACT.md). Errors take the ``{"errors": {...}}`` shape."""
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
+from flask import Blueprint, current_app, g, jsonify, request
 
 from objectwar.api.auth import coordinator_required
 from objectwar.api.body import json_body
 from objectwar.api.schemas import openapi_document
 from objectwar.extensions import csrf
-from objectwar.http import public_cors
+from objectwar.http import csv_download, public_cors
 from objectwar.i18n import current_locale
 from objectwar.organisations import services as organisations
 from objectwar.petitions import authoring, export, stats
@@ -59,10 +59,7 @@ def petition_signatures_csv(slug: str):
     """The handover export, streamed (``?columns=``; the email column only when named)."""
     columns = export.parse_columns(request.args.get("columns"))
     rows = export.signatures_csv(petitions.get_petition(slug), columns, actor_id=g.api_user.id)
-    return Response(stream_with_context(rows), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{slug}-signatures.csv"',
-        "Cache-Control": "no-store",
-    })
+    return csv_download(rows, f"{slug}-signatures.csv")
 
 
 @bp.get("/openapi.json")

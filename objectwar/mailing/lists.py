@@ -9,8 +9,6 @@ status; the others leave a :class:`Suppression` (a keyed digest, never the addre
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -22,7 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, or_, select, update
 
-from objectwar import security
+from objectwar import csvstream, security
 from objectwar.audit.services import record
 from objectwar.errors import NotFound, ValidationError
 from objectwar.extensions import db
@@ -64,7 +62,6 @@ MAX_IMPORT = 10_000
 EXPORT_COLUMNS = ("email", "name", "locale", "country", "status", "source", "consented_at",
                   "changed_at")
 # A spreadsheet runs a cell that starts with one of these as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def get_list(slug: str) -> MailingList:
@@ -351,12 +348,6 @@ def unsubscribe_by_mail(raw: bytes) -> MailingList | None:
 # -- export ----------------------------------------------------------------------------
 
 
-def neutralise(value: Any) -> str:
-    """A cell that a spreadsheet shows as text, never runs as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
 def export_csv(slug: str, *, actor_id: int | None = None, chunk_rows: int = 500) -> Iterator[str]:
     """Record the export in the audit log, then stream the list as CSV, a chunk at a time.
 
@@ -371,9 +362,6 @@ def export_csv(slug: str, *, actor_id: int | None = None, chunk_rows: int = 500)
 
 
 def _csv_rows(list_id: int, chunk_rows: int) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(EXPORT_COLUMNS)
     query = (
         select(Subscriber.email, Subscriber.name, Subscriber.locale, Subscriber.country,
                Subscription.status, Subscription.source, Subscription.consented_at,
@@ -383,16 +371,5 @@ def _csv_rows(list_id: int, chunk_rows: int) -> Iterator[str]:
         .order_by(Subscription.id)
         .execution_options(yield_per=chunk_rows)
     )
-    for count, row in enumerate(db.session.execute(query), start=1):
-        writer.writerow([neutralise(_cell(value)) for value in row])
-        if count % chunk_rows == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    return csvstream.stream(query, EXPORT_COLUMNS, chunk_rows=chunk_rows)
 
-
-def _cell(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value) if isinstance(value, SubscriptionStatus) else value

@@ -9,18 +9,15 @@ and its number of rows.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from objectwar import csvstream
 from objectwar.audit.services import record
 from objectwar.errors import ValidationError
 from objectwar.extensions import db
-from objectwar.mailing.lists import neutralise
 from objectwar.organisations.models import Organisation
 from objectwar.petitions.models import Petition, Signature
 
@@ -33,7 +30,6 @@ COLUMNS = {
     "email": Signature.email,
 }
 DEFAULT_COLUMNS = ("first_name", "last_name", "country", "organisation", "confirmed_at")
-BOM = "\ufeff"
 
 
 def parse_columns(raw: str | list[str] | None, *, default_when_none: bool = True) -> list[str]:
@@ -69,27 +65,7 @@ def _rows(petition_id: int, columns: list[str], chunk_rows: int) -> Iterator[str
         .order_by(Signature.id)
         .execution_options(yield_per=chunk_rows)
     )
-    return _csv(query, columns, chunk_rows)
-
-
-def _csv(query: Any, columns: Sequence[str], chunk_rows: int) -> Iterator[str]:
-    """The rows of ``query`` as CSV with a header, a chunk at a time (BOM, formula-safe)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    buffer.write(BOM)
-    writer.writerow(columns)
-    for count, row in enumerate(db.session.execute(query), start=1):
-        writer.writerow([neutralise(_cell(value)) for value in row])
-        if count % chunk_rows == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-    db.session.rollback()  # end the long read
-
-
-def _cell(value: Any) -> Any:
-    return value.isoformat() if hasattr(value, "isoformat") else value
+    return csvstream.stream(query, columns, chunk_rows=chunk_rows, bom=True)
 
 
 def public_names(petition_id: int, chunk_rows: int = 1000) -> Iterator[tuple[str, str, str]]:
@@ -122,4 +98,4 @@ def partner_csv(organisation: Organisation, *, actor_id: int,
     db.session.commit()
     query = (select(*(COLUMNS[name] for name in PARTNER_COLUMNS)).where(*consenting)
              .order_by(Signature.id).execution_options(yield_per=chunk_rows))
-    return _csv(query, PARTNER_COLUMNS, chunk_rows)
+    return csvstream.stream(query, PARTNER_COLUMNS, chunk_rows=chunk_rows, bom=True)
