@@ -231,7 +231,10 @@ def busy_cores() -> Iterator[int]:
     import sys
 
     count = os.cpu_count() or 2
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    # Each spins while its parent lives: a test run killed mid-test leaves no spinner behind.
+    spin = "import os, sys\nparent = int(sys.argv[1])\nwhile os.getppid() == parent:\n    pass"
+    spinners = [subprocess.Popen([sys.executable, "-c", spin, str(os.getpid())])
+                for _ in range(count)]
     try:
         yield count
     finally:
