@@ -116,3 +116,13 @@ def csv_download(rows: Iterator[str], filename: str) -> Response:
 
     return Response(in_own_context(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+
+
+# A chart served as an image may use its own inline styles, and nothing else.
+SVG_IMAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+
+
+def svg_image(svg: str) -> Response:
+    """An SVG document drawn for one viewer, to be shown as an image."""
+    return Response(svg, mimetype="image/svg+xml", headers={
+        "Content-Security-Policy": SVG_IMAGE_CSP, "Cache-Control": "private, no-store"})

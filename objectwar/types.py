@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import DateTime, Enum, Text, TypeDecorator
+from sqlalchemy import DateTime, Enum, Text, TypeDecorator, func
 from sqlalchemy.engine import Dialect
 
 from objectwar import security
+from objectwar.extensions import db
 
 
 def utcnow() -> datetime:
@@ -67,3 +69,15 @@ def enum_type(enum_class: type[enum.Enum]) -> Enum:
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
     )
+
+
+def utc_day(column: Any) -> Any:
+    """SQL: the UTC day of a ``UTCDateTime`` column (a date, or ``YYYY-MM-DD`` text on SQLite)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", column))
+    return func.date(column)  # SQLite stores UTC text: its first ten characters are the day
+
+
+def day_text(value: Any) -> str:
+    """A day read back from :func:`utc_day`, as ``YYYY-MM-DD``."""
+    return value if isinstance(value, str) else value.isoformat()

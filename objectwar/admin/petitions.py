@@ -8,7 +8,6 @@ numbers in a table beside them.
 from __future__ import annotations
 
 from flask import (
-    Response,
     flash,
     redirect,
     render_template,
@@ -24,7 +23,7 @@ from objectwar.audit.services import record
 from objectwar.errors import ValidationError
 from objectwar.extensions import db
 from objectwar.forms import ConfirmForm
-from objectwar.http import csv_download
+from objectwar.http import csv_download, svg_image
 from objectwar.mailing import lists, mailouts
 from objectwar.petitions import export, moderation, services, stats
 
@@ -65,10 +64,7 @@ def petition_day_chart(slug: str):
     petition = services.get_petition(slug)
     svg = stats.day_chart(stats.by_day(petition.id), title=_("Signatures per day (UTC)"),
                           labels=(_("Signed"), _("Confirmed")))
-    response = Response(svg, mimetype="image/svg+xml")
-    response.headers["Content-Security-Policy"] = stats.CHART_CSP
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return svg_image(svg)
 
 
 @bp.route("/petitions/<slug>/export", methods=["GET", "POST"])

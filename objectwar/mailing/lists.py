@@ -37,7 +37,7 @@ from objectwar.mailing.models import (
     Suppression,
     SuppressionReason,
 )
-from objectwar.types import utcnow
+from objectwar.types import day_text, utc_day, utcnow
 from objectwar.validation import (
     clean_name,
     is_slug,
@@ -92,16 +92,14 @@ def growth(slug: str, days: int = 30) -> list[dict[str, Any]]:
     """People who joined the list (confirmed) per UTC day over the last ``days``, newest first."""
     since = utcnow() - timedelta(days=days)
     column = Subscription.consented_at
-    day = (func.date(func.timezone("UTC", column))
-           if db.session.get_bind().dialect.name == "postgresql" else func.date(column))
+    day = utc_day(column)
     rows = db.session.execute(
         select(day, func.count())
         .join(MailingList, MailingList.id == Subscription.list_id)
         .where(MailingList.slug == slug, column.is_not(None), column >= since)
         .group_by(day).order_by(day.desc())
     )
-    return [{"date": value if isinstance(value, str) else value.isoformat(), "joined": count}
-            for value, count in rows]
+    return [{"date": day_text(value), "joined": count} for value, count in rows]
 
 
 # -- import ------------------------------------------------------------------------

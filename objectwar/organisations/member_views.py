@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Response,
     flash,
     redirect,
     render_template,
@@ -17,7 +16,7 @@ from objectwar.accounts import permissions
 from objectwar.accounts import services as accounts
 from objectwar.errors import ValidationError
 from objectwar.forms import ConfirmForm, show_errors
-from objectwar.http import csv_download
+from objectwar.http import csv_download, svg_image
 from objectwar.i18n import current_locale
 from objectwar.organisations import services
 from objectwar.organisations.forms import InviteForm, LogoForm, ProfileForm
@@ -54,10 +53,7 @@ def day_chart(slug: str):
     svg = stats.day_chart(stats.by_day(petition.id, organisation.id),
                           title=_("Signatures through %(name)s per day (UTC)", name=organisation.name),
                           labels=(_("Signed"), _("Confirmed")))
-    response = Response(svg, mimetype="image/svg+xml")
-    response.headers["Content-Security-Policy"] = stats.CHART_CSP
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return svg_image(svg)
 
 
 @bp.get("/signatures.csv")

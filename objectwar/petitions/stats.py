@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import pygal
@@ -22,25 +21,18 @@ from objectwar.extensions import db
 from objectwar.organisations.models import Organisation
 from objectwar.petitions import counts
 from objectwar.petitions.models import Petition, Signature
-
-
-def _utc_day(column: Any) -> Any:
-    """SQL: the UTC day of a timestamp column, as ``YYYY-MM-DD`` text or a date."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return func.date(func.timezone("UTC", column))
-    return func.date(column)  # SQLite stores UTC text: its first ten characters are the day
+from objectwar.types import day_text, utc_day
 
 
 def _per_day(column: Any, petition_id: int, organisation_id: int | None) -> dict[str, int]:
-    day = _utc_day(column)
+    day = utc_day(column)
     credited = [Signature.organisation_id == organisation_id] if organisation_id else []
     rows = db.session.execute(
         select(day, func.count()).where(Signature.petition_id == petition_id, column.is_not(None),
                                         *credited)
         .group_by(day)
     )
-    return {str(value) if not isinstance(value, date) else value.isoformat(): count
-            for value, count in rows}
+    return {day_text(value): count for value, count in rows}
 
 
 def by_day(petition_id: int, organisation_id: int | None = None) -> list[dict[str, Any]]:
@@ -143,5 +135,3 @@ def day_chart(days: list[dict[str, Any]], *, title: str, labels: tuple[str, str]
 
 
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL)
-# The policy of a chart served as an image: its own inline styles, nothing else.
-CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'"
