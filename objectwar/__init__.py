@@ -75,6 +75,7 @@ def register_blueprints(app: Flask) -> None:
     from objectwar.admin import audit as _admin_audit  # noqa: F401 (its routes join admin_bp)
     from objectwar.admin import lists as _admin_lists  # noqa: F401 (its routes join admin_bp)
     from objectwar.admin import mailouts as _admin_mailouts  # noqa: F401 (its routes join admin_bp)
+    from objectwar.admin import petition_editor as _admin_editor  # noqa: F401 (its routes join admin_bp)
     from objectwar.admin import petitions as _admin_petitions  # noqa: F401 (its routes join admin_bp)
     from objectwar.admin.views import bp as admin_bp
     from objectwar.organisations.member_views import bp as members_bp

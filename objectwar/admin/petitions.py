@@ -8,6 +8,7 @@ numbers in a table beside them.
 from __future__ import annotations
 
 from flask import (
+    current_app,
     flash,
     redirect,
     render_template,
@@ -25,7 +26,7 @@ from objectwar.extensions import db
 from objectwar.forms import ConfirmForm
 from objectwar.http import csv_download, svg_image
 from objectwar.mailing import lists, mailouts
-from objectwar.petitions import export, moderation, services, stats
+from objectwar.petitions import authoring, export, moderation, services, stats
 
 
 @bp.get("/")
@@ -42,7 +43,8 @@ def dashboard():
 @bp.get("/petitions")
 @permissions.coordinator_required
 def petitions_index():
-    return render_template("admin/petitions.html", petitions=stats.overview())
+    return render_template("admin/petitions.html", petitions=stats.overview(),
+                           gaps=authoring.translation_gaps(current_app.config["LANGUAGES"]))
 
 
 @bp.get("/petitions/<slug>")

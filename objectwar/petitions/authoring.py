@@ -11,11 +11,14 @@ the admin: :func:`clean` reports every field's problems at once and stores nothi
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
 from objectwar.audit.services import record
 from objectwar.errors import ValidationError
@@ -37,6 +40,7 @@ MAX_TITLE = 300
 MAX_SUMMARY = 2_000
 MAX_BODY = 50_000
 MAX_DEMANDS = 20
+RESERVED_SLUGS = frozenset({"new"})  # /admin/petitions/new
 
 
 def _fail(field: str, message: str) -> ValidationError:
@@ -49,6 +53,8 @@ def _fail(field: str, message: str) -> ValidationError:
 def _slug(value: Any, current: Petition | None) -> str:
     if not is_slug(value):
         raise _fail("slug", _("Use up to 80 lowercase letters, digits and hyphens, starting with a letter or digit."))
+    if value in RESERVED_SLUGS:
+        raise _fail("slug", _("This address is reserved; choose another."))
     if current is not None and value != current.slug and current.status != S.DRAFT:
         raise _fail("slug", _("The address of a published petition cannot change: links to it "
                               "are out there."))
@@ -206,8 +212,12 @@ def create_petition(data: Any, *, actor_id: int | None) -> Petition:
     return petition
 
 
-def update_petition(petition: Petition, data: Any, *, actor_id: int | None) -> Petition:
+def update_petition(petition: Petition, data: Any, *, actor_id: int | None,
+                    confirm_current: Iterable[str] = ()) -> Petition:
     """Change any of the fields; a status goes through :func:`change_status`. Audited.
+
+    ``confirm_current``: locales whose translations a coordinator checked and found
+    still current (:func:`confirm_translations`), after the change.
 
     :raise ValidationError: a bad field or a status the petition cannot take; nothing changes.
     """
@@ -229,6 +239,8 @@ def update_petition(petition: Petition, data: Any, *, actor_id: int | None) -> P
         changed.append("demands")
     if changed:
         record("petition.update", petition, actor_id=actor_id, fields=changed)
+    if confirmed := confirm_translations(petition, list(confirm_current)):
+        record("petition.translations_confirmed", petition, actor_id=actor_id, locales=confirmed)
     if target is not None and target != petition.status:
         change_status(petition.id, target, actor_id=actor_id, commit=False)
     db.session.commit()
@@ -238,24 +250,82 @@ def update_petition(petition: Petition, data: Any, *, actor_id: int | None) -> P
 
 
 def _set_texts(petition: Petition, texts: dict[str, dict[str, str]]) -> None:
-    """Replace the texts of the locales given; other locales stay."""
+    """Replace the texts of the locales given; other locales stay.
+
+    A text's ``changed_at`` moves only when its words do: saving a whole form
+    whose German is unchanged does not make the German newer than the English.
+    """
     by_locale = {text.locale: text for text in petition.texts}
+    now = utcnow()
     for locale, text in texts.items():
         row = by_locale.get(locale)
         if row is None:
-            petition.texts.append(PetitionText(locale=locale, **text))
-        else:
+            petition.texts.append(PetitionText(locale=locale, changed_at=now, **text))
+        elif (row.title, row.summary, row.body) != (text["title"], text["summary"], text["body"]):
             row.title, row.summary, row.body = text["title"], text["summary"], text["body"]
+            row.changed_at = now
 
 
 def _set_demands(petition: Petition, demands: list[dict[str, dict[str, str]]]) -> None:
-    """Replace the demands, numbered from 1 in the order given."""
+    """Replace the demands, numbered from 1 in the order given.
+
+    A demand text whose words were there before (in any position: demands are
+    reordered) keeps its ``changed_at``; new words are changed now.
+    """
+    before = {(text.locale, text.title, text.text): text.changed_at
+              for demand in petition.demands for text in demand.texts}
+    now = utcnow()
     petition.demands.clear()
     db.session.flush()  # the old rows go before new ones take their positions
     petition.demands.extend(
-        Demand(position=position, texts=[DemandText(locale=locale, **text)
-                                         for locale, text in texts.items()])
+        Demand(position=position, texts=[
+            DemandText(locale=locale, changed_at=before.get((locale, text["title"], text["text"]), now),
+                       **text)
+            for locale, text in texts.items()])
         for position, texts in enumerate(demands, start=1))
+
+
+def confirm_translations(petition: Petition, locales: list[str]) -> list[str]:
+    """Mark the translations in ``locales`` as current, as if written now (a translator
+    checked them against the changed default text). Returns the locales changed."""
+    now = utcnow()
+    touched = []
+    for locale in locales:
+        if locale == petition.default_locale:
+            continue
+        rows = [t for t in petition.texts if t.locale == locale]
+        rows += [t for demand in petition.demands for t in demand.texts if t.locale == locale]
+        for row in rows:
+            row.changed_at = now
+        if rows:
+            touched.append(locale)
+    return touched
+
+
+class Translation(enum.StrEnum):
+    DEFAULT = "default"
+    CURRENT = "current"
+    OUTDATED = "outdated"  # the default text changed after this one was written
+    MISSING = "missing"  # no text, or a demand without its text, in this locale
+
+
+def translations(petition: Petition, locales: Iterable[str]) -> dict[str, Translation]:
+    """Each locale's state against the default one: the petition's text and every demand's."""
+    default = petition.default_locale
+    pairs = [{t.locale: t for t in petition.texts}]
+    pairs += [{t.locale: t for t in demand.texts} for demand in petition.demands]
+    states = {}
+    for locale in locales:
+        if locale == default:
+            states[locale] = Translation.DEFAULT
+        elif any(locale not in texts for texts in pairs if default in texts):
+            states[locale] = Translation.MISSING
+        elif any(texts[locale].changed_at < texts[default].changed_at
+                 for texts in pairs if default in texts):
+            states[locale] = Translation.OUTDATED
+        else:
+            states[locale] = Translation.CURRENT
+    return states
 
 
 # -- the status machine ---------------------------------------------------------------
@@ -292,3 +362,13 @@ def open_and_close_due(now: datetime | None = None) -> dict[str, list[int]]:
     opened = [pid for pid in due_open if change_status(pid, S.OPEN, actor_id=None)]
     closed = [pid for pid in due_close if change_status(pid, S.CLOSED, actor_id=None)]
     return {"opened": opened, "closed": closed}
+
+
+def translation_gaps(locales: Iterable[str]) -> dict[str, list[tuple[str, Translation]]]:
+    """Per petition slug, the locales whose translation is missing or outdated."""
+    petitions = db.session.scalars(select(Petition).options(
+        selectinload(Petition.texts), selectinload(Petition.demands).selectinload(Demand.texts)))
+    locales = list(locales)
+    return {petition.slug: [(locale, state) for locale, state in translations(petition, locales).items()
+                            if state in (Translation.MISSING, Translation.OUTDATED)]
+            for petition in petitions}

@@ -83,6 +83,9 @@ class PetitionText(db.Model):
     title: Mapped[str] = mapped_column(String(300))
     summary: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")
+    # When the words last changed (not when they were last saved unchanged): a
+    # translation older than its default-locale text is outdated (``authoring``).
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     petition: Mapped[Petition] = relationship(back_populates="texts")
 
@@ -113,6 +116,7 @@ class DemandText(db.Model):
     locale: Mapped[str] = mapped_column(String(8))
     title: Mapped[str] = mapped_column(String(300))
     text: Mapped[str] = mapped_column(Text, default="")
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # as PetitionText's
 
     demand: Mapped[Demand] = relationship(back_populates="texts")
 

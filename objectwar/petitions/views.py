@@ -22,33 +22,39 @@ from objectwar.ratelimit import sign_rate_limit
 bp = Blueprint("petitions", __name__, url_prefix="/petitions")
 
 
+def page_context(petition: PublicPetition, locale: str, *, embed: bool, values: Any,
+                 errors: dict[str, list[str]]) -> dict[str, Any]:
+    """What the petition page or the widget shows (the admin's preview shows the same)."""
+    organisation = values.get("organisation", "")
+    text = petition.text_for(locale)
+    return dict(
+        petition=petition, text=text, locale=locale,
+        body_html=render_markdown(text.body) if text and not embed else "",
+        untranslated=text is not None and text.locale != locale,
+        progress=services.progress_percent(petition),
+        signers=[] if embed else signing.public_signers(petition),
+        countries={} if embed else services.by_country(petition),
+        country_minimum=current_app.config.get("PUBLIC_COUNTRY_MINIMUM", 10),
+        milestones=counts.milestones(petition.signature_count, petition.goal),
+        networks=signing.SHARE_NETWORKS,
+        embed_url=mailer.external_url("petitions.embed", slug=petition.slug),
+        values=values, errors=errors, embed=embed,
+        credited=(signing.credited_organisation(organisation)
+                  if not errors.get("organisation") else None),
+        consent_version=signing.CONSENT_VERSION,
+    )
+
+
 def _sign_page(petition: PublicPetition, *, embed: bool, values: Any = None,
                errors: dict[str, list[str]] | None = None, status: int = 200):
     """The petition page or the widget, with the sign form (re-rendered after errors)."""
     locale = current_locale()
     values = values if values is not None else MultiDict({"organisation": request.args.get("org", "")})
-    organisation = values.get("organisation", "")
-
-    text = petition.text_for(locale)
 
     def render(**holes: Any) -> str:
-        return render_template(
-            "petitions/embed.html" if embed else "petitions/detail.html",
-            petition=petition, text=text, locale=locale,
-            body_html=render_markdown(text.body) if text and not embed else "",
-            untranslated=text is not None and text.locale != locale,
-            progress=services.progress_percent(petition),
-            signers=[] if embed else signing.public_signers(petition),
-            countries={} if embed else services.by_country(petition),
-            country_minimum=current_app.config.get("PUBLIC_COUNTRY_MINIMUM", 10),
-            milestones=counts.milestones(petition.signature_count, petition.goal),
-            networks=signing.SHARE_NETWORKS,
-            embed_url=mailer.external_url("petitions.embed", slug=petition.slug),
-            values=values, errors=errors or {}, embed=embed,
-            credited=(signing.credited_organisation(organisation)
-                      if not (errors or {}).get("organisation") else None),
-            consent_version=signing.CONSENT_VERSION, **holes,
-        )
+        return render_template("petitions/embed.html" if embed else "petitions/detail.html",
+                               **page_context(petition, locale, embed=embed, values=values,
+                                              errors=errors or {}), **holes)
 
     if errors:
         return render(csrf_token=generate_csrf, stamp=signing.form_stamp()), status
