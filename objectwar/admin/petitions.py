@@ -55,6 +55,7 @@ def petition_stats(slug: str):
     numbers = stats.petition_stats(petition)
     return render_template("admin/petition_stats.html", petition=petition,
                            title=text.title if text else petition.slug, numbers=numbers,
+                           organisation_names=stats.organisation_names(numbers["by_organisation"]),
                            most_by_country=max(numbers["by_country"].values(), default=0),
                            most_by_organisation=max(numbers["by_organisation"].values(), default=0))
 

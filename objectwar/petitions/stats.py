@@ -8,6 +8,7 @@ of ``signatures``. Days are UTC days.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,15 @@ def by_organisation(petition_id: int) -> dict[str, int]:
         .order_by(func.count().desc(), Organisation.slug)
     )
     return {slug: count for slug, count in rows}
+
+
+def organisation_names(slugs: Iterable[str]) -> dict[str, str]:
+    """The names of the organisations with these slugs (for the tables by partner)."""
+    slugs = list(slugs)
+    if not slugs:
+        return {}
+    return dict(db.session.execute(
+        select(Organisation.slug, Organisation.name).where(Organisation.slug.in_(slugs))).all())
 
 
 def partner_by_country(petition_id: int, organisation_id: int) -> dict[str, int]:
