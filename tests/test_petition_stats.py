@@ -122,7 +122,9 @@ def test_the_chart_is_drawn_without_javascript_and_the_pages_fit_a_phone(
         page.fill("#password", COORDINATOR_PASSWORD)
         page.click("#content form button[type=submit]")
         assert page.url.endswith("/admin/")
-        for path in ("/admin/", "/admin/petitions", f"/admin/petitions/{SLUG}", "/admin/audit"):
+        for path in ("/admin/", "/admin/petitions", f"/admin/petitions/{SLUG}", "/admin/audit",
+                     "/admin/petitions/new", f"/admin/petitions/{SLUG}/edit?locale=de",
+                     f"/admin/petitions/{SLUG}/preview?locale=uk"):
             page.goto(live_server + path, wait_until="load")
             assert page.evaluate("document.documentElement.scrollWidth") <= 360, path
         page.goto(f"{live_server}/admin/petitions/{SLUG}", wait_until="load")
