@@ -73,6 +73,7 @@ def register_blueprints(app: Flask) -> None:
     # Organisations and accounts (issue 3).
     from objectwar.accounts.views import bp as accounts_bp
     from objectwar.admin import audit as _admin_audit  # noqa: F401 (its routes join admin_bp)
+    from objectwar.admin import coordinators as _admin_coordinators  # noqa: F401 (its routes join admin_bp)
     from objectwar.admin import lists as _admin_lists  # noqa: F401 (its routes join admin_bp)
     from objectwar.admin import mailouts as _admin_mailouts  # noqa: F401 (its routes join admin_bp)
     from objectwar.admin import petition_editor as _admin_editor  # noqa: F401 (its routes join admin_bp)

@@ -143,3 +143,36 @@ def test_counts_by_country_are_filled_from_confirmed_signatures_and_old_claims_k
         from objectwar.extensions import db
 
         db.engine.dispose()
+
+
+def test_invitations_before_coordinators_stay_members_and_downgrade_drops_coordinators(
+        empty_database, tmp_path):
+    from flask_migrate import downgrade
+
+    os.environ["INSTANCE_PATH"] = str(tmp_path)
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=empty_database)
+    with app.app_context():
+        upgrade(revision="c4d792a47598-1")
+        engine = create_engine(empty_database)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO organisations (id, slug, name, country, description, status, "
+                              "public, created_at, updated_at, contact_locale) VALUES (1, 'o', 'O', "
+                              "'DE', '', 'member', true, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'en')"))
+            conn.execute(text("INSERT INTO invitations (organisation_id, email_digest, email, locale, "
+                              "created_at) VALUES (1, 'd', 'x', 'en', CURRENT_TIMESTAMP)"))
+        upgrade(revision="c4d792a47598")
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT role FROM invitations")).scalar_one() == "member"
+            conn.execute(text("INSERT INTO invitations (role, organisation_id, email_digest, email, "
+                              "locale, created_at) VALUES ('coordinator', NULL, 'c', 'y', 'en', "
+                              "CURRENT_TIMESTAMP)"))
+        downgrade(revision="c4d792a47598-1")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT organisation_id FROM invitations")).scalars().all() == [1]
+        inspector = inspect(engine)
+        columns = {c["name"]: c for c in inspector.get_columns("invitations")}
+        assert "role" not in columns and columns["organisation_id"]["nullable"] is False
+        engine.dispose()
+        from objectwar.extensions import db
+
+        db.engine.dispose()

@@ -171,6 +171,15 @@ RULES: dict[str, Rule] = {
                                    args=lambda w: {"mailout_id": w.mailout}),
     "admin.mailout_test": Rule((LOGIN, 403, 403, 422), method="POST",
                                args=lambda w: {"mailout_id": w.mailout}),
+    # Coordinators manage coordinators; a member's id or a member's invitation is
+    # nothing these pages know (404).
+    "admin.coordinators_index": Rule(COORDINATOR_PAGE),
+    "admin.coordinator_deactivate": Rule(COORDINATOR_PAGE,
+                                         args=lambda w: {"user_id": w.people.coordinator}),
+    "admin.coordinator_reactivate": Rule((LOGIN, 403, 403, 404),
+                                         args=lambda w: {"user_id": w.people.member_a}),
+    "admin.coordinator_invitation_revoke": Rule((LOGIN, 403, 403, 404), method="POST",
+                                                args=lambda w: {"invitation_id": w.invitation_a}),
 }
 
 # The JSON API trusts no cookie; RFC 8058 one-click unsubscribe carries only its signed token.

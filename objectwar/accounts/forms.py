@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField
+from wtforms import EmailField, HiddenField, PasswordField, SelectField
 
 
 class LoginForm(FlaskForm):
@@ -22,3 +22,8 @@ class SetPasswordForm(FlaskForm):
 
 class ChangePasswordForm(SetPasswordForm):
     current = PasswordField(_l("Current password"))
+
+
+class InviteCoordinatorForm(FlaskForm):
+    email = EmailField(_l("Email address of the new coordinator"))
+    locale = SelectField(_l("Language of the invitation"), validate_choice=False)

@@ -81,8 +81,9 @@ class ApiToken(db.Model):
 
 
 class Invitation(db.Model):
-    """An invitation to join an organisation as a member user.
+    """An invitation to join an organisation as a member user, or to coordinate the campaign.
 
+    A member's invitation names the organisation; a coordinator's names none.
     The link in the email carries a signed token naming this row; accepting it
     sets ``accepted_at``, so a link works once. The email itself is a row of the
     outbox (``objectwar.outbox``), made in the same transaction as this one.
@@ -91,7 +92,9 @@ class Invitation(db.Model):
     __tablename__ = "invitations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(
+    role: Mapped[Role] = mapped_column(enum_type(Role), default=Role.MEMBER,
+                                       server_default=Role.MEMBER.value)
+    organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisations.id", ondelete="CASCADE"), index=True
     )
     email_digest: Mapped[str] = mapped_column(String(64), index=True)
@@ -102,7 +105,7 @@ class Invitation(db.Model):
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    organisation: Mapped[Organisation] = relationship()
+    organisation: Mapped[Organisation | None] = relationship()
     invited_by: Mapped[User | None] = relationship()
 
     @property

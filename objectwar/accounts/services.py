@@ -272,17 +272,29 @@ def invitation_token(invitation: Invitation) -> str:
     return security.make_token("invitation", {"i": invitation.id, "e": invitation.email_digest[:16]})
 
 
+def invitation_max_age() -> int:
+    """Seconds an invitation's link works (7 days unless configured)."""
+    return current_app.config.get("INVITATION_MAX_AGE", INVITATION_MAX_AGE)
+
+
+def _invitation_usable(invitation: Invitation) -> bool:
+    if invitation.role == Role.COORDINATOR:
+        return invitation.organisation_id is None
+    return (invitation.organisation is not None
+            and invitation.organisation.status == OrganisationStatus.MEMBER)
+
+
 def invitation_for_token(token: str) -> Invitation:
-    """:raise NotFound: the link is forged, expired (7 days), used or revoked."""
+    """:raise NotFound: the link is forged, expired (7 days), used or revoked, or its
+    organisation is no member (any more)."""
     try:
-        payload = security.read_token("invitation", token, max_age=current_app.config.get(
-            "INVITATION_MAX_AGE", INVITATION_MAX_AGE))
+        payload = security.read_token("invitation", token, max_age=invitation_max_age())
     except security.TokenError:
         raise _bad_link() from None
     invitation = db.session.get(Invitation, payload.get("i")) if isinstance(payload, dict) else None
     if (invitation is None or not invitation.is_open
             or payload.get("e") != invitation.email_digest[:16]
-            or invitation.organisation.status != OrganisationStatus.MEMBER):
+            or not _invitation_usable(invitation)):
         raise _bad_link()
     return invitation
 
@@ -307,7 +319,8 @@ def invite(organisation: Organisation, email: str, locale: str,
 
 
 def accept_invitation(token: str, password: str, confirm: str) -> User:
-    """Create the member user of an invitation with its password.
+    """Create the user of an invitation with its password: a member of the invitation's
+    organisation, or a coordinator.
 
     :raise NotFound: bad link. :raise ValidationError: the password breaks a rule.
     :raise Conflict: the address has an account already.
@@ -318,9 +331,12 @@ def accept_invitation(token: str, password: str, confirm: str) -> User:
         raise Conflict(errors={"token": [
             _("This address has an account already. Log in, or ask for a new password.")
         ]})
-    user = User(email_digest=invitation.email_digest, email=invitation.email, role=Role.MEMBER,
-                organisation_id=invitation.organisation_id, locale=invitation.locale,
-                password_hash=security.hash_password(password), last_login_at=utcnow())
+    coordinator = invitation.role == Role.COORDINATOR
+    user = User(email_digest=invitation.email_digest, email=invitation.email,
+                role=Role.COORDINATOR if coordinator else Role.MEMBER,
+                organisation_id=None if coordinator else invitation.organisation_id,
+                locale=invitation.locale, password_hash=security.hash_password(password),
+                last_login_at=utcnow())
     db.session.add(user)
     invitation.accepted_at = utcnow()
     # Other open invitations of the same address are spent too.
@@ -329,8 +345,8 @@ def accept_invitation(token: str, password: str, confirm: str) -> User:
             Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))):
         other.revoked_at = utcnow()
     db.session.flush()
-    record("user.join", user, actor_id=user.id, organisation_id=invitation.organisation_id,
-           invitation_id=invitation.id)
+    record("user.join", user, actor_id=user.id, organisation_id=user.organisation_id,
+           invitation_id=invitation.id, role=str(user.role))
     db.session.commit()
     return user
 

@@ -137,8 +137,9 @@ def invitation(token: str):
         except ValidationError as error:
             show_errors(form, error)
             return render_template("accounts/set_password.html", form=form,
-                                   organisation=invited.organisation), 422
+                                   organisation=invited.organisation, invitation=invited), 422
         _start_session(user)
         flash(_("Welcome! Your account is ready."))
         return redirect(default_page(user))
-    return render_template("accounts/set_password.html", form=form, organisation=invited.organisation)
+    return render_template("accounts/set_password.html", form=form, organisation=invited.organisation,
+                           invitation=invited)

@@ -50,7 +50,8 @@ def _context(notice: Notice) -> dict[str, Any] | None:
         invitation = db.session.get(Invitation, notice.target_id)
         if invitation is None or not invitation.is_open:
             return None
-        return {"organisation": invitation.organisation, "days": accounts.INVITATION_MAX_AGE // 86400,
+        return {"organisation": invitation.organisation, "role": invitation.role,
+                "days": accounts.invitation_max_age() // 86400,
                 "link": email.external_url("accounts.invitation",
                                            token=accounts.invitation_token(invitation))}
     if notice.kind == NoticeKind.PASSWORD_RESET:
