@@ -79,6 +79,8 @@ class Config:
         self.TASKS_IMMEDIATE = _env_bool("TASKS_IMMEDIATE")
         self.PUBLIC_URL = (env("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/")
         self.UNCONFIRMED_TTL_DAYS = _env_int("UNCONFIRMED_TTL_DAYS", 30)
+        # One reminder to confirm, this many hours after the last email (0: none).
+        self.CONFIRMATION_REMINDER_HOURS = _env_int("CONFIRMATION_REMINDER_HOURS", 24)
         self.PUBLIC_COUNTRY_MINIMUM = _env_int("PUBLIC_COUNTRY_MINIMUM", 10)
         self.MAILOUT_RATE_PER_MINUTE = _env_int("MAILOUT_RATE_PER_MINUTE", 600)
         self.DELIVERY_CLAIM_SECONDS = _env_int("DELIVERY_CLAIM_SECONDS", 300)

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from flask_mail import Message, email_dispatched
 from markupsafe import escape
 from werkzeug.routing import MapAdapter
@@ -47,6 +48,18 @@ def external_url(endpoint: str, **values: Any) -> str:
     return _public_adapter().build(endpoint, values, force_external=True)
 
 
+# The configured sender name of confirmation emails is translated when it is the default.
+DEFAULT_CONFIRMATION_SENDER_NAME = "Confirmation"
+
+
+def confirmation_sender() -> tuple[Any, str]:
+    """The sender of every confirmation email (signatures, subscriptions): a neutral
+    name, in the recipient's language when it is the default one, and the address."""
+    configured = current_app.config.get("CONFIRMATION_SENDER_NAME") or DEFAULT_CONFIRMATION_SENDER_NAME
+    name = _l("Confirmation") if configured == DEFAULT_CONFIRMATION_SENDER_NAME else configured
+    return name, current_app.config["MAIL_DEFAULT_SENDER"]
+
+
 def compose(
     template: str,
     *,
@@ -59,13 +72,16 @@ def compose(
 ) -> Message:
     """Render a text + HTML message in ``locale``.
 
-    ``subject`` may be a lazy gettext string: it is rendered in ``locale`` too.
+    ``subject`` and the name of a ``(name, address)`` sender may be lazy gettext
+    strings: they are rendered in ``locale`` too.
     """
     with force_locale(locale):
         context = {"locale": locale, "external_url": external_url, **context}
         text = render_template(f"emails/{template}.txt", **context)
         html = render_template(f"emails/{template}.html", **context)
         subject = str(subject)
+        if isinstance(sender, tuple):
+            sender = (str(sender[0]), sender[1])
     return Message(
         subject=subject,
         recipients=[to],

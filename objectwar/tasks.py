@@ -165,6 +165,18 @@ def send_overdue_signature_confirmations() -> None:
             logger.exception("Confirmation email for signature %s failed; retried later", signature_id)
 
 
+@app_periodic_task(crontab(minute="*/5"))
+def remind_unconfirmed() -> dict[str, int]:
+    """The one reminder to confirm, for signatures and subscriptions whose time has come."""
+    signatures = signing.remind_unconfirmed()
+    for signature_id in signatures:
+        enqueue(send_signature_confirmation, signature_id)
+    subscriptions = mailing_services.remind_unconfirmed()
+    for subscription_id in subscriptions:
+        enqueue(send_subscription_confirmation, subscription_id)
+    return {"signatures": len(signatures), "subscriptions": len(subscriptions)}
+
+
 def enqueue_signature_confirmation(signature_id: int | None) -> None:
     """Queue the email of a committed signature row; a queue failure only delays it."""
     if signature_id is not None:

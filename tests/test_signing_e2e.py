@@ -53,7 +53,7 @@ def test_form_end_to_end_through_smtp(client, demo, smtp_server):
     assert smtp_server.envelopes[0].rcpt_tos == ["Juergen@xn--bcher-kva.example"]
     client.get("/?lang=en")  # the pages from here on in English (the choice sticks in a cookie)
     assert message["Subject"] == "Bitte bestätigen Sie Ihre Unterschrift"  # neutral, in German
-    assert message["From"] == "Confirmation <noreply@objectwar.test>"
+    assert message["From"] == "Bestätigung <noreply@objectwar.test>"  # the name in German too
     text = text_of(message)
     assert "Schutz und Asyl" in text  # the petition's German title: what is being confirmed
     path = link_in(text)

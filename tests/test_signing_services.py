@@ -265,7 +265,7 @@ def test_confirmation_email_is_neutral_and_in_the_signers_locale(ctx, outbox):
     signing.send_confirmation(outcome.signature_id)
     (message,) = outbox
     assert message.subject == "Bitte bestätigen Sie Ihre Unterschrift"  # neutral, in German
-    assert message.sender == "Confirmation <noreply@objectwar.test>"
+    assert message.sender == "Bestätigung <noreply@objectwar.test>"  # the sender's name too
     assert message.recipients == ["anna@example.org"]
     assert "Schutz und Asyl" in message.body  # the German title: what is being confirmed
     assert "Schutz und Asyl" in message.html
@@ -293,7 +293,16 @@ def test_repeat_of_confirmed_signer_gets_already_signed(ctx, outbox):
     assert len(outbox) == 2
     assert "already signed" in outbox[1].body
     assert "/confirm/" not in outbox[1].body
-    assert outbox[1].subject == outbox[0].subject
+    # its own subject, as neutral as the first one's: nothing in it says what was signed
+    assert outbox[1].subject == "About your signature" != outbox[0].subject
+    assert outbox[1].sender == outbox[0].sender == "Confirmation <noreply@objectwar.test>"
+
+
+def test_a_configured_sender_name_is_kept_as_written(ctx, outbox, app):
+    app.config["CONFIRMATION_SENDER_NAME"] = "Kampagne"
+    outcome = signing.sign(SLUG, person(locale="ru"), default_locale="en")
+    signing.send_confirmation(outcome.signature_id)
+    assert outbox[0].sender == "Kampagne <noreply@objectwar.test>"
 
 
 def test_repeat_of_unconfirmed_signer_gets_a_new_link(ctx, outbox):

@@ -18,7 +18,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 
 from objectwar import csvstream, security
 from objectwar.audit.services import record
@@ -220,6 +220,14 @@ def suppressed_digests(list_id: int) -> set[str]:
     """Digests of the addresses no import may add to this list."""
     return set(db.session.scalars(select(Suppression.email_digest).where(
         or_(Suppression.list_id == list_id, Suppression.list_id.is_(None)))))
+
+
+def is_suppressed(digest: Any, list_id: Any = None) -> Any:
+    """SQL: the address of ``digest`` (a column) is kept off every list, or off ``list_id``."""
+    scope = Suppression.list_id.is_(None)
+    if list_id is not None:
+        scope = or_(scope, Suppression.list_id == list_id)
+    return exists().where(Suppression.email_digest == digest, scope)
 
 
 def suppress(email_digest: str, reason: SuppressionReason, list_id: int | None = None) -> None:

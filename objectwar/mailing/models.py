@@ -90,6 +90,8 @@ class Subscription(db.Model):
     confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Failed sends of the email now due (``outbox.rows``: retries double, then give up).
     confirmation_failures: Mapped[int] = mapped_column(server_default="0")
+    # When the one reminder to confirm became due (``outbox.rows.remind``); never cleared.
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The worker sending the due email holds it by this token (``outbox.claims``).
     claim_token: Mapped[str | None] = mapped_column(String(32))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -210,6 +210,20 @@ def send_subscription_confirmation(subscription_id: int) -> bool:
     return True
 
 
+def remind_unconfirmed(now: datetime | None = None) -> list[int]:
+    """Make the one reminder due on subscriptions still unconfirmed
+    ``CONFIRMATION_REMINDER_HOURS`` after their last email (0: never), except to suppressed
+    addresses (the send keeps to the day's limit). Returns the ids to queue."""
+    hours = current_app.config.get("CONFIRMATION_REMINDER_HOURS", 24)
+    if not hours:
+        return []
+    digest = select(Subscriber.email_digest).where(
+        Subscriber.id == Subscription.subscriber_id).scalar_subquery()
+    return rows.remind(Subscription, Subscription.status == SubscriptionStatus.UNCONFIRMED,
+                       ~lists.is_suppressed(digest, Subscription.list_id),
+                       after=timedelta(hours=hours), now=now)
+
+
 def overdue_subscription_confirmations(older_than: timedelta = timedelta(minutes=1),
                                        limit: int = 500) -> list[int]:
     """Ids of subscriptions whose confirmation email has been due for over ``older_than``."""
@@ -227,16 +241,15 @@ def subscribe_subject() -> Any:
 def _subscription_message(subscription: Subscription):
     subscriber = subscription.subscriber
     mailing_list = subscription.mailing_list
-    sender = (current_app.config.get("CONFIRMATION_SENDER_NAME") or "Confirmation",
-              current_app.config["MAIL_DEFAULT_SENDER"])
     already = subscription.status == SubscriptionStatus.SUBSCRIBED
     confirm_url = None if already else mailer.external_url(
         "mailing.confirm_subscription", slug=mailing_list.slug,
         token=subscription_token(subscription))
     return mailer.compose(
         "confirm_subscription", to=subscriber.email, locale=subscriber.locale,
-        subject=subscribe_subject(), sender=sender, name=subscriber.name,
+        subject=subscribe_subject(), sender=mailer.confirmation_sender(), name=subscriber.name,
         list_name=mailing_list.name, already=already, confirm_url=confirm_url,
+        reminder=not already and rows.is_reminder(subscription),
         ttl_days=current_app.config["UNCONFIRMED_TTL_DAYS"],
     )
 

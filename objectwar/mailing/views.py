@@ -3,6 +3,7 @@
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from objectwar import tasks
+from objectwar.email import confirmation_sender
 from objectwar.errors import ValidationError
 from objectwar.extensions import csrf, limiter
 from objectwar.forms import show_errors
@@ -60,7 +61,7 @@ def subscribe(slug: str):
 def subscribed(slug: str):
     return render_template("mailing/subscribed.html", mailing_list=services.public_list(slug),
                            subject=services.subscribe_subject(),
-                           sender_name=current_app.config.get("CONFIRMATION_SENDER_NAME") or "Confirmation")
+                           sender_name=str(confirmation_sender()[0]))
 
 
 @bp.route("/lists/<slug>/confirm/<token>", methods=["GET", "POST"])

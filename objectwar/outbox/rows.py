@@ -148,3 +148,37 @@ def overdue_ids(model: Any, older_than: timedelta, limit: int) -> list[int]:
         .order_by(model.confirmation_due_at)
         .limit(limit)
     ))
+
+
+def remind(model: Any, *conditions: Any, after: timedelta, now: datetime | None = None,
+           limit: int = 500) -> list[int]:
+    """Make the one reminder due on rows still unconfirmed ``after`` their last email.
+
+    A row gets one reminder in its life (``reminded_at`` is set with it and never
+    cleared), only when nothing else is due for it, and only if it meets
+    ``conditions`` (unconfirmed, not suppressed, within the day's allowance: the
+    domain's rules). One conditional UPDATE: two runners at once remind once.
+    Returns the ids made due, for the caller to queue.
+    """
+    now = now or utcnow()
+    ids = list(db.session.scalars(
+        select(model.id).where(
+            model.reminded_at.is_(None), model.confirmation_due_at.is_(None),
+            model.confirmation_sent_at.is_not(None), model.confirmation_sent_at <= now - after,
+            *conditions)
+        .order_by(model.confirmation_sent_at).limit(limit)))
+    if not ids:
+        return []
+    reminded = list(db.session.scalars(
+        update(model).where(model.id.in_(ids), model.reminded_at.is_(None),
+                            model.confirmation_due_at.is_(None))
+        .values(reminded_at=now, confirmation_due_at=now, confirmation_failures=0)
+        .returning(model.id).execution_options(synchronize_session=False)))
+    db.session.commit()
+    return reminded
+
+
+def is_reminder(row: Any) -> bool:
+    """Whether the email now due on ``row`` is its reminder (no email went out since)."""
+    return row.reminded_at is not None and (
+        row.confirmation_sent_at is None or row.confirmation_sent_at < row.reminded_at)

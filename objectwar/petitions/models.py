@@ -158,6 +158,8 @@ class Signature(db.Model):
     # Emails sent in the current 24-hour window (at most a few a day per address).
     confirmation_sends: Mapped[int] = mapped_column(default=0)
     confirmation_window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the one reminder to confirm became due (``outbox.rows.remind``); never cleared.
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The worker sending the due email holds it by this token (``outbox.claims``).
     claim_token: Mapped[str | None] = mapped_column(String(32))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

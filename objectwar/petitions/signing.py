@@ -13,7 +13,7 @@ import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -26,6 +26,7 @@ from objectwar import email as mailer
 from objectwar import security
 from objectwar.errors import GENERAL, NotFound, ValidationError
 from objectwar.extensions import db
+from objectwar.mailing import lists as mailing_lists
 from objectwar.mailing import services as mailing
 from objectwar.organisations.models import Organisation, OrganisationStatus
 from objectwar.outbox import claims, rows
@@ -455,6 +456,19 @@ def send_confirmation(signature_id: int) -> bool:
     return True
 
 
+def remind_unconfirmed(now: datetime | None = None) -> list[int]:
+    """Make the one reminder due on signatures still unconfirmed ``CONFIRMATION_REMINDER_HOURS``
+    after their last email (0: never), except to suppressed addresses and beyond the
+    day's allowance. Returns the ids to queue."""
+    hours = current_app.config.get("CONFIRMATION_REMINDER_HOURS", 24)
+    if not hours:
+        return []
+    now = now or utcnow()
+    return rows.remind(Signature, Signature.confirmed_at.is_(None), _allowance(now),
+                       ~mailing_lists.is_suppressed(Signature.email_digest),
+                       after=timedelta(hours=hours), now=now)
+
+
 def overdue_confirmations(older_than: timedelta = timedelta(minutes=1),
                           limit: int = 500) -> list[int]:
     """Ids of signatures whose email has been due for longer than ``older_than``."""
@@ -462,8 +476,8 @@ def overdue_confirmations(older_than: timedelta = timedelta(minutes=1),
 
 
 def sender_name() -> str:
-    """The display name confirmation emails come from (neutral by default)."""
-    return current_app.config.get("CONFIRMATION_SENDER_NAME") or "Confirmation"
+    """The display name confirmation emails come from, in the current language."""
+    return str(mailer.confirmation_sender()[0])
 
 
 def subject() -> Any:
@@ -478,22 +492,24 @@ def _message(signature: Signature):
     petition = signature.petition
     text = petition.text_for(signature.locale)
     title = text.title if text else petition.slug
-    sender = (sender_name(), current_app.config["MAIL_DEFAULT_SENDER"])
     context: dict[str, Any] = {
         "first_name": signature.first_name, "title": title,
         "petition_url": mailer.external_url("petitions.detail", slug=petition.slug),
         "my_data_url": mailer.external_url("privacy.request_form"),
     }
     if signature.is_confirmed:
-        template = "already_signed"
+        # Its own neutral subject: no link to press, and nothing that says why it came.
+        template, message_subject = "already_signed", _l("About your signature")
     else:
         template = "confirm_signature"
         context["confirm_url"] = mailer.external_url(
             "petitions.confirm", slug=petition.slug, token=confirmation_token(signature)
         )
         context["ttl_days"] = current_app.config["UNCONFIRMED_TTL_DAYS"]
+        context["reminder"] = rows.is_reminder(signature)
+        message_subject = subject()
     return mailer.compose(template, to=signature.email, locale=signature.locale,
-                          subject=subject(), sender=sender, **context)
+                          subject=message_subject, sender=mailer.confirmation_sender(), **context)
 
 
 # -- confirming ------------------------------------------------------------------------
