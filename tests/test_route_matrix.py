@@ -68,6 +68,8 @@ PUBLIC: set[str] = {
     "mailing.subscribe", "mailing.subscribed",
     # Your data: the form asking for a copy or an erasure by email.
     "privacy.request_form",
+    # Link previews: the petition's share image; the site's icon.
+    "petitions.share_image", "main.favicon",
 }
 ARGS: dict[str, Callable[[World], dict[str, Any]]] = {
     "organisations.profile": lambda w: {"slug": "org-a"},
@@ -92,6 +94,9 @@ RULES: dict[str, Rule] = {
     "members.profile": Rule(MEMBER_PAGE),
     "members.logo": Rule(MEMBER_PAGE),
     "members.colleagues": Rule(MEMBER_PAGE),
+    # Posters for street campaigning: the organisation's own credit only.
+    "members.poster": Rule(MEMBER_PAGE),
+    "members.qr": Rule(MEMBER_PAGE, args=lambda w: {"kind": "svg"}),
     "members.remove_colleague": Rule((LOGIN, 200, 404, 403),
                                      args=lambda w: {"user_id": w.people.colleague_a}),
     "members.revoke_invitation": Rule((LOGIN, REDIRECT, 404, 403), method="POST",
@@ -143,6 +148,8 @@ RULES: dict[str, Rule] = {
     "admin.petition_export": Rule(COORDINATOR_PAGE),
     "admin.petition_signers": Rule(COORDINATOR_PAGE),
     "admin.petition_handover": Rule(COORDINATOR_PAGE),
+    "admin.petition_poster": Rule(COORDINATOR_PAGE),
+    "admin.petition_qr": Rule(COORDINATOR_PAGE, args=lambda w: {"kind": "png"}),
     "admin.petition_moderate": Rule(((LOGIN, 403, 403, 404)), args=lambda w: {
         "signature_id": 2147483647, "action": "hide"}),
     "admin.list_detail": Rule(COORDINATOR_PAGE, args=lambda w: {"slug": "updates"}),

@@ -8,6 +8,7 @@ numbers in a table beside them.
 from __future__ import annotations
 
 from flask import (
+    Response,
     current_app,
     flash,
     redirect,
@@ -21,12 +22,23 @@ from flask_login import current_user
 from objectwar.accounts import permissions
 from objectwar.admin.views import bp
 from objectwar.audit.services import record
-from objectwar.errors import ValidationError
+from objectwar.errors import NotFound, ValidationError
 from objectwar.extensions import db
 from objectwar.forms import ConfirmForm
 from objectwar.http import csv_download, svg_image
 from objectwar.mailing import lists, mailouts
-from objectwar.petitions import authoring, export, moderation, services, stats
+from objectwar.organisations import services as organisations
+from objectwar.organisations.models import Organisation, OrganisationStatus
+from objectwar.petitions import (
+    authoring,
+    editor,
+    export,
+    moderation,
+    posters,
+    services,
+    signing,
+    stats,
+)
 
 
 @bp.get("/")
@@ -57,7 +69,47 @@ def petition_stats(slug: str):
                            title=text.title if text else petition.slug, numbers=numbers,
                            organisation_names=stats.organisation_names(numbers["by_organisation"]),
                            most_by_country=max(numbers["by_country"].values(), default=0),
-                           most_by_organisation=max(numbers["by_organisation"].values(), default=0))
+                           most_by_organisation=max(numbers["by_organisation"].values(), default=0),
+                           members=organisations.organisations_by_status(OrganisationStatus.MEMBER))
+
+
+def _poster_credit() -> Organisation | None:
+    """The member organisation ``?org=`` names for a poster's credit (none when empty).
+
+    :raise NotFound: a name that is not a member organisation's (a typing mistake
+        must not print posters that credit nobody).
+    """
+    asked = request.args.get("org", "")
+    if not asked:
+        return None
+    organisation = signing.credited_organisation(asked)
+    if organisation is None:
+        raise NotFound()
+    return organisation
+
+
+@bp.get("/petitions/<slug>/poster")
+@permissions.coordinator_required
+def petition_poster(slug: str):
+    """The printable A4 poster (``?org=`` credit, ``?locale=``); a draft's too, for printing ahead."""
+    petition = services.get_petition(slug)
+    public = editor.preview(editor.from_petition(petition), petition)
+    organisation = _poster_credit()
+    locale = posters.poster_locale(request.args.get("locale"), petition.default_locale)
+    credit = {"org": organisation.slug} if organisation else {}
+    return posters.render_page(posters.poster(public, organisation, locale),
+                               qr_endpoint="admin.petition_qr", slug=slug, **credit,
+                               back_url=url_for("admin.petition_stats", slug=slug))
+
+
+@bp.get("/petitions/<slug>/qr.<any(svg, png):kind>")
+@permissions.coordinator_required
+def petition_qr(slug: str, kind: str):
+    """The QR code of the petition's address (``?org=`` credit), to download."""
+    url = posters.petition_url(services.get_petition(slug).slug, _poster_credit())
+    if kind == "svg":
+        return svg_image(posters.qr_svg(url))
+    return Response(posters.qr_png(url), mimetype="image/png")
 
 
 @bp.get("/petitions/<slug>/days.svg")

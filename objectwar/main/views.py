@@ -1,6 +1,6 @@
-"""The campaign home page."""
+"""The campaign home page, and the icon browsers ask every site for."""
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template, send_from_directory
 
 from objectwar.i18n import current_locale
 from objectwar.organisations import services as organisations
@@ -19,3 +19,10 @@ def home():
         locale=current_locale(),
         progress=petitions.progress_percent,
     )
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """The site's icon where browsers and link previews look for it without a ``<link>``."""
+    return send_from_directory(current_app.static_folder, "favicon.ico",
+                               mimetype="image/vnd.microsoft.icon", max_age=7 * 24 * 3600)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
+    Response,
     flash,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_babel import gettext as _
@@ -20,7 +22,7 @@ from objectwar.http import csv_download, svg_image
 from objectwar.i18n import current_locale
 from objectwar.organisations import services
 from objectwar.organisations.forms import InviteForm, LogoForm, ProfileForm
-from objectwar.petitions import export, stats
+from objectwar.petitions import export, posters, stats
 from objectwar.petitions import services as petition_services
 from objectwar.tasks import enqueue_notices
 
@@ -54,6 +56,29 @@ def day_chart(slug: str):
                           title=_("Signatures through %(name)s per day (UTC)", name=organisation.name),
                           labels=(_("Signed"), _("Confirmed")))
     return svg_image(svg)
+
+
+@bp.get("/petitions/<slug>/poster")
+@permissions.member_required
+def poster(slug: str):
+    """A printable A4 poster whose QR code credits the organisation (``?locale=``)."""
+    organisation = _mine()
+    petition = petition_services.get_public_petition(slug)
+    locale = posters.poster_locale(request.args.get("locale"), current_locale())
+    return posters.render_page(posters.poster(petition, organisation, locale),
+                               qr_endpoint="members.qr", slug=slug,
+                               back_url=url_for("members.overview"))
+
+
+@bp.get("/petitions/<slug>/qr.<any(svg, png):kind>")
+@permissions.member_required
+def qr(slug: str, kind: str):
+    """The QR code of the petition's address with the organisation's credit, to download."""
+    organisation = _mine()
+    url = posters.petition_url(petition_services.get_public_petition(slug).slug, organisation)
+    if kind == "svg":
+        return svg_image(posters.qr_svg(url))
+    return Response(posters.qr_png(url), mimetype="image/png")
 
 
 @bp.get("/signatures.csv")

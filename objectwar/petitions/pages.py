@@ -80,9 +80,9 @@ def _split(html: str) -> tuple[bytes | str, ...]:
                  for piece in _HOLES.split(html) if piece)
 
 
-def document(key: tuple, build: Callable[[], bytes]) -> bytes:
-    """A JSON document for ``key``, built once while the key holds."""
-    cache = _cache("petition_documents")
+def document(key: tuple, build: Callable[[], bytes], kind: str = "petition_documents") -> bytes:
+    """A JSON document (or another ``kind`` of file) for ``key``, built once while the key holds."""
+    cache = _cache(kind)
     body = cache.get(key)
     if body is None:
         body = _remember(cache, key, build())

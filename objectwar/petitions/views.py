@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask_babel import force_locale
 from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.datastructures import MultiDict
 
@@ -15,7 +18,7 @@ from objectwar.extensions import csrf
 from objectwar.http import embeddable
 from objectwar.i18n import current_locale
 from objectwar.markup import render_markdown
-from objectwar.petitions import counts, pages, services, signing
+from objectwar.petitions import counts, pages, previews, services, signing
 from objectwar.petitions.services import PublicPetition
 from objectwar.ratelimit import sign_rate_limit
 
@@ -42,6 +45,8 @@ def page_context(petition: PublicPetition, locale: str, *, embed: bool, values: 
         credited=(signing.credited_organisation(organisation)
                   if not errors.get("organisation") else None),
         consent_version=signing.CONSENT_VERSION,
+        # Built when the page's <head> asks (the admin's preview of a new petition does not).
+        link_preview=functools.partial(previews.tags, petition, locale),
     )
 
 
@@ -123,6 +128,21 @@ def confirm(slug: str, token: str):
                            stamp=signing.form_stamp())
 
 
+@bp.get("/<slug>/share.png")
+def share_image(slug: str):
+    """The share image named by the page's ``og:image`` (``?locale=``, else the visitor's)."""
+    petition = services.get_public_petition(slug)
+    asked = request.args.get("locale", "")
+    locale = asked if asked in current_app.config["LANGUAGES"] else current_locale()
+    with force_locale(locale):
+        png = previews.share_png(petition, locale)
+    response = Response(png, mimetype="image/png", headers={"Cache-Control": "public, max-age=3600"})
+    if not asked:  # the language came from the visitor's cookie or browser
+        response.vary.update(("Accept-Language", "Cookie"))
+    response.add_etag()
+    return response.make_conditional(request)
+
+
 @bp.route("/<slug>/share/<network>", methods=["GET", "POST"])
 @csrf.exempt  # the form carries a signed stamp instead: petition pages set no cookie
 def share(slug: str, network: str):
@@ -140,6 +160,11 @@ def share(slug: str, network: str):
         network, mailer.external_url("petitions.detail", slug=petition.slug),
         text.title if text else petition.slug, instance=request.form.get("instance"),
     )
+    if network == "mastodon":
+        # Browsers hold a form's redirects to the page's ``form-action 'self'``, so the
+        # form's answer is a page of ours that goes on to the server by a refresh.
+        return render_template("petitions/share_leaving.html", petition=petition, target=target,
+                               host=urlsplit(target).hostname), {"Cache-Control": "no-store"}
     return redirect(target, code=303)
 
 
