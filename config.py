@@ -25,6 +25,11 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
+
+
 def _env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -97,6 +102,11 @@ class Config:
         self.MAIL_DEFAULT_SENDER = env("MAIL_DEFAULT_SENDER") or "noreply@objectwarcampaign.invalid"
         # The mailto of List-Unsubscribe; unsubscribe@ the sender's domain when unset.
         self.UNSUBSCRIBE_MAILBOX = env("UNSUBSCRIBE_MAILBOX") or None
+        # The envelope sender of every email (VERP-tagged), read by ``flask bounce-mail``;
+        # bounces@ the sender's domain when unset.
+        self.BOUNCE_ADDRESS = env("BOUNCE_ADDRESS") or None
+        # The share of hard bounces, after a mail-out's first 200 messages, that pauses it.
+        self.MAILOUT_BOUNCE_PAUSE = _env_float("MAILOUT_BOUNCE_PAUSE", 0.05)
         self.CONFIRMATION_SUBJECT = env("CONFIRMATION_SUBJECT") or "Please confirm your signature"
         self.RISKY_EMAIL_DOMAINS = _env_list(
             "RISKY_EMAIL_DOMAINS",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -113,6 +114,7 @@ def register(app: Flask) -> None:
         app.cli.add_command(command)
     app.cli.command("purge")(purge_command)  # AppGroup.command: runs in the app context
     app.cli.command("unsubscribe-mail")(unsubscribe_mail_command)
+    app.cli.command("bounce-mail")(bounce_mail_command)
 
 
 # -- signing (issue [2]): retention --
@@ -168,3 +170,88 @@ def _read_message(stream, limit: int) -> bytes:
     while stream.read(65536):
         pass
     return data
+
+
+# -- bounces and complaints: the bounce address --
+
+# Where an MTA's pipe gives the envelope recipient (Postfix's local(8), Exim's pipe transport).
+RECIPIENT_VARIABLES = ("ORIGINAL_RECIPIENT", "RECIPIENT")
+MAILDIR_GIVE_UP = 3  # failures in a row after which a Maildir run stops (the database is away)
+
+
+@click.option("--maildir", type=click.Path(exists=True, file_okay=False),
+              help="Handle every message in this Maildir's new/ instead of standard input.")
+@click.option("--recipient", metavar="ADDRESS",
+              help="The envelope recipient (a pipe's ${original_recipient}); "
+                   "else $ORIGINAL_RECIPIENT or $RECIPIENT.")
+def bounce_mail_command(maildir: str | None, recipient: str | None) -> None:
+    """Read a report sent to the bounce address (a DSN or an ARF complaint) and apply it.
+
+    One message (RFC 5322) on standard input, for an MTA's pipe: exits 0 when
+    it was handled or ignored (no report, or nothing of ours: nothing changes),
+    75 (EX_TEMPFAIL) when it cannot be handled now (the database is unreachable),
+    so that the MTA tries again later. With ``--maildir``, every message in
+    ``new/``: each handled or ignored one moves to ``cur/``, one that cannot be
+    handled now stays for the next run, and the run then exits 75.
+    """
+    if maildir is not None:
+        raise SystemExit(_bounce_maildir(maildir))
+    if recipient:
+        recipients = [recipient]
+    else:
+        recipients = [os.environ[name] for name in RECIPIENT_VARIABLES if os.environ.get(name)]
+    if not _bounce_one(_read_message(sys.stdin.buffer, MAX_MESSAGE_BYTES), recipients):
+        raise SystemExit(EX_TEMPFAIL)
+
+
+def _bounce_one(raw: bytes, recipients: list[str]) -> bool:
+    """Handle one message sent to the bounce address; ``False``: it cannot be handled now."""
+    from objectwar import tasks
+    from objectwar.mailing import reports
+
+    log = current_app.logger
+    try:
+        handled = reports.handle(raw, recipients)
+    except Exception as error:  # most likely the database; the message is kept, not lost
+        log.error("bounce-mail: cannot handle the message now (%s); it is kept for a retry",
+                  type(error).__name__)
+        return False
+    for notice_id in handled.notices:  # a lost one is sent by the outbox's periodic task
+        tasks.enqueue(tasks.send_notice, notice_id)
+    # Never an address: what kind of report, for which row, and what changed.
+    if handled.outcome == reports.Outcome.HANDLED:
+        log.info("bounce-mail: %s", handled.describe())
+    else:
+        log.warning("bounce-mail: message ignored: %s", handled.describe())
+    return True
+
+
+def _bounce_maildir(path: str) -> int:
+    """Handle the Maildir's new messages in the order they came; the exit status."""
+    new, cur = os.path.join(path, "new"), os.path.join(path, "cur")
+    if not (os.path.isdir(new) and os.path.isdir(cur)):
+        raise click.ClickException(f"{path} is not a Maildir (no new/ and cur/)")
+    done = kept = failures = 0
+    for name in sorted(os.listdir(new)):
+        if name.startswith("."):
+            continue
+        if failures >= MAILDIR_GIVE_UP:
+            kept += 1
+            continue
+        source = os.path.join(new, name)
+        try:
+            with open(source, "rb") as file:
+                raw = _read_message(file, MAX_MESSAGE_BYTES)
+        except FileNotFoundError:  # another run took it
+            continue
+        if not _bounce_one(raw, []):
+            kept += 1
+            failures += 1
+            continue
+        failures = 0
+        done += 1
+        # Maildir: a message seen moves to cur/ with its info ("2," and the flag S).
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(source, os.path.join(cur, name if ":2," in name else f"{name}:2,S"))
+    click.echo(f"bounce-mail: {done} message(s) handled or ignored, {kept} kept for a retry")
+    return EX_TEMPFAIL if kept else 0

@@ -28,6 +28,7 @@ from flask_mail import Message, email_dispatched
 from markupsafe import escape
 from werkzeug.routing import MapAdapter
 
+from objectwar import verp
 from objectwar.extensions import mail
 
 
@@ -92,24 +93,28 @@ def compose(
     )
 
 
-def send(message: Message) -> None:
+def send(message: Message, *, sent_as: verp.Tag | None = None) -> None:
     """Send one message over its own SMTP connection.
 
+    Its envelope sender is the bounce address, tagged with ``sent_as`` (VERP:
+    a report that comes back names the row it was sent for).
     An address whose local part is not ASCII (``иван@почта.рф``) needs SMTPUTF8
     (RFC 6531), which Flask-Mail does not speak: such a message goes out as a
     UTF-8 message with that option. The relay must offer SMTPUTF8.
     A relay that stops answering fails the send after ``SMTP_TIMEOUT_SECONDS``
     (Flask-Mail sets no timeout): a worker never waits past its claim's lease.
     """
+    envelope_from = (verp.envelope_sender(sent_as.kind, *sent_as.ids) if sent_as is not None
+                     else verp.bounce_address())
     utf8 = any(_non_ascii_local_part(address) for address in message.send_to)
     with mail.connect() as conn:
         if conn.host is not None and conn.host.sock is not None:
             conn.host.sock.settimeout(SMTP_TIMEOUT_SECONDS)
         if not utf8:
-            message.send(conn)
+            conn.send(message, envelope_from=envelope_from)
             return
         if conn.host:  # None while sending is suppressed (tests record instead)
-            conn.host.send_message(_utf8_message(message))
+            conn.host.send_message(_utf8_message(message), from_addr=envelope_from)
         email_dispatched.send(message, app=current_app._get_current_object())  # type: ignore[attr-defined]
 
 

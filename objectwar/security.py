@@ -25,7 +25,13 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask, current_app
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import (
+    BadSignature,
+    SignatureExpired,
+    Signer,
+    TimestampSigner,
+    URLSafeTimedSerializer,
+)
 
 EXTENSION_KEY = "objectwar.keyring"
 
@@ -164,6 +170,33 @@ def stamp_time(purpose: str, token: str, max_age: int | None = None) -> float:
     except BadSignature as exc:
         raise TokenError("invalid") from exc
     return when.timestamp()
+
+
+# -- short signatures: for addresses and Message-IDs -------------------------------------
+
+SHORT_SIGNATURE_LENGTH = 16  # characters: 80 bits of the HMAC
+
+
+def short_signature(purpose: str, value: str) -> str:
+    """A signature of ``value`` of 16 lower-case letters and digits (base32 of 80 bits).
+
+    For tokens that must survive where case may change and few characters are
+    allowed: the local part of an address (VERP), a Message-ID.
+    """
+    mac = hmac.new(_short_key(keyring().token_secret, purpose), value.encode("utf-8"),
+                   hashlib.sha256).digest()[:SHORT_SIGNATURE_LENGTH * 5 // 8]
+    return base64.b32encode(mac).decode("ascii").lower()
+
+
+def check_short_signature(purpose: str, value: str, signature: str) -> bool:
+    """Whether ``signature`` is :func:`short_signature`'s for ``value`` (case does not matter)."""
+    return hmac.compare_digest(short_signature(purpose, value), signature.lower())
+
+
+@functools.lru_cache(maxsize=16)
+def _short_key(secret: str, purpose: str) -> bytes:
+    # itsdangerous derives the key of a purpose as for every other token of ours.
+    return Signer(secret, salt=f"objectwar.{purpose}", digest_method=hashlib.sha256).derive_key()
 
 
 @functools.lru_cache(maxsize=64)

@@ -29,7 +29,8 @@ class Relay:
     ``answer_all`` answers every RCPT so (unless the address is in ``accept``);
     ``on_message`` is called (in the server's thread) after each accepted message;
     ``delay`` seconds pass before each message's 250 (a slow relay: other sessions go on meanwhile).
-    ``received_at`` holds the ``time.time()`` of each accepted message.
+    ``received_at`` holds the ``time.time()`` of each accepted message, ``senders`` its
+    envelope sender (MAIL FROM).
     """
 
     host: str = "127.0.0.1"
@@ -42,6 +43,7 @@ class Relay:
     on_message: Callable[[EmailMessage], None] | None = None
     delay: float = 0.0
     received_at: list[float] = field(default_factory=list)
+    senders: list[str] = field(default_factory=list)
     parse: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
     controller: Controller | None = None
@@ -63,6 +65,7 @@ class Relay:
         with self.lock:
             self.raw.append(content)
             self.received_at.append(time.time())
+            self.senders.append(envelope.mail_from)
             if parsed is not None:
                 self.messages.append(parsed)
         if self.on_message is not None and parsed is not None:

@@ -230,8 +230,9 @@ def test_mailout_life_through_the_api(app, client, tokens):
     assert answer.headers["Location"].endswith(f"/mailouts/{created['id']}")
     mailout_id = created["id"]
     detail = client.get(f"/api/v1/mailouts/{mailout_id}", headers=headers).get_json()
-    assert list(detail)[:8] == ["id", "status", "recipients", "sent", "failed", "pending",
-                                "started_at", "finished_at"]
+    assert list(detail)[:10] == ["id", "status", "recipients", "sent", "failed", "pending",
+                                 "bounced", "complained", "started_at", "finished_at"]
+    assert (detail["bounced"], detail["complained"]) == (0, 0)
     # Tests run tasks inline with mail suppressed: the send finishes in the request.
     sent = client.post(f"/api/v1/mailouts/{mailout_id}/send", headers=headers)
     assert sent.status_code == 202

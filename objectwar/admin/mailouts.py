@@ -18,7 +18,7 @@ from objectwar.admin.views import bp
 from objectwar.errors import Conflict, ValidationError
 from objectwar.forms import ConfirmForm, show_errors
 from objectwar.i18n import current_locale
-from objectwar.mailing import delivery, lists, mailouts
+from objectwar.mailing import bounces, delivery, lists, mailouts
 from objectwar.mailing.forms import MailoutForm, ScheduleForm, SendTestForm
 from objectwar.mailing.models import Mailout, MailoutStatus
 
@@ -75,7 +75,7 @@ def _detail(mailout: Mailout, *, schedule_form: ScheduleForm | None = None,
         preview=mailouts.preview(mailout, locale), locales=locales,
         actions=mailouts.allowed_actions(mailout), form=ConfirmForm(),
         schedule_form=schedule_form or ScheduleForm(), test_form=test_form,
-        refresh=mailout.status == MailoutStatus.SENDING,
+        refresh=mailout.status == MailoutStatus.SENDING, pause_limits=bounces.pause_limits(),
     ), status
 
 

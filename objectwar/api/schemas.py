@@ -294,6 +294,17 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                                "enum": ["draft", "scheduled", "sending", "paused", "sent", "cancelled"]},
                     "recipients": {"type": "integer"}, "sent": {"type": "integer"},
                     "failed": {"type": "integer"}, "pending": {"type": "integer"},
+                    "bounced": {"type": "integer", "description":
+                                "deliveries whose address bounced: refused by the relay with a"
+                                " 5xx, or reported by a DSN after it accepted them"},
+                    "complained": {"type": "integer", "description":
+                                   "deliveries reported as spam (ARF complaints)"},
+                    "bounce_rate": {"type": "number", "description":
+                                    "bounced / (sent + failed); more than MAILOUT_BOUNCE_PAUSE"
+                                    " after 200 messages pauses the mail-out"},
+                    "complaint_rate": {"type": "number", "description":
+                                       "complained / (sent + failed); more than 0.003 after 200"
+                                       " messages pauses the mail-out"},
                     "started_at": {"type": "string", "format": "date-time", "nullable": True},
                     "finished_at": {"type": "string", "format": "date-time", "nullable": True}}},
             },

@@ -40,9 +40,12 @@ mail-out's id. How it holds together:
   sent for ``SWEEP_IDLE_SECONDS`` that still have due rows, and finishes those
   with nothing left.
 * 4xx answers and lost connections return rows to pending with a delay from
-  ``MAIL_RETRY_SECONDS`` doubling per attempt (``outbox.retry``); 5xx answers fail the delivery
-  and mark the subscription bounced; ``ERROR_LIMIT`` errors in a row pause the
+  ``MAIL_RETRY_SECONDS`` doubling per attempt (``outbox.retry``); 5xx answers fail the delivery,
+  and one to the recipient's address is a hard bounce (``bounces``); ``ERROR_LIMIT`` errors
+  in a row, or rates of bounces and complaints past ``bounces.pause_reason``'s, pause the
   mail-out and tell its coordinator (a notice in the outbox, written with the pause).
+* Each message's envelope sender names its delivery (``objectwar.verp``), as its
+  Message-ID does: the reports that come back after the 250 find it (``reports``).
 
 Optional settings (``app.config``, defaults in code): ``MAILOUT_BATCH_SIZE`` (200),
 ``MAILOUT_CHAINS`` (4 parallel task chains per mail-out, in ``tasks.py``),
@@ -68,23 +71,23 @@ from sqlalchemy import TextClause, and_, bindparam, exists, func, literal, or_, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
-from objectwar import email, security
+from objectwar import email, security, verp
 from objectwar.audit.services import record
 from objectwar.errors import Conflict
 from objectwar.extensions import db
-from objectwar.mailing import mailouts, queries
+from objectwar.mailing import bounces, mailouts, queries
 from objectwar.mailing.mailouts import Action
 from objectwar.mailing.models import (
     Delivery,
     DeliveryStatus,
     Mailout,
     MailoutStatus,
+    ReportKind,
     Subscriber,
     Subscription,
     SubscriptionStatus,
 )
 from objectwar.outbox import claims, retry
-from objectwar.outbox import services as outbox
 from objectwar.outbox.models import NoticeKind
 from objectwar.types import UTCDateTime, utcnow
 
@@ -181,7 +184,7 @@ class Claim:
     epoch: datetime | None = None  # the mail-out's last (re)start: the claim is good within it
 
 
-def _begin_write() -> None:
+def begin_write() -> None:
     """Begin a transaction that may write; on SQLite take the write lock now.
 
     SQLite's default deferred transactions fail (SQLITE_BUSY) when two readers
@@ -200,7 +203,7 @@ def claim_batch(mailout_id: int, size: int) -> Claim:
     of workers, a mail-out has claimed (so sent) at most
     ``1 + seconds since start × rate_per_minute / 60`` recipients.
     """
-    _begin_write()
+    begin_write()
     now = utcnow()
     row = db.session.execute(
         select(Mailout.status, Mailout.rate_per_minute, Mailout.throttle_tokens, Mailout.throttle_at,
@@ -304,6 +307,8 @@ class Composer:
         # Built once: only the token changes between recipients.
         self._unsubscribe_base = email.external_url("mailing.unsubscribe", token=TOKEN_SLOT)
         self._mailto = f"mailto:{unsubscribe_mailbox()}?subject={MAILTO_SUBJECT}%20"
+        self._bounce = verp.bounce_address()
+        self._host = mailouts.public_host()
 
     def template(self, locale: str) -> tuple[email.RawTemplate, dict[str, str]]:
         found = self._templates.get(locale)
@@ -314,13 +319,19 @@ class Composer:
         return found
 
     def message(self, delivery_id: int, subscriber_id: int, address: str, name: str | None,
-                locale: str) -> bytes:
+                locale: str) -> tuple[str, bytes]:
+        """The delivery's envelope sender and message. Both name the delivery, signed
+        once (``objectwar.verp``): its bounce or complaint report finds it."""
         template, markers = self.template(locale)
         token = unsubscribe_token(subscriber_id, self.list_id)
         url = self._unsubscribe_base.replace(TOKEN_SLOT, token)
-        return template.render(
+        signed = verp.signature(verp.Tag(verp.Sent.MAILOUT, (self.mailout_id, delivery_id)))
+        envelope = verp.envelope_sender(verp.Sent.MAILOUT, self.mailout_id, delivery_id,
+                                        bounce=self._bounce, signed=signed)
+        return envelope, template.render(
             to=address, to_name=name,
-            message_id=mailouts.message_id(self.mailout_id, delivery_id),
+            message_id=mailouts.message_id(self.mailout_id, delivery_id, signed=signed,
+                                           host=self._host),
             values={markers["name"]: name or "", markers["unsubscribe_url"]: url},
             headers={"List-Unsubscribe": f"<{url}>, <{self._mailto}{token}>"},
         )
@@ -456,14 +467,10 @@ class Marks:
                     next_attempt_at=utcnow() + timedelta(seconds=delay), **claims.released())
         )
 
-    def bounced(self, subscriber_id: int) -> None:
-        table = Subscription.__table__
-        self.conn.execute(
-            update(table)
-            .where(table.c.list_id == self.list_id, table.c.subscriber_id == subscriber_id,
-                   table.c.status == SubscriptionStatus.SUBSCRIBED)
-            .values(status=SubscriptionStatus.BOUNCED, changed_at=utcnow())
-        )
+    def bounced(self, delivery_id: int, subscriber_id: int) -> None:
+        """The relay refused the recipient with a 5xx: the address bounced (``bounces``)."""
+        bounces.report_delivery(self.conn, delivery_id, self.mailout_id, ReportKind.HARD)
+        bounces.address_bounced(self.conn, subscriber_id=subscriber_id)
 
 
 @functools.cache
@@ -489,7 +496,6 @@ def send_claimed(composer: Composer, claim: Claim, conn: Any) -> BatchResult:
 
 def _send_rows(composer: Composer, claim: Claim, conn: Any, rows: list[Any], marks: Marks,
                result: BatchResult) -> None:
-    envelope_from = current_app.config["MAIL_DEFAULT_SENDER"]
     renewal = claims.Renewal()
     started = time.monotonic()
     # (held, subscription status) of the row about to be sent, read by the statement
@@ -510,7 +516,8 @@ def _send_rows(composer: Composer, claim: Claim, conn: Any, rows: list[Any], mar
             marks.delivery(row.id, status=DeliveryStatus.SKIPPED, **claims.released())
             continue
         try:
-            data = composer.message(row.id, row.subscriber_id, row.email, row.name, row.locale)
+            envelope_from, data = composer.message(row.id, row.subscriber_id, row.email, row.name,
+                                                   row.locale)
         except Exception as error:  # one bad record must not stop the mail-out
             log.exception("Mail-out %s: cannot build delivery %s", composer.mailout_id, row.id)
             if marks.delivery(row.id, status=DeliveryStatus.FAILED,
@@ -564,7 +571,7 @@ def _failed_attempt(marks: Marks, row: Any, error: email.SendError, result: Batc
                           last_error=message, **claims.released()):
             result.failed += 1
         if error.bounce:
-            marks.bounced(row.subscriber_id)
+            marks.bounced(row.id, row.subscriber_id)
         return
     marks.delivery(row.id, status=DeliveryStatus.PENDING, attempts=attempts, last_error=message,
                    next_attempt_at=next_try, **claims.released())
@@ -592,10 +599,11 @@ def _after_batch(mailout_id: int, result: BatchResult, notify: Notify | None = N
     one, the periodic task of the outbox sends it).
     If a coordinator paused or cancelled meanwhile (and counted), count again instead.
     """
-    _begin_write()
+    begin_write()
     row = db.session.execute(
-        select(Mailout.status, Mailout.consecutive_errors).where(Mailout.id == mailout_id)
-        .with_for_update()
+        select(Mailout.status, Mailout.consecutive_errors, Mailout.sent_count,
+               Mailout.failed_count, Mailout.bounced_count, Mailout.complained_count)
+        .where(Mailout.id == mailout_id).with_for_update()
     ).one()
     if row.status != MailoutStatus.SENDING:
         mailouts.recount(mailout_id)
@@ -603,6 +611,7 @@ def _after_batch(mailout_id: int, result: BatchResult, notify: Notify | None = N
         return False
     errors = (result.errors_in_a_row if result.had_success
               else row.consecutive_errors + result.errors_in_a_row)
+    delivered = row.sent_count + result.sent + row.failed_count + result.failed
     values: dict[str, Any] = {
         "sent_count": Mailout.sent_count + result.sent,
         "failed_count": Mailout.failed_count + result.failed,
@@ -613,32 +622,21 @@ def _after_batch(mailout_id: int, result: BatchResult, notify: Notify | None = N
         values["throttle_at"] = utcnow() + timedelta(seconds=backoff)
     db.session.execute(update(Mailout).where(Mailout.id == mailout_id).values(**values)
                        .execution_options(synchronize_session=False))
-    paused = errors >= ERROR_LIMIT and mailouts.transition(mailout_id, Action.PAUSE)
-    notice_id = None
-    if paused:
-        mailouts.recount(mailout_id)
-        record("mailout.paused_on_errors", target_type="mailout", mailout_id=mailout_id,
-               errors_in_a_row=errors)
-        notice_id = pause_notice(mailout_id)
+    paused, notice_id = False, None
+    # Refusals of the relay count as bounces at once (``bounces``), so do their rates.
+    reason = bounces.pause_reason(delivered, row.bounced_count, row.complained_count)
+    if errors >= ERROR_LIMIT:
+        paused, notice_id = mailouts.pause_itself(
+            mailout_id, "mailout.paused_on_errors", NoticeKind.MAILOUT_PAUSED,
+            errors_in_a_row=errors)
+    elif reason is not None:
+        paused, notice_id = mailouts.pause_itself(
+            mailout_id, "mailout.paused_on_reports", NoticeKind.MAILOUT_REPORTS, reason=reason,
+            delivered=delivered, bounced=row.bounced_count, complained=row.complained_count)
     db.session.commit()
     if notice_id is not None and notify is not None:
         notify(notice_id)
     return paused
-
-
-def pause_notice(mailout_id: int) -> int | None:
-    """Add the email telling the mail-out's coordinator that it paused to the outbox.
-
-    The caller commits (with the pause). Returns the notice's id; ``None``
-    when nobody is to be told (no coordinator, or no longer active).
-    """
-    mailout = db.session.get(Mailout, mailout_id)
-    user = mailout.created_by if mailout else None
-    if user is None or not user.active:
-        return None
-    notice = outbox.queue(NoticeKind.MAILOUT_PAUSED, mailout_id, user.email, user.locale or "en")
-    db.session.flush()
-    return notice.id
 
 
 # -- one task's run ------------------------------------------------------------------
@@ -727,7 +725,7 @@ def _when_nothing_due(mailout_id: int) -> float | None:
 
 def finish(mailout_id: int) -> bool:
     """Mark a sending mail-out sent when no delivery is pending or in flight."""
-    _begin_write()
+    begin_write()
     left = exists().where(Delivery.mailout_id == mailout_id,
                           Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]))
     result = db.session.execute(

@@ -5,6 +5,7 @@ coordinator deleted, or whose owner asked for erasure, is never subscribed
 again by an import: only its owner can come back (through the public form,
 confirmed by email). The first three keep their subscription row with that
 status; the others leave a :class:`Suppression` (a keyed digest, never the address).
+A bounce or a complaint leaves one for every list too (``mailing.bounces``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 
 from objectwar import csvstream, security
 from objectwar.audit.services import record
@@ -242,11 +243,15 @@ def suppress(email_digest: str, reason: SuppressionReason, list_id: int | None =
 def lift_suppression(email_digest: str, list_id: int) -> None:
     """The owner of the address confirmed a subscription to this list: imports may update it again.
 
-    A suppression of every list (an erasure) stays for the other lists. The caller commits.
+    A bounce is lifted everywhere (the confirmation came through: the address works);
+    an erasure or a complaint stays for the other lists. The caller commits.
     """
     db.session.execute(
         delete(Suppression)
-        .where(Suppression.email_digest == email_digest, Suppression.list_id == list_id)
+        .where(Suppression.email_digest == email_digest,
+               or_(Suppression.list_id == list_id,
+                   and_(Suppression.list_id.is_(None),
+                        Suppression.reason == SuppressionReason.BOUNCED)))
         .execution_options(synchronize_session=False)
     )
 

@@ -27,6 +27,7 @@ from flask_mail import Message
 from markupsafe import Markup
 from sqlalchemy import Select, func, select, update
 
+from objectwar import verp
 from objectwar.accounts.models import User
 from objectwar.audit.services import record
 from objectwar.email import RawTemplate, external_url
@@ -39,6 +40,7 @@ from objectwar.mailing.models import (
     Mailout,
     MailoutStatus,
     MailoutText,
+    ReportKind,
     Subscriber,
     Subscription,
     SubscriptionStatus,
@@ -313,11 +315,27 @@ def cancel(mailout_id: int, *, actor_id: int | None = None) -> Mailout:
 def recount(mailout_id: int) -> None:
     """Set the counters from the deliveries (exact, e.g. after a worker was killed)."""
     counts = delivery_counts(mailout_id)
+    reported = report_counts(mailout_id)
     db.session.execute(
         update(Mailout).where(Mailout.id == mailout_id)
-        .values(sent_count=counts[DeliveryStatus.SENT], failed_count=counts[DeliveryStatus.FAILED])
+        .values(sent_count=counts[DeliveryStatus.SENT], failed_count=counts[DeliveryStatus.FAILED],
+                bounced_count=reported[ReportKind.HARD],
+                complained_count=reported[ReportKind.COMPLAINT])
         .execution_options(synchronize_session=False)
     )
+
+
+def report_counts(mailout_id: int) -> dict[ReportKind, int]:
+    """Deliveries of a mail-out by the gravest report that came back for them."""
+    counts = dict.fromkeys(ReportKind, 0)
+    rows = db.session.execute(
+        select(Delivery.reported, func.count())
+        .where(Delivery.mailout_id == mailout_id, Delivery.reported.is_not(None))
+        .group_by(Delivery.reported)
+    )
+    for kind, count in rows:
+        counts[ReportKind(kind)] = count
+    return counts
 
 
 def delivery_counts(mailout_id: int) -> dict[DeliveryStatus, int]:
@@ -338,6 +356,8 @@ def progress(mailout: Mailout) -> dict[str, Any]:
     started = mailout.started_at is not None
     pending = counts[DeliveryStatus.PENDING] + counts[DeliveryStatus.SENDING]
     rate = mailout.rate_per_minute
+    # Reports come in after the sending: the counters kept with them (one row, no scan).
+    delivered = counts[DeliveryStatus.SENT] + counts[DeliveryStatus.FAILED]
     return {
         "id": mailout.id,
         "status": str(mailout.status),
@@ -345,8 +365,12 @@ def progress(mailout: Mailout) -> dict[str, Any]:
         "sent": counts[DeliveryStatus.SENT],
         "failed": counts[DeliveryStatus.FAILED],
         "pending": pending,
+        "bounced": mailout.bounced_count,
+        "complained": mailout.complained_count,
         "started_at": _iso(mailout.started_at),
         "finished_at": _iso(mailout.finished_at),
+        "bounce_rate": _rate(mailout.bounced_count, delivered),
+        "complaint_rate": _rate(mailout.complained_count, delivered),
         "skipped": counts[DeliveryStatus.SKIPPED],
         "scheduled_at": _iso(mailout.scheduled_at),
         "rate_per_minute": rate,
@@ -354,6 +378,41 @@ def progress(mailout: Mailout) -> dict[str, Any]:
             round(pending * 60 / rate) if mailout.status == MailoutStatus.SENDING else None
         ),
     }
+
+
+def _rate(count: int, delivered: int) -> float:
+    """``count`` as a share of the messages handed to the relay (0 before any)."""
+    return round(count / delivered, 6) if delivered else 0.0
+
+
+def pause_itself(mailout_id: int, action: str, notice: NoticeKind,
+                 **details: Any) -> tuple[bool, int | None]:
+    """Pause a sending mail-out on the engine's own account (too many errors, bounces or
+    complaints), audited as ``action``, with the email to its coordinator in the outbox.
+
+    The caller commits, then queues the notice. Returns whether it paused (not if it
+    was no longer sending) and the notice's id (``None``: nobody is to be told).
+    """
+    if not transition(mailout_id, Action.PAUSE):
+        return False, None
+    recount(mailout_id)
+    record(action, target_type="mailout", mailout_id=mailout_id, **details)
+    return True, pause_notice(mailout_id, notice)
+
+
+def pause_notice(mailout_id: int, kind: NoticeKind = NoticeKind.MAILOUT_PAUSED) -> int | None:
+    """Add the email telling the mail-out's coordinator that it paused itself to the outbox.
+
+    The caller commits (with the pause). Returns the notice's id; ``None``
+    when nobody is to be told (no coordinator, or no longer active).
+    """
+    mailout = db.session.get(Mailout, mailout_id)
+    user = mailout.created_by if mailout else None
+    if user is None or not user.active:
+        return None
+    notice = outbox.queue(kind, mailout_id, user.email, user.locale or "en")
+    db.session.flush()
+    return notice.id
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -427,9 +486,32 @@ def message_template(mailout: Mailout, rendered: Rendered) -> RawTemplate:
     )
 
 
-def message_id(mailout_id: int, delivery_id: int) -> str:
-    """The same Message-ID for every attempt at one delivery (duplicates are visible)."""
-    return f"<mailout-{mailout_id}.delivery-{delivery_id}@{public_host()}>"
+def message_id(mailout_id: int, delivery_id: int, *, signed: str | None = None,
+               host: str | None = None) -> str:
+    """The same Message-ID for every attempt at one delivery (duplicates are visible).
+
+    Signed like the envelope sender (``objectwar.verp``; ``signed`` when known already):
+    a complaint that quotes only the message still names its delivery, and nobody can
+    name one they did not receive.
+    """
+    signed = signed or verp.signature(verp.Tag(verp.Sent.MAILOUT, (mailout_id, delivery_id)))
+    return f"<mailout-{mailout_id}.delivery-{delivery_id}.{signed}@{host or public_host()}>"
+
+
+MESSAGE_ID = re.compile(r"<?mailout-(\d{1,18})\.delivery-(\d{1,18})\.([a-z2-7]{16})@[^>\s]+>?",
+                        re.IGNORECASE)
+
+
+def read_message_id(value: str) -> verp.Tag | None:
+    """The delivery a Message-ID made by :func:`message_id` names; ``None``: not of that shape.
+
+    :raise verp.NotOurs: the shape is right and the signature wrong (another installation's).
+    """
+    match = MESSAGE_ID.fullmatch(value.strip())
+    if match is None:
+        return None
+    mailout_id, delivery_id, signed = match.groups()
+    return verp.check(verp.Tag(verp.Sent.MAILOUT, (int(mailout_id), int(delivery_id))), signed)
 
 
 # -- the coordinators' pages -----------------------------------------------------------

@@ -24,6 +24,8 @@ class SubscriptionStatus(enum.StrEnum):
 class SuppressionReason(enum.StrEnum):
     DELETED = "deleted"  # a coordinator deleted the subscription by hand
     ERASED = "erased"  # the person asked for their data to be erased
+    BOUNCED = "bounced"  # a report said the address does not exist (``mailing.bounces``)
+    COMPLAINED = "complained"  # its owner reported one of our emails as spam
 
 
 class MailoutStatus(enum.StrEnum):
@@ -33,6 +35,14 @@ class MailoutStatus(enum.StrEnum):
     PAUSED = "paused"
     SENT = "sent"
     CANCELLED = "cancelled"
+
+
+class ReportKind(enum.StrEnum):
+    """What a report that came back after the relay's 250 said of a delivery (ranked)."""
+
+    SOFT = "soft"  # a temporary failure (4.x.x): counts towards a bounce
+    HARD = "hard"  # a permanent failure (5.x.x): the address bounced
+    COMPLAINT = "complaint"  # the recipient reported it as spam (ARF)
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -146,6 +156,10 @@ class Mailout(db.Model):
     recipients: Mapped[int] = mapped_column(default=0)
     sent_count: Mapped[int] = mapped_column(default=0)
     failed_count: Mapped[int] = mapped_column(default=0)
+    # Deliveries whose address bounced (refused with a 5xx, or reported) and that
+    # were reported as spam: counted with the report, for the rates that pause it.
+    bounced_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    complained_count: Mapped[int] = mapped_column(default=0, server_default="0")
     consecutive_errors: Mapped[int] = mapped_column(default=0)
     # The throttle, shared by every worker: a token bucket refilled at
     # rate_per_minute / 60 per second, read and spent under the row's lock when
@@ -204,3 +218,5 @@ class Delivery(db.Model):
     claim_token: Mapped[str | None] = mapped_column(String(32))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The gravest report that came back for it (``mailing.reports``); ``None``: none.
+    reported: Mapped[ReportKind | None] = mapped_column(enum_type(ReportKind))

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from objectwar import email as mailer
-from objectwar import security
+from objectwar import security, verp
 from objectwar.errors import NotFound, ValidationError
 from objectwar.extensions import db
 from objectwar.mailing import lists
@@ -204,7 +204,8 @@ def send_subscription_confirmation(subscription_id: int) -> bool:
         rows.set_due(Subscription, subscription_id, None, token)
         return False
     if not rows.send(Subscription, subscription_id, token,
-                     lambda: _subscription_message(subscription)):
+                     lambda: _subscription_message(subscription),
+                     sent_as=verp.Tag(verp.Sent.SUBSCRIPTION, (subscription_id,))):
         return False
     rows.mark_sent(Subscription, subscription_id, token, utcnow())
     return True

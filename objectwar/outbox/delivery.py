@@ -9,7 +9,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_mail import Message
 
-from objectwar import email
+from objectwar import email, verp
 from objectwar.accounts import services as accounts
 from objectwar.accounts.models import Invitation, User
 from objectwar.extensions import db
@@ -64,11 +64,11 @@ def _context(notice: Notice) -> dict[str, Any] | None:
         token = privacy.link_for(notice.recipient, _DATA_ACTIONS[notice.kind])
         return {"link": email.external_url("privacy.show", token=token) if token else None,
                 "hours": privacy.TOKEN_MAX_AGE // 3600}
-    if notice.kind == NoticeKind.MAILOUT_PAUSED:
+    if notice.kind in (NoticeKind.MAILOUT_PAUSED, NoticeKind.MAILOUT_REPORTS):
         mailout = db.session.get(Mailout, notice.target_id)
         if mailout is None or mailout.status != MailoutStatus.PAUSED:  # resumed or cancelled since
             return None
-        return {"mailout": mailout,
+        return {"mailout": mailout, "progress": mailouts.progress(mailout),
                 "admin_url": email.external_url("admin.mailout", mailout_id=mailout.id)}
     return None
 
@@ -77,6 +77,9 @@ def _subject(notice: Notice) -> Any:
     if notice.kind == NoticeKind.MAILOUT_PAUSED:
         return _l("Mail-out %(id)s paused after %(n)d errors in a row", id=notice.target_id,
                   n=mail_delivery.ERROR_LIMIT)
+    if notice.kind == NoticeKind.MAILOUT_REPORTS:
+        return _l("Mail-out %(id)s paused: too many bounces or spam complaints",
+                  id=notice.target_id)
     return SUBJECTS[notice.kind]
 
 
@@ -107,7 +110,7 @@ def deliver(notice_id: int) -> bool:
             return False
         if not claims.hold(Notice, notice_id, token):  # taken back: another worker sends it
             return False
-        email.send(message)
+        email.send(message, sent_as=verp.Tag(verp.Sent.NOTICE, (notice_id,)))
     except (OSError, smtplib.SMTPException, UnicodeError) as error:
         reason = rows.describe(error)
         current_app.logger.warning("Notice %s not sent: %s", notice_id, reason)

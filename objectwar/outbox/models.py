@@ -19,6 +19,7 @@ class NoticeKind(enum.StrEnum):
     INVITATION = "invitation"  # target: an Invitation
     PASSWORD_RESET = "password_reset"  # noqa: S105 (a kind, not a secret); target: a User
     MAILOUT_PAUSED = "mailout_paused"  # target: a Mailout paused on errors; to its coordinator
+    MAILOUT_REPORTS = "mailout_reports"  # target: a Mailout paused on bounces or complaints; likewise
     MAILOUT_TEST = "mailout_test"  # target: a Mailout; its message in ``locale``, to the coordinator who asked
     DATA_EXPORT = "data_export"  # target 0: a link to see what is held for the recipient's address
     DATA_ERASURE = "data_erasure"  # target 0: a link to erase what is held for the recipient's address

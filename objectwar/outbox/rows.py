@@ -21,6 +21,7 @@ from flask_mail import Message
 from sqlalchemy import select, update
 
 from objectwar import email as mailer
+from objectwar import verp
 from objectwar.extensions import db
 from objectwar.outbox import claims, retry
 from objectwar.types import utcnow
@@ -72,9 +73,10 @@ def set_due(model: Any, row_id: int, due_at: datetime | None, token: str | None 
     db.session.commit()
 
 
-def send(model: Any, row_id: int, token: str, compose: Callable[[], Message]) -> bool:
+def send(model: Any, row_id: int, token: str, compose: Callable[[], Message], *,
+         sent_as: verp.Tag | None = None) -> bool:
     """Build and send a claimed row's email, if the claim still holds the row; whether it
-    went out.
+    went out. ``sent_as`` names the row in the envelope sender (``objectwar.verp``).
 
     The claim is checked and renewed right before the message goes on the wire. A
     message that cannot be built or sent is counted (:func:`send_failed`, so a broken
@@ -85,7 +87,7 @@ def send(model: Any, row_id: int, token: str, compose: Callable[[], Message]) ->
         message = compose()
         if not claims.hold(model, row_id, token):
             return False
-        mailer.send(message)
+        mailer.send(message, sent_as=sent_as)
     except Exception as error:
         if send_failed(model, row_id, token, error):
             raise

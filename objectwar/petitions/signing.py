@@ -23,7 +23,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Integer, TextClause, bindparam, or_, select, text, update
 
 from objectwar import email as mailer
-from objectwar import security
+from objectwar import security, verp
 from objectwar.errors import GENERAL, NotFound, ValidationError
 from objectwar.extensions import db
 from objectwar.mailing import lists as mailing_lists
@@ -446,7 +446,8 @@ def send_confirmation(signature_id: int) -> bool:
     if signature is None:  # pragma: no cover - deleted between claim and read
         return False
     window_start, sends = signature.confirmation_window_start, signature.confirmation_sends
-    if not rows.send(Signature, signature_id, token, lambda: _message(signature)):
+    if not rows.send(Signature, signature_id, token, lambda: _message(signature),
+                     sent_as=verp.Tag(verp.Sent.SIGNATURE, (signature_id,))):
         return False
     sent_at = utcnow()
     if window_start is None or window_start <= sent_at - SEND_WINDOW:
