@@ -72,6 +72,8 @@ class Config:
     # -- signing (issue [2]) --
     # Seconds a person needs at least to fill in the sign form; faster is a bot.
     SIGN_MIN_FILL_SECONDS = 3
+    # Seconds a sign form's stamp stays good (a tab left open longer is asked to sign again).
+    SIGN_MAX_FILL_SECONDS = 24 * 3600
 
     def __init__(self) -> None:
         env = os.environ.get

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 from babel import Locale
-from flask import Flask, current_app, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request, url_for
 from flask_babel import get_locale
 from markupsafe import Markup, escape
 from werkzeug.datastructures import LanguageAccept
+from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_accept_header
 
 from objectwar.validation import country_choices
@@ -119,8 +121,36 @@ def country_options(chosen: str | None = None) -> Markup:
     return Markup(html)  # noqa: S704 (names escaped above)
 
 
+def form_page(endpoint: str, **values: Any) -> None:
+    """Name the page holding the form this POST came from (a GET page).
+
+    Its answer (the form again, with errors) links to that page in each
+    language: following a link is a GET, which a POST-only address refuses.
+    """
+    g.form_page = (endpoint, values)
+
+
 def lang_url(code: str) -> str:
-    """The current page's address with ``?lang=code`` (for the language switcher)."""
+    """The current page's address with ``?lang=code`` (for the language switcher).
+
+    The answer to a POST links to the form's page its view named (:func:`form_page`),
+    else to the same address when that address also answers a GET, else home.
+    """
+    if request.method not in ("GET", "HEAD"):
+        if "form_page" in g:
+            endpoint, values = g.form_page
+            return url_for(endpoint, **values, lang=code)
+        if not _answers_get():
+            return url_for("main.home", lang=code)
     args = request.args.to_dict(flat=False)
     args["lang"] = [code]
     return request.path + "?" + urlencode(args, doseq=True)
+
+
+def _answers_get() -> bool:
+    adapter = current_app.create_url_adapter(request)
+    try:
+        adapter.match(method="GET")
+    except HTTPException:  # 405, 404, or a redirect elsewhere
+        return False
+    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from flask import Flask, current_app, request
@@ -52,8 +53,14 @@ def _apply_limit() -> str:
 #: One budget per client address for logins, reset requests and new passwords (POST only).
 account_limit = limiter.shared_limit(_account_limit, "account", key_func=client_key,
                                      methods=["POST"])
-#: Applications to join (each sends emails): a few per client address and hour.
-apply_limit = limiter.shared_limit(_apply_limit, "apply", key_func=client_key, methods=["POST"])
+def _accepted(response) -> bool:
+    return response.status_code in (302, 303)
+
+
+#: Applications to join (each sends emails): a few per client address and hour. Only
+#: accepted ones count (a redirect): a form sent back with errors costs nothing.
+apply_limit = limiter.shared_limit(_apply_limit, "apply", key_func=client_key, methods=["POST"],
+                                   deduct_when=_accepted)
 #: Signing, through the form and the API together (SIGN_RATE_LIMIT per client address).
 sign_rate_limit = limiter.shared_limit(_sign_limit, scope="sign", key_func=client_key,
                                        methods=["POST"])
@@ -70,14 +77,20 @@ def init_app(app: Flask) -> None:
     limits when called. The limiter's before-request hook only evaluates default
     and application limits, and its after-request hook only writes headers and
     applies ``deduct_when``: with none of these configured, they are pure cost
-    on the busiest pages.
+    on the busiest pages. So the after-request hook runs only for a request
+    that evaluated a limit of ours (one of them may count only on success).
     """
     limiter.init_app(app)
     if not (app.config.get("RATELIMIT_DEFAULT") or app.config.get("RATELIMIT_APPLICATION")):
         hooks = app.before_request_funcs.get(None, [])
         hooks[:] = [hook for hook in hooks if getattr(hook, "__self__", None) is not limiter]
     if not app.config.get("RATELIMIT_HEADERS_ENABLED"):
-        # Its after-request hook writes rate-limit headers and applies
-        # ``deduct_when`` limits; we send no such headers and use no such limits.
+        # Its after-request hook writes rate-limit headers, which we do not send,
+        # and charges ``deduct_when`` limits, which only requests with limits have.
         hooks = app.after_request_funcs.get(None, [])
-        hooks[:] = [hook for hook in hooks if getattr(hook, "args", ()) != (limiter,)]
+        hooks[:] = [functools.partial(_only_when_limited, hook)
+                    if getattr(hook, "args", ()) == (limiter,) else hook for hook in hooks]
+
+
+def _only_when_limited(hook, response):
+    return hook(response) if limiter.current_limits else response

@@ -11,10 +11,12 @@ entry of ``DATA_KEY``.
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import hashlib
 import hmac
 import secrets
+import time
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -152,9 +154,17 @@ def read_token(purpose: str, token: str, max_age: int | None = None) -> Any:
 # -- signed moments: the forms' stamps ----------------------------------------------
 
 
-def stamp(purpose: str) -> str:
-    """A signed "now" for ``purpose``: shows a form came from a page we served, and when."""
-    return _stamp_signer(keyring().token_secret, purpose).sign(b"").decode("ascii")
+def stamp(purpose: str, age: int = 0) -> str:
+    """A signed "now" for ``purpose``: shows a form came from a page we served, and when.
+
+    ``age`` dates it back by that many seconds (a form shown again after a first
+    submission: its visitor has spent that time on it already).
+    """
+    signer = _stamp_signer(keyring().token_secret, purpose)
+    if age:
+        signer = copy.copy(signer)  # the cached signer stays on the clock
+        signer.get_timestamp = lambda: int(time.time()) - age  # type: ignore[method-assign]
+    return signer.sign(b"").decode("ascii")
 
 
 def stamp_time(purpose: str, token: str, max_age: int | None = None) -> float:

@@ -41,8 +41,11 @@ def coordinator(app):
 def test_apply_creates_an_application_and_emails_applicant_and_coordinators(
         client, app, coordinator, outbox):
     response = apply(client, lang=None)
-    assert response.status_code == 200
-    assert "Thank you for your application" in response.get_data(as_text=True)
+    # Answered by a redirect: reloading the page it leads to sends nothing again.
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/organisations/apply/sent"
+    assert "Thank you for your application" in client.get(
+        response.headers["Location"]).get_data(as_text=True)
     assert sorted(m.recipients[0] for m in outbox) == ["coord@campaign.example",
                                                        "mia@friedensnetz.example"]
     with app.app_context():
@@ -310,12 +313,23 @@ def app_overrides():
 
 
 def test_applications_are_rate_limited_per_client(client, app):
-    assert apply(client).status_code == 200
-    assert apply(client, name="Second").status_code == 200
+    assert apply(client).status_code == 303
+    assert apply(client, name="Second").status_code == 303
     response = apply(client, name="Third")
     assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
     with app.app_context():
         assert len(list(_db.session.scalars(select(Organisation)))) == 2
+
+
+def test_the_rate_limit_counts_accepted_applications_not_typos(client, app):
+    """Six forms sent back with errors in a row, then the corrected one gets in."""
+    for _ in range(6):
+        response = apply(client, contact_email="mia@friedensnetz")
+        assert response.status_code == 422
+        assert "contact_email-error" in response.get_data(as_text=True)
+    assert apply(client).status_code == 303
+    assert apply(client, name="Second").status_code == 303
+    assert apply(client, name="Third").status_code == 429
 
 
 def test_applications_racing_for_one_name_all_get_in(pg_app):

@@ -60,6 +60,7 @@ PUBLIC: set[str] = {
     "static", "main.home", "petitions.detail", "api.petitions_list", "api.petition_detail",
     "api.openapi",
     "api.organisations_list", "organisations.directory", "organisations.apply",
+    "organisations.applied",
     "organisations.profile", "organisations.logo", "accounts.reset_request",
     "accounts.reset", "accounts.invitation",
     # Signing (issue 2): the widget, the check-your-inbox page.
@@ -105,9 +106,10 @@ RULES: dict[str, Rule] = {
     "admin.organisation": Rule(COORDINATOR_PAGE, args=lambda w: {"organisation_id": w.people.org_b}),
     "admin.organisation_profile": Rule(COORDINATOR_PAGE,
                                        args=lambda w: {"organisation_id": w.people.org_b}),
-    # Signing (issue 2): a post without the form's signed timestamp is a bot's and
-    # gets the normal answer; a forged confirmation token says nothing about anyone.
-    "petitions.sign": Rule((REDIRECT,) * 4, method="POST"),
+    # Signing: a post without the form's signed timestamp gets the form again (a
+    # person may have sent it; nothing is stored); a forged confirmation token says
+    # nothing about anyone.
+    "petitions.sign": Rule((200,) * 4, method="POST"),
     "petitions.confirm": Rule((404,) * 4, args=lambda w: {"token": "forged"}),
     "petitions.share": Rule((REDIRECT,) * 4, args=lambda w: {"network": "telegram"}),
     "api_signing.petition_sign": Rule((422,) * 4, method="POST"),

@@ -190,10 +190,33 @@ def test_honeypot_gets_the_normal_answer_and_stores_nothing(app, client, demo, o
     assert outbox == []
 
 
-def test_forged_or_missing_stamp_stores_nothing(app, client, demo, outbox):
-    assert sign_form(client, stamp="forged").status_code == 302
-    assert sign_form(client, stamp=None).status_code == 302
+ASK_AGAIN = "Nothing is saved yet: please check your details and press Sign again."
+
+
+def test_forged_or_missing_stamp_stores_nothing_and_asks_again(app, client, demo, outbox):
+    for stamp in ("forged", None):
+        response = sign_form(client, stamp=stamp)
+        assert response.status_code == 200
+        assert ASK_AGAIN in response.get_data(as_text=True)
     assert count_rows(app) == 0
+    assert outbox == []
+
+
+def test_a_stamp_of_last_year_is_asked_again_the_same_gentle_way(app, client, demo, outbox):
+    import time
+    from unittest import mock
+
+    with app.app_context(), mock.patch("time.time", return_value=time.time() - 365 * 24 * 3600):
+        from objectwar.petitions import signing
+
+        old_stamp = signing.form_stamp()
+    response = sign_form(client, stamp=old_stamp)
+    assert response.status_code == 200
+    assert ASK_AGAIN in response.get_data(as_text=True)
+    assert count_rows(app) == 0
+    again = form_data(response.get_data(as_text=True))
+    assert client.post(SIGN_URL, data=again).status_code == 302
+    assert count_rows(app) == 1
 
 
 def test_a_page_served_before_the_stamp_format_changed_still_signs(app, client, demo, outbox):
@@ -208,14 +231,23 @@ def test_a_page_served_before_the_stamp_format_changed_still_signs(app, client, 
     assert count_rows(app) == 1
 
 
-def test_too_fast_stores_nothing(app, client, demo, outbox):
+def test_too_fast_keeps_the_values_asks_again_and_the_second_press_signs(app, client, demo, outbox):
     app.config["SIGN_MIN_FILL_SECONDS"] = 3
-    response = sign_form(client)
+    response = sign_form(client, f"/petitions/{SLUG}?org=ebco", email="quick@example.org",
+                         public_name="y")
+    assert response.status_code == 200  # not the "check your inbox" page
+    page = response.get_data(as_text=True)
+    assert ASK_AGAIN in page and "Please correct the errors below." not in page
+    assert 'value="quick@example.org"' in page and 'value="Anna"' in page
+    assert '<option value="DE" selected>' in page
+    assert hidden_fields(page)["organisation"] == "ebco"
+    assert count_rows(app) == 0 and outbox == []
+    # At once, as a person presses the button again: the form shown again is not "too fast".
+    response = client.post(SIGN_URL, data=form_data(page, email="quick@example.org"))
     assert response.status_code == 302
-    assert count_rows(app) == 0
-    app.config["SIGN_MIN_FILL_SECONDS"] = 0
-    assert sign_form(client).status_code == 302
+    assert response.headers["Location"] == f"/petitions/{SLUG}/signed"
     assert count_rows(app) == 1
+    assert len(outbox) == 1
 
 
 # -- confirming --------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from objectwar.organisations.models import OrganisationStatus
 from objectwar.outbox import services as outbox
 from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.types import utcnow
-from objectwar.validation import validate_email
+from objectwar.validation import collect, merge, validate_email
 
 if TYPE_CHECKING:
     from objectwar.organisations.models import Organisation
@@ -139,10 +139,24 @@ def common_passwords() -> frozenset[str]:
 
 
 def check_new_password(password: str, confirm: str, email: str | None = None) -> None:
-    """:raise ValidationError: the two entries differ or the password breaks a rule."""
-    check_password_rules(password, email)
+    """:raise ValidationError: the two entries differ or the password breaks a rule (both at once)."""
+    errors: list[ValidationError] = []
+    collect(errors, check_password_rules, password, email)
     if password != confirm:
-        raise ValidationError(errors={"confirm": [_("The two passwords are not the same.")]})
+        errors.append(ValidationError(errors={"confirm": [_("The two passwords are not the same.")]}))
+    if errors:
+        raise merge(errors)
+
+
+def check_login_input(email: str, password: str) -> None:
+    """:raise ValidationError: a field of the login form is empty (each one named)."""
+    errors: dict[str, list[str]] = {}
+    if not email.strip():
+        errors["email"] = [_("Please enter your email address.")]
+    if not password:
+        errors["password"] = [_("Please enter your password.")]
+    if errors:
+        raise ValidationError(errors=errors)
 
 
 def safe_next(target: str | None) -> str | None:

@@ -50,6 +50,11 @@ def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(services.safe_next(form.next.data) or default_page(current_user))
     if form.validate_on_submit():
+        try:
+            services.check_login_input(form.email.data or "", form.password.data or "")
+        except ValidationError as error:
+            show_errors(form, error)
+            return render_template("accounts/login.html", form=form), 422
         user = services.authenticate(form.email.data or "", form.password.data or "")
         if user is not None:
             _start_session(user)
@@ -111,19 +116,20 @@ def reset_request():
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 @account_limit
 def reset(token: str):
-    services.user_for_reset_token(token)
+    user = services.user_for_reset_token(token)
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
             services.reset_password(token, form.password.data or "", form.confirm.data or "")
         except ValidationError as error:
             show_errors(form, error)
-            return render_template("accounts/set_password.html", form=form, reset=True), 422
+            return render_template("accounts/set_password.html", form=form, reset=True,
+                                   username=user.email), 422
         logout_user()
         session.clear()
         flash(_("Your password is set. Please log in."))
         return redirect(url_for("accounts.login"))
-    return render_template("accounts/set_password.html", form=form, reset=True)
+    return render_template("accounts/set_password.html", form=form, reset=True, username=user.email)
 
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"])
@@ -136,10 +142,10 @@ def invitation(token: str):
             user = services.accept_invitation(token, form.password.data or "", form.confirm.data or "")
         except ValidationError as error:
             show_errors(form, error)
-            return render_template("accounts/set_password.html", form=form,
+            return render_template("accounts/set_password.html", form=form, username=invited.email,
                                    organisation=invited.organisation, invitation=invited), 422
         _start_session(user)
         flash(_("Welcome! Your account is ready."))
         return redirect(default_page(user))
     return render_template("accounts/set_password.html", form=form, organisation=invited.organisation,
-                           invitation=invited)
+                           invitation=invited, username=invited.email)

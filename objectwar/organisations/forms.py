@@ -15,7 +15,9 @@ class ProfileForm(FlaskForm):
     country = SelectField(_l("Country"), validate_choice=False)
     city = StringField(_l("City"))
     website = StringField(_l("Website (https://…)"))
-    description = TextAreaField(_l("Description (Markdown: *emphasis*, **bold**, [links](https://…), lists)"))
+    # The label stays plain words; how to format is the hint's (the field's description).
+    description = TextAreaField(_l("Description"), description=_l(
+        "A few sentences about your organisation's work. You can format them with Markdown."))
 
     def set_countries(self, locale: str) -> ProfileForm:
         self.country.choices = [("", "—"), *country_choices(locale)]

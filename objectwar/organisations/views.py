@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request, send_from_directory
+from flask import Blueprint, redirect, render_template, request, send_from_directory, url_for
 from flask_login import current_user
 
 from objectwar.errors import ValidationError
@@ -41,8 +41,13 @@ def apply():
             show_errors(form, error)
             return render_template("organisations/apply.html", form=form), 422
         enqueue_notices(notices)
-        return render_template("organisations/applied.html")
+        return redirect(url_for(".applied"), code=303)  # a reload does not send it again
     return render_template("organisations/apply.html", form=form)
+
+
+@bp.get("/apply/sent")
+def applied():
+    return render_template("organisations/applied.html")
 
 
 @bp.get("/logos/<name>")

@@ -9,6 +9,7 @@ Nothing here tells a caller whether an address had signed before.
 
 from __future__ import annotations
 
+import enum
 import functools
 import time
 from collections.abc import Callable, Mapping
@@ -197,9 +198,18 @@ def risky_notice() -> str:
 # -- the form's bot traps ----------------------------------------------------------
 
 
-def form_stamp() -> str:
-    """A signed timestamp for the forms' hidden field (minimum fill time, our own page)."""
-    return security.stamp(FORM_PURPOSE)
+def _min_fill_seconds() -> int:
+    return int(current_app.config.get("SIGN_MIN_FILL_SECONDS", 3))
+
+
+def form_stamp(shown_again: bool = False) -> str:
+    """A signed timestamp for the forms' hidden field (minimum fill time, our own page).
+
+    A form ``shown_again`` after a submission is stamped as if served the minimum
+    fill time ago: its visitor filled it in once already, and the next press of
+    the button must not be taken for a bot's.
+    """
+    return security.stamp(FORM_PURPOSE, age=_min_fill_seconds() if shown_again else 0)
 
 
 def _stamped_at(stamp: str | None, max_age: int | None = None) -> float | None:
@@ -220,14 +230,33 @@ def stamp_is_ours(stamp: str | None, max_age: int = 24 * 3600) -> bool:
     return _stamped_at(stamp, max_age) is not None
 
 
-def looks_like_bot(honeypot: str | None, stamp: str | None) -> bool:
-    """A filled honeypot, a missing or forged stamp, or a form sent too fast."""
+class FormCheck(enum.Enum):
+    """What the sign form's bot traps make of a submission."""
+
+    SIGN = "sign"
+    ASK_AGAIN = "ask-again"  # show the form again with its values; nothing is stored yet
+    DROP = "drop"  # answer as if signed; nothing is stored
+
+
+def check_form(honeypot: str | None, stamp: str | None) -> FormCheck:
+    """Judge a sign form by its honeypot and its stamp.
+
+    Only a filled honeypot, which no person sees, is dropped. A form sent faster
+    than ``SIGN_MIN_FILL_SECONDS`` (autofill and a tap), older than
+    ``SIGN_MAX_FILL_SECONDS`` (a tab left open) or without a stamp of ours is
+    shown again, as a person may well have sent it.
+    """
     if honeypot:
-        return True
-    issued = _stamped_at(stamp)
-    if issued is None:
-        return True
-    return time.time() - issued < current_app.config.get("SIGN_MIN_FILL_SECONDS", 3)
+        return FormCheck.DROP
+    max_age = int(current_app.config.get("SIGN_MAX_FILL_SECONDS", 24 * 3600))
+    issued = _stamped_at(stamp, max_age)
+    if issued is None or time.time() - issued < _min_fill_seconds():
+        return FormCheck.ASK_AGAIN
+    return FormCheck.SIGN
+
+
+def ask_again_message() -> str:
+    return _("Nothing is saved yet: please check your details and press Sign again.")
 
 
 # -- signing -------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from objectwar import tasks
 from objectwar.errors import GENERAL, NotFound, ValidationError, retry_after
 from objectwar.extensions import csrf
 from objectwar.http import embeddable
-from objectwar.i18n import current_locale
+from objectwar.i18n import current_locale, form_page
 from objectwar.markup import render_markdown
 from objectwar.petitions import counts, pages, previews, services, signing
 from objectwar.petitions.services import PublicPetition
@@ -61,8 +61,8 @@ def _sign_page(petition: PublicPetition, *, embed: bool, values: Any = None,
                                **page_context(petition, locale, embed=embed, values=values,
                                               errors=errors or {}), **holes)
 
-    if errors:
-        return render(csrf_token=generate_csrf, stamp=signing.form_stamp()), status
+    if errors:  # shown again after a submission: a first press of Sign is behind the visitor
+        return render(csrf_token=generate_csrf, stamp=signing.form_stamp(shown_again=True)), status
     key = (*petition.cache_key, locale, embed)
     return pages.page(key, render, signing.form_stamp), status
 
@@ -88,9 +88,15 @@ def embed(slug: str):
 @sign_rate_limit
 def sign(slug: str):
     embed = request.form.get("embed") == "1"
-    if signing.looks_like_bot(request.form.get("website"), request.form.get("stamp")):
-        services.get_public_petition(slug)  # an unknown petition is still a 404
-        return redirect(url_for(".signed", slug=slug, embed=int(embed) or None))
+    form_page("petitions.embed" if embed else "petitions.detail", slug=slug,
+              org=request.form.get("organisation") or None)
+    check = signing.check_form(request.form.get("website"), request.form.get("stamp"))
+    if check is not signing.FormCheck.SIGN:
+        petition = services.get_public_petition(slug)  # an unknown petition is still a 404
+        if check is signing.FormCheck.DROP:
+            return redirect(url_for(".signed", slug=slug, embed=int(embed) or None))
+        return _sign_page(petition, embed=embed, values=request.form,
+                          errors={"stamp": [signing.ask_again_message()]})
     try:
         outcome = signing.sign(slug, request.form, default_locale=current_locale(), from_form=True)
     except ValidationError as error:
@@ -152,6 +158,7 @@ def share(slug: str, network: str):
     # forged form can do is send someone to another server's /share with our text.)
     if network == "mastodon" and request.method != "POST":
         raise NotFound()
+    form_page("petitions.detail", slug=slug)  # an error page's language links lead there
     if network == "mastodon" and not signing.stamp_is_ours(request.form.get("stamp")):
         raise CSRFError()
     petition = services.get_public_petition(slug)
