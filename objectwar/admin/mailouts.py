@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import format_number, format_percent
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -31,6 +32,13 @@ MAILOUT_STATUS_LABELS = {
     MailoutStatus.PAUSED: _l("paused"),
     MailoutStatus.SENT: _l("sent"),
     MailoutStatus.CANCELLED: _l("cancelled"),
+}
+
+
+# Why a mail-out can no longer be cancelled, said on its page.
+FINISHED = {
+    MailoutStatus.SENT: _l("The mail-out had already been sent to everyone: there was nothing left to cancel."),
+    MailoutStatus.CANCELLED: _l("The mail-out had already been cancelled."),
 }
 
 
@@ -62,6 +70,22 @@ def _confirm(mailout: Mailout, action: str, form: ConfirmForm, count: int | None
                            count=count, subject=mailouts.text_for(mailout, mailout.default_locale).subject)
 
 
+def _figures(mailout: Mailout, progress: dict) -> dict[str, str]:
+    """The progress as the page shows it, in the coordinator's language (page and JSON alike)."""
+    left = progress["estimated_seconds_left"]
+    return {
+        "status": str(MAILOUT_STATUS_LABELS[mailout.status]),
+        "sent": f"{format_number(progress['sent'])} / {format_number(progress['recipients'])}",
+        "failed": format_number(progress["failed"]),
+        "pending": format_number(progress["pending"]),
+        "bounced": f"{format_number(progress['bounced'])} ({format_percent(progress['bounce_rate'], '#,##0.##%')})",
+        "complained": (f"{format_number(progress['complained'])} "
+                       f"({format_percent(progress['complaint_rate'], '#,##0.##%')})"),
+        "skipped": format_number(progress["skipped"]) if progress["skipped"] else "",
+        "estimated": _("about %(minutes)d min", minutes=(left + 59) // 60) if left is not None else "",
+    }
+
+
 def _detail(mailout: Mailout, *, schedule_form: ScheduleForm | None = None,
             test_form: SendTestForm | None = None, status: int = 200):
     """The mail-out page: status, progress, audience, preview in the chosen locale, actions."""
@@ -69,13 +93,14 @@ def _detail(mailout: Mailout, *, schedule_form: ScheduleForm | None = None,
     locale = request.args.get("locale") if request.args.get("locale") in locales else mailout.default_locale
     test_form = test_form or SendTestForm(locale=locale)
     test_form.locale.choices = [(loc, loc) for loc in locales]
+    progress = mailouts.progress(mailout)
     return render_template(
-        "admin/mailout.html", mailout=mailout, progress=mailouts.progress(mailout),
+        "admin/mailout.html", mailout=mailout, progress=progress, figures=_figures(mailout, progress),
         audience=None if mailout.started_at else mailouts.count_recipients(mailout),
         preview=mailouts.preview(mailout, locale), locales=locales,
         actions=mailouts.allowed_actions(mailout), form=ConfirmForm(),
         schedule_form=schedule_form or ScheduleForm(), test_form=test_form,
-        refresh=mailout.status == MailoutStatus.SENDING, pause_limits=bounces.pause_limits(),
+        live=mailout.status == MailoutStatus.SENDING, pause_limits=bounces.pause_limits(),
     ), status
 
 
@@ -110,6 +135,43 @@ def mailout(mailout_id: int):
     return _detail(mailouts.get_mailout(mailout_id))
 
 
+@bp.get(f"/mailouts/{ID}/progress.json")
+@permissions.coordinator_required
+def mailout_progress(mailout_id: int):
+    """The page's progress figures, for its script (``static/mailout-progress.js``)."""
+    found = mailouts.get_mailout(mailout_id)
+    progress = mailouts.progress(found)
+    return jsonify({**progress, "display": _figures(found, progress)})
+
+
+@bp.route(f"/mailouts/{ID}/edit", methods=["GET", "POST"])
+@permissions.coordinator_required
+def mailout_edit(mailout_id: int):
+    """Change a mail-out's list, texts, audience and pace until sending starts."""
+    found = mailouts.get_mailout(mailout_id)
+    _require(found, "edit")
+    stored = mailouts.form_data(found)
+    form = _compose_form().fill(stored)
+    if form.validate_on_submit():
+        try:
+            mailouts.update_mailout(mailout_id, form.data_for_service(stored), actor_id=current_user.id)
+        except ValidationError as error:
+            show_errors(form, form.field_errors(error))
+            return render_template("admin/mailout_new.html", form=form, mailout=found), 422
+        flash(_("The changes are saved. Check the preview."))
+        return _back(mailout_id)
+    return render_template("admin/mailout_new.html", form=form, mailout=found), 422 if form.is_submitted() else 200
+
+
+@bp.post(f"/mailouts/{ID}/duplicate")
+@permissions.coordinator_required
+def mailout_duplicate(mailout_id: int):
+    """A new draft with this mail-out's texts, audience and pace, opened for editing."""
+    copy = mailouts.duplicate(mailout_id, created_by=current_user._get_current_object())
+    flash(_("This is a new draft, copied from the mail-out. Change it, then send it."))
+    return redirect(url_for("admin.mailout_edit", mailout_id=copy.id))
+
+
 @bp.route(f"/mailouts/{ID}/send", methods=["GET", "POST"])
 @permissions.coordinator_required
 def mailout_send(mailout_id: int):
@@ -130,9 +192,16 @@ def mailout_cancel(mailout_id: int):
     """"Cancel for good?" (GET), then cancel (POST)."""
     found = mailouts.get_mailout(mailout_id)
     form = ConfirmForm()
-    if form.validate_on_submit():
-        mailouts.cancel(mailout_id, actor_id=current_user.id)
-        flash(_("The mail-out is cancelled; nobody else gets it."))
+    if form.validate_on_submit() and found.status not in FINISHED:
+        try:
+            mailouts.cancel(mailout_id, actor_id=current_user.id)
+        except Conflict:  # it finished between the check and the cancel
+            found = mailouts.get_mailout(mailout_id)
+        else:
+            flash(_("The mail-out is cancelled; nobody else gets it."))
+            return _back(mailout_id)
+    if found.status in FINISHED:  # the mail-out finished while the coordinator looked
+        flash(str(FINISHED[found.status]))
         return _back(mailout_id)
     return _confirm(found, "cancel", form)
 

@@ -63,9 +63,14 @@ class MailoutForm(FlaskForm):
     def translation_fields(self) -> list[tuple[Any, Any]]:
         return [(self[f"subject_{loc}"], self[f"body_{loc}"]) for loc in TRANSLATION_LOCALES]
 
-    def data_for_service(self) -> dict[str, Any]:
-        """The fields of ``POST /api/v1/mailouts``; a translation left empty is no translation."""
-        translations = {}
+    def data_for_service(self, stored: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The fields of ``POST /api/v1/mailouts``; a translation left empty is no translation.
+
+        ``stored``: the edited mail-out's fields (:meth:`fill`); its translations this form
+        has no fields for (made with the API) are kept.
+        """
+        translations = {loc: text for loc, text in ((stored or {}).get("translations") or {}).items()
+                        if loc not in TRANSLATION_LOCALES and loc != self.locale.data}
         for loc in TRANSLATION_LOCALES:
             subject, body = self[f"subject_{loc}"].data, self[f"body_{loc}"].data
             if (subject or "").strip() or (body or "").strip():
@@ -76,6 +81,21 @@ class MailoutForm(FlaskForm):
             "audience": {"country": self.countries.data or [], "locale": self.locales.data or []},
             "rate_per_minute": self.rate_per_minute.data,
         }
+
+    def fill(self, data: dict[str, Any]) -> MailoutForm:
+        """Show a stored mail-out (the fields of :meth:`data_for_service`) on a form not yet sent."""
+        if self.is_submitted():
+            return self
+        self.list.data, self.locale.data = data["list"], data["locale"]
+        self.subject.data, self.body_markdown.data = data["subject"], data["body_markdown"]
+        for loc in TRANSLATION_LOCALES:
+            text = data["translations"].get(loc) or {}
+            self[f"subject_{loc}"].data = text.get("subject", "")
+            self[f"body_{loc}"].data = text.get("body_markdown", "")
+        self.countries.data = data["audience"]["country"]
+        self.locales.data = data["audience"]["locale"]
+        self.rate_per_minute.data = data["rate_per_minute"]
+        return self
 
     @staticmethod
     def field_errors(error: ValidationError) -> ValidationError:

@@ -27,7 +27,7 @@ from flask_mail import Message
 from markupsafe import Markup
 from sqlalchemy import Select, func, select, update
 
-from objectwar import verp
+from objectwar import security, verp
 from objectwar.accounts.models import User
 from objectwar.audit.services import record
 from objectwar.email import RawTemplate, external_url
@@ -212,6 +212,92 @@ def create_mailout(data: Any, *, created_by: User | None = None) -> Mailout:
     record("mailout.create", mailout, actor_id=created_by.id if created_by else None)
     db.session.commit()
     return mailout
+
+
+# A mail-out's texts, audience and pace can change until sending starts.
+EDITABLE = frozenset({MailoutStatus.DRAFT, MailoutStatus.SCHEDULED})
+
+
+def update_mailout(mailout_id: int, data: Any, *, actor_id: int | None = None) -> Mailout:
+    """Replace a draft's (or a scheduled mail-out's) list, texts, audience and pace.
+
+    The same fields as :func:`create_mailout`; a translation left out is removed.
+    :raise ValidationError: bad fields. :raise Conflict: sending has started (or ended).
+    """
+    mailout = get_mailout(mailout_id)
+    cleaned = clean_mailout_data(data)
+    mailing_list = db.session.scalar(select(MailingList).where(MailingList.slug == cleaned["list"]))
+    if mailing_list is None:
+        raise ValidationError(errors={"list": [_("There is no list with this name.")]})
+    # A conditional UPDATE first: it holds the row until the commit, so a send that
+    # starts meanwhile waits and then sends the new text, never a half-written one.
+    changed = db.session.execute(
+        update(Mailout)
+        .where(Mailout.id == mailout_id, Mailout.status.in_(EDITABLE))
+        .values(list_id=mailing_list.id, default_locale=cleaned["locale"],
+                audience_countries=cleaned["countries"], audience_locales=cleaned["locales"],
+                rate_per_minute=cleaned["rate_per_minute"])
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if not changed:
+        db.session.rollback()
+        raise Conflict(errors={"status": [
+            _("A mail-out that is %(status)s cannot be changed like this.", status=str(mailout.status))
+        ]})
+    db.session.refresh(mailout)
+    wanted = {cleaned["locale"]: (cleaned["subject"], cleaned["body_markdown"])}
+    wanted.update({loc: text for loc, text in cleaned["translations"].items() if loc != cleaned["locale"]})
+    kept = {text.locale: text for text in mailout.texts}
+    for locale, text in kept.items():
+        if locale not in wanted:
+            mailout.texts.remove(text)
+    for locale, (subject, body) in wanted.items():
+        if locale in kept:
+            kept[locale].subject, kept[locale].body_markdown = subject, body
+        else:
+            mailout.texts.append(MailoutText(locale=locale, subject=subject, body_markdown=body))
+    db.session.flush()
+    mailout.recipients = count_recipients(mailout)
+    record("mailout.update", mailout, actor_id=actor_id, locales=sorted(wanted))
+    db.session.commit()
+    return mailout
+
+
+def duplicate(mailout_id: int, *, created_by: User | None = None) -> Mailout:
+    """A new draft with the texts, list, audience and pace of any mail-out (a sent one too)."""
+    original = get_mailout(mailout_id)
+    copy = Mailout(
+        list_id=original.list_id,
+        default_locale=original.default_locale,
+        audience_countries=list(original.audience_countries),
+        audience_locales=list(original.audience_locales),
+        rate_per_minute=original.rate_per_minute,
+        created_by=created_by,
+        status=MailoutStatus.DRAFT,
+        texts=[MailoutText(locale=text.locale, subject=text.subject, body_markdown=text.body_markdown)
+               for text in original.texts],
+    )
+    db.session.add(copy)
+    db.session.flush()
+    copy.recipients = count_recipients(copy)
+    record("mailout.duplicate", copy, actor_id=created_by.id if created_by else None,
+           original_id=mailout_id)
+    db.session.commit()
+    return copy
+
+
+def form_data(mailout: Mailout) -> dict[str, Any]:
+    """A mail-out as the fields of :func:`create_mailout` (to fill the edit form)."""
+    default = text_for(mailout, mailout.default_locale)
+    return {
+        "list": mailout.mailing_list.slug, "locale": mailout.default_locale,
+        "subject": default.subject, "body_markdown": default.body_markdown,
+        "translations": {text.locale: {"subject": text.subject, "body_markdown": text.body_markdown}
+                         for text in mailout.texts if text.locale != mailout.default_locale},
+        "audience": {"country": list(mailout.audience_countries),
+                     "locale": list(mailout.audience_locales)},
+        "rate_per_minute": mailout.rate_per_minute,
+    }
 
 
 def get_mailout(mailout_id: int) -> Mailout:
@@ -523,9 +609,13 @@ def recent_mailouts(limit: int = 100) -> list[Mailout]:
 
 
 def allowed_actions(mailout: Mailout) -> set[str]:
-    """What the mail-out's status allows: ``send``, ``resume``, ``schedule``, ``pause``, ``cancel``."""
+    """What the mail-out's status allows: ``send``, ``resume``, ``schedule``, ``pause``, ``cancel``,
+    ``edit`` (until sending starts) and ``duplicate`` (always)."""
     actions = {action for action, (allowed, _target) in TRANSITIONS.items()
                if action != Action.FINISH and mailout.status in allowed}
+    actions.add("duplicate")
+    if mailout.status in EDITABLE:
+        actions.add("edit")
     if Action.SEND in actions and mailout.status == MailoutStatus.PAUSED:
         actions = (actions - {Action.SEND}) | {"resume"}
     return actions
@@ -579,9 +669,31 @@ def message_for_test(mailout_id: int, recipient: str, locale: str) -> Message | 
     user = db.session.scalar(select(User).where(User.email_digest == email_digest(recipient)))
     if mailout is None or not mailout.texts or user is None or not user.active or not user.is_coordinator:
         return None
-    rendered = personalised(mailout, locale, user.name or "",
-                            external_url("mailing.unsubscribe", token="test"))  # noqa: S106 (a link that leads nowhere)
-    with force_locale(rendered.locale):
-        subject = _("[Test] %(subject)s", subject=rendered.subject)
+    with force_locale(text_for(mailout, locale).locale):
+        sample_name = _("Alex Example")
+        subject = _("[Test] %(subject)s", subject=text_for(mailout, locale).subject)
+    rendered = personalised(mailout, locale, sample_name,
+                            external_url("mailing.unsubscribe", token=sample_unsubscribe_token(mailout.list_id)))
     return Message(subject=subject, recipients=[recipient], body=rendered.text,
                    html=rendered.html, sender=current_app.config["MAIL_DEFAULT_SENDER"])
+
+
+# A test's unsubscribe link: it opens a page that says it is a sample and changes nothing.
+SAMPLE_UNSUBSCRIBE_PURPOSE = "unsubscribe-sample"
+
+
+def sample_unsubscribe_token(list_id: int) -> str:
+    """The token of the unsubscribe link in a test of a mail-out to this list."""
+    return security.make_token(SAMPLE_UNSUBSCRIBE_PURPOSE, [list_id])
+
+
+def sample_list(token: str) -> MailingList | None:
+    """The list of a test's sample unsubscribe link; ``None``: not such a link."""
+    try:
+        payload = security.read_token(SAMPLE_UNSUBSCRIBE_PURPOSE, token)
+    except security.TokenError:
+        return None
+    if (not isinstance(payload, list) or len(payload) != 1
+            or not isinstance(payload[0], int) or isinstance(payload[0], bool)):
+        return None
+    return db.session.get(MailingList, payload[0])

@@ -8,7 +8,7 @@ from objectwar.errors import ValidationError
 from objectwar.extensions import csrf, limiter
 from objectwar.forms import show_errors
 from objectwar.i18n import current_locale
-from objectwar.mailing import lists, services
+from objectwar.mailing import lists, mailouts, services
 from objectwar.mailing.forms import SubscribeForm
 from objectwar.ratelimit import client_key
 
@@ -18,15 +18,21 @@ bp = Blueprint("mailing", __name__)
 @bp.get("/unsubscribe/<token>")
 def unsubscribe(token: str):
     """A page with one button: a GET changes nothing (mail scanners follow links)."""
+    sample = mailouts.sample_list(token)
+    if sample is not None:  # the link of a coordinator's test: it only says so
+        return render_template("mailing/unsubscribe_sample.html", list_name=sample.name)
     subscription = lists.subscription_for_token(token)
     return render_template("mailing/unsubscribe.html", token=token,
-                           list_name=subscription.mailing_list.name)
+                           mailing_list=subscription.mailing_list)
 
 
 @bp.post("/unsubscribe/<token>")
 @csrf.exempt  # RFC 8058 one-click POSTs carry no cookie; the signed token is the proof
 def unsubscribe_confirm(token: str):
     """Unsubscribe: the page's button, or a mail client's one-click POST (answered 200)."""
+    sample = mailouts.sample_list(token)
+    if sample is not None:
+        return render_template("mailing/unsubscribe_sample.html", list_name=sample.name)
     mailing_list = lists.unsubscribe(token)
     if request.form.get("List-Unsubscribe") == "One-Click":
         return "Unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
