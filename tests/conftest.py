@@ -386,6 +386,15 @@ def login_as(client: FlaskClient, app: Flask, user_id: int | None) -> FlaskClien
     return client
 
 
+def log_in_browser(page, base: str, path: str, email: str, password: str) -> None:
+    """Log in through the login page a visit to ``path`` leads to (browser tests)."""
+    page.goto(base + path)
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("#content form button[type=submit]")
+    assert page.url.endswith(path), page.url
+
+
 def csrf_token(client: FlaskClient, path: str) -> str:
     """The CSRF token of the form on ``path`` (the client keeps the session it belongs to)."""
     import re

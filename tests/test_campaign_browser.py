@@ -15,7 +15,13 @@ import io
 import re
 
 import pytest
-from conftest import COORDINATOR_PASSWORD, MEMBER_PASSWORD, add_member_organisation, add_member_user
+from conftest import (
+    COORDINATOR_PASSWORD,
+    MEMBER_PASSWORD,
+    add_member_organisation,
+    add_member_user,
+    log_in_browser,
+)
 
 from objectwar.accounts.services import create_coordinator
 from objectwar.extensions import db as _db
@@ -26,14 +32,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 @pytest.fixture
 def app_overrides(smtp_server):
     return {**smtp_server.config(), "SIGN_MIN_FILL_SECONDS": 0, "PUBLIC_COUNTRY_MINIMUM": 1}
-
-
-def _log_in(page, base: str, path: str, email: str, password: str) -> None:
-    page.goto(base + path)
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.click("#content form button[type=submit]")
-    assert page.url.endswith(path), page.url
 
 
 def _csv(context, url: str) -> list[dict[str, str]]:
@@ -54,7 +52,7 @@ def test_a_petition_from_the_admin_to_the_handover(app, browser, live_server, sm
     context = browser.new_context(locale="en-GB")
     admin = context.new_page()
     admin.on("pageerror", lambda error: problems.append(str(error)))
-    _log_in(admin, live_server, "/admin/petitions", "coord@campaign.example", COORDINATOR_PASSWORD)
+    log_in_browser(admin, live_server, "/admin/petitions", "coord@campaign.example", COORDINATOR_PASSWORD)
     admin.click("text=New petition")
     admin.fill("[name=slug]", "asylum-for-objectors")
     admin.fill("[name=goal]", "5000")
@@ -115,7 +113,7 @@ def test_a_petition_from_the_admin_to_the_handover(app, browser, live_server, sm
 
     # 4. The partner finds the signer who agreed to its contact in its own export.
     member = browser.new_context(locale="de-DE")
-    _log_in(member.new_page(), live_server, "/my/organisation", "rudi@connection.example", MEMBER_PASSWORD)
+    log_in_browser(member.new_page(), live_server, "/my/organisation", "rudi@connection.example", MEMBER_PASSWORD)
     rows = _csv(member, f"{live_server}/my/organisation/signatures.csv")
     assert len(rows) == 1 and "olena@example.org" in rows[0].values()
     assert problems == []

@@ -6,7 +6,13 @@ import io
 import re
 
 import pytest
-from conftest import COORDINATOR_PASSWORD, MEMBER_PASSWORD, add_member_organisation, add_member_user
+from conftest import (
+    COORDINATOR_PASSWORD,
+    MEMBER_PASSWORD,
+    add_member_organisation,
+    add_member_user,
+    log_in_browser,
+)
 from PIL import Image
 
 from objectwar.demo import PETITION_SLUG
@@ -24,14 +30,6 @@ TITLES = {"en": "Protection and asylum for those who refuse to fight",
 @pytest.fixture
 def app_overrides(smtp_server):
     return {**smtp_server.config(), "SIGN_MIN_FILL_SECONDS": 0}
-
-
-def _log_in(page, base: str, path: str, email: str, password: str) -> None:
-    page.goto(base + path)
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.click("#content form button[type=submit]")
-    assert page.url.endswith(path), page.url
 
 
 def _scan(png: bytes) -> str:
@@ -119,7 +117,7 @@ def test_a_partner_prints_a_poster_and_signatures_through_it_count_for_them(
     page = member.new_page()
     visitor = browser.new_context(locale="de-DE")
     try:
-        _log_in(page, live_server, "/my/organisation", "sam@street.example", MEMBER_PASSWORD)
+        log_in_browser(page, live_server, "/my/organisation", "sam@street.example", MEMBER_PASSWORD)
         card = page.locator("section.credit", has_text=TITLES["en"])
         card.get_by_label("Language of the poster").select_option("de")
         card.get_by_role("button", name="Show the poster").click()
@@ -172,7 +170,7 @@ def test_a_coordinator_prints_a_poster_for_a_partner_or_for_nobody(app, browser,
     context = browser.new_context(locale="en-GB")
     page = context.new_page()
     try:
-        _log_in(page, live_server, f"/admin/petitions/{PETITION_SLUG}", "coord@campaign.example",
+        log_in_browser(page, live_server, f"/admin/petitions/{PETITION_SLUG}", "coord@campaign.example",
                 COORDINATOR_PASSWORD)
         page.get_by_label("Signatures count for").select_option(label="Organisation B")
         page.get_by_label("Language of the poster").select_option("ru")
