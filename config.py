@@ -34,6 +34,25 @@ def _env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+MIN_KEY_LENGTH = 32
+KEY_COMMAND = "python -c \"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\""
+# Values published in documentation and in this project, and placeholders people paste.
+KNOWN_KEYS = frozenset({
+    "192b9bdd22ab9ed4d12e236c78afcb9a393ec15f71bbf5dc987d54727823bcbf",  # Flask's docs
+    "test-secret-key", "test-data-key",
+})
+PLACEHOLDER_WORDS = ("change", "example", "replace", "your-", "your_", "secret-key", "secret_key",
+                     "insecure", "placeholder", "dummy")
+
+
+def _weak_key(key: str) -> bool:
+    """A key too short, published, a placeholder, or of a few characters repeated."""
+    key = key.strip()
+    lowered = key.lower()
+    return (len(key) < MIN_KEY_LENGTH or key in KNOWN_KEYS or len(set(key)) < 10
+            or any(word in lowered for word in PLACEHOLDER_WORDS))
+
+
 class ConfigError(RuntimeError):
     """The environment lacks a setting the chosen configuration requires."""
 
@@ -66,6 +85,9 @@ class Config:
     # Only Retry-After on a 429 (set by our handlers): no X-RateLimit-* look-ups per request.
     RATELIMIT_HEADERS_ENABLED = False
     DEV_OUTBOX = False
+    # Never smtplib's debug output (Flask-Mail follows DEBUG without it): it prints the
+    # SMTP conversation, with every address, name and confirmation link.
+    MAIL_DEBUG = False
     # Sender name and subject of confirmation emails: neutral on purpose, so a
     # lock screen or a watched mailbox does not show what was signed.
     CONFIRMATION_SENDER_NAME = "Confirmation"
@@ -128,6 +150,10 @@ class Config:
         # X-Forwarded-For and -Proto give the client's address (rate limits) and
         # the scheme (HSTS, secure cookies).
         self.PROXY_FIX_HOPS = _env_int("PROXY_FIX_HOPS", 0)
+        # Coordinators' and members' sessions end after this long unused, and this long
+        # after the login at most (ASVS 3.3).
+        self.SESSION_IDLE_MINUTES = _env_int("SESSION_IDLE_MINUTES", 30)
+        self.SESSION_MAX_HOURS = _env_int("SESSION_MAX_HOURS", 12)
         os.makedirs(self.INSTANCE_PATH, exist_ok=True)
         if not self.DATABASE_URL:
             self.DATABASE_URL = "sqlite:///" + os.path.join(self.INSTANCE_PATH, "objectwar.db")
@@ -198,6 +224,18 @@ class ProductionConfig(Config):
         if missing:
             raise ConfigError(
                 "Production needs these environment variables: " + ", ".join(missing)
+            )
+        data_keys = [key for key in self.DATA_KEY.split(",") if key.strip()] or [""]
+        # Older data keys only read old rows; the newest encrypts, and the digest key
+        # (else the oldest data key) makes the look-up digests of addresses.
+        in_use = {"SECRET_KEY": self.SECRET_KEY, "DATA_KEY": data_keys[0],
+                  "DIGEST_KEY" if self.DIGEST_KEY else "DIGEST_KEY (unset: the oldest DATA_KEY)":
+                      self.DIGEST_KEY or data_keys[-1]}
+        weak = [name for name, key in in_use.items() if _weak_key(key)]
+        if weak:
+            raise ConfigError(
+                ", ".join(weak) + f": each key needs at least {MIN_KEY_LENGTH} random characters and "
+                "must not be an example value. Make one with: " + KEY_COMMAND
             )
 
 

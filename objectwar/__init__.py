@@ -39,17 +39,19 @@ def create_app(config: str | Config | None = None, **overrides: Any) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from objectwar import http, i18n, models, ratelimit, security, tasks  # noqa: F401 (models: for Alembic)
+    from objectwar import http, i18n, models, ratelimit, security, sessions, tasks  # noqa: F401 (models: for Alembic)
     from objectwar.extensions import babel, csrf, db, login_manager, mail, migrate
 
     security.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
+    app.config["MAIL_DEBUG"] = False  # whatever overrides say: see Config.MAIL_DEBUG
     mail.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.babel_locale)
     ratelimit.init_app(app)
     login_manager.init_app(app)
+    sessions.init_app(app)
     tasks.init_app(app)
     i18n.init_app(app)
     http.init_app(app)

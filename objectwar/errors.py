@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from objectwar.extensions import limiter
@@ -97,12 +98,36 @@ def register_error_handlers(app: Flask) -> None:
             headers["Allow"] = ", ".join(error.valid_methods)
         return error_response(status, {GENERAL: [_http_message(status)]}, headers)
 
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def handle_database_unreachable(error: DBAPIError):
+        # The database is down or restarting: say so and when to come back. The pool drops
+        # the dead connection, so the first request after it is back is served again.
+        if not getattr(error, "connection_invalidated", False) and not _unreachable(error):
+            return handle_unexpected(error)
+        app.logger.error("Database unavailable: %s", type(error.orig).__name__)
+        return error_response(503, {GENERAL: [_http_message(503)]},
+                              {"Retry-After": str(DATABASE_RETRY_AFTER)})
+
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
         # The route's pattern, not the path: paths carry confirmation and reset tokens.
         rule = request.url_rule.rule if request.url_rule else "(no route)"
         app.logger.exception("Unhandled error on %s %s", request.method, rule)
         return error_response(500, {GENERAL: [_http_message(500)]})
+
+
+DATABASE_RETRY_AFTER = 30
+
+
+def _unreachable(error: DBAPIError) -> bool:
+    """Whether a database error says the database cannot be reached (not a bad query)."""
+    if isinstance(error, InterfaceError):
+        return True
+    text = str(error.orig).lower()
+    return any(sign in text for sign in (
+        "connection", "could not connect", "server closed", "terminating", "shutting down",
+        "unable to open database", "disk i/o error", "the database system is starting up"))
 
 
 def retry_after() -> int:
@@ -124,5 +149,6 @@ def _http_message(status: int) -> str:
         415: _("Please send JSON."),
         429: _("Too many requests. Please wait a moment and try again."),
         500: _("Something went wrong on our side. Please try again later."),
+        503: _("The site is briefly unavailable. Please try again in a minute."),
     }
     return messages.get(status, _("The request could not be handled."))

@@ -42,6 +42,17 @@ def within_budget(limit: str, scope: str, key: str) -> bool:
         return True
 
 
+def budget_spent(limit: str, scope: str, key: str) -> bool:
+    """Whether a budget counted by :func:`within_budget` is spent (counts nothing)."""
+    if not limiter.enabled:
+        return False
+    try:
+        return not limiter.limiter.test(parse(limit), scope, key)
+    except Exception:  # the store is gone: fail open, as the limiter does
+        logger.exception("Rate-limit store unavailable; %s not checked", scope)
+        return False
+
+
 def _account_limit() -> str:
     return current_app.config.get("ACCOUNT_RATE_LIMIT", "10 per minute")
 

@@ -124,6 +124,8 @@ def validate_url(value: str | None, field: str = "website", required: bool = Fal
         return None
     if len(text) > max_length:
         raise fail(field, _("Use at most %(n)d characters.", n=max_length))
+    if any(ch in BIDI_CONTROLS for ch in text):  # shown as link text, they would reorder it
+        raise fail(field, _("Remove the control characters from this field."))
     try:
         parts = urlsplit(text)
     except ValueError:

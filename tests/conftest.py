@@ -380,9 +380,12 @@ def login_as(client: FlaskClient, app: Flask, user_id: int | None) -> FlaskClien
 
     with app.app_context():
         session_id = _db.session.get(User, user_id).get_id()
+    import time
+
     with client.session_transaction() as session:
         session["_user_id"] = session_id
         session["_fresh"] = True
+        session["login_at"] = session["seen_at"] = int(time.time())  # as objectwar.sessions.begin
     return client
 
 

@@ -1,8 +1,10 @@
 """Configuration read from the environment, as CONTRACT.md names it."""
 
 import os
+import secrets
 
 import pytest
+from cryptography.fernet import Fernet
 
 from config import (
     ConfigError,
@@ -12,10 +14,12 @@ from config import (
     normalise_database_url,
 )
 
+STRONG = "aaV43EQEwVdcqtaydpduEmKmBtEbOSInsbsh8d9Vxgq9pQdG"  # a test's own key, never a deployment's
+
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
-    for name in ("SECRET_KEY", "DATA_KEY", "DATABASE_URL", "REDIS_URL", "PUBLIC_URL",
+    for name in ("SECRET_KEY", "DATA_KEY", "DIGEST_KEY", "DATABASE_URL", "REDIS_URL", "PUBLIC_URL",
                  "TASKS_IMMEDIATE", "SIGN_RATE_LIMIT", "MAIL_PORT", "UNCONFIRMED_TTL_DAYS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
@@ -25,10 +29,10 @@ def clean_env(monkeypatch, tmp_path):
 def test_production_refuses_to_start_without_secrets(clean_env):
     with pytest.raises(ConfigError, match="SECRET_KEY, DATA_KEY"):
         ProductionConfig()
-    clean_env.setenv("SECRET_KEY", "s")
+    clean_env.setenv("SECRET_KEY", STRONG)
     with pytest.raises(ConfigError, match="DATA_KEY"):
         ProductionConfig()
-    clean_env.setenv("DATA_KEY", "d")
+    clean_env.setenv("DATA_KEY", Fernet.generate_key().decode())
     config = ProductionConfig()
     assert config.SESSION_COOKIE_SECURE and config.SESSION_COOKIE_HTTPONLY
     assert config.SESSION_COOKIE_SAMESITE == "Lax"
@@ -101,3 +105,39 @@ def test_rate_limits_can_be_switched_off(clean_env, tmp_path, enabled):
     answers = [client.post("/api/v1/petitions/nowhere/signatures", json={}).status_code
                for _ in range(3)]
     assert answers == ([404, 429, 429] if enabled != "0" else [404, 404, 404])
+
+
+@pytest.mark.parametrize("name, value", [
+    ("SECRET_KEY", "s"),
+    ("DATA_KEY", "d"),
+    ("SECRET_KEY", "x" * 31),
+    ("SECRET_KEY", "ab" * 40),  # long, but two characters repeated
+    ("SECRET_KEY", "192b9bdd22ab9ed4d12e236c78afcb9a393ec15f71bbf5dc987d54727823bcbf"),  # Flask's docs
+    ("SECRET_KEY", "change-me-to-a-long-random-string-please"),
+    ("DATA_KEY", "test-data-key"),
+    ("DATA_KEY", "short," + STRONG),  # the newest key encrypts
+    ("DATA_KEY", STRONG + ",short"),  # the oldest makes the digests while DIGEST_KEY is unset
+    ("DIGEST_KEY", "d"),
+], ids=lambda item: item if len(item) < 20 else item[:12])
+def test_production_refuses_short_and_example_keys_and_says_how_to_make_one(clean_env, name, value):
+    clean_env.setenv("SECRET_KEY", STRONG)
+    clean_env.setenv("DATA_KEY", Fernet.generate_key().decode())
+    clean_env.setenv(name, value)
+    with pytest.raises(ConfigError, match=name) as refused:
+        ProductionConfig()
+    assert "at least 32" in str(refused.value) and "Fernet.generate_key()" in str(refused.value)
+    assert len(value) < 4 or value not in str(refused.value)  # a key is never printed
+
+
+def test_production_accepts_strong_keys_and_old_weak_data_keys_kept_for_reading(clean_env):
+    clean_env.setenv("SECRET_KEY", STRONG)
+    clean_env.setenv("DATA_KEY", f"{Fernet.generate_key().decode()},old,{STRONG}")
+    assert ProductionConfig().DATA_KEY.count(",") == 2
+    clean_env.setenv("DATA_KEY", f"{Fernet.generate_key().decode()},old")
+    clean_env.setenv("DIGEST_KEY", secrets.token_hex(32))
+    ProductionConfig()
+
+
+def test_development_and_testing_keep_their_own_keys(clean_env):
+    assert len(DevelopmentConfig().SECRET_KEY) >= 32
+    assert config_for("testing").SECRET_KEY  # short on purpose: never accepted in production

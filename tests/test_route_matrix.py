@@ -112,7 +112,7 @@ RULES: dict[str, Rule] = {
     "petitions.sign": Rule((200,) * 4, method="POST"),
     "petitions.confirm": Rule((404,) * 4, args=lambda w: {"token": "forged"}),
     "petitions.share": Rule((REDIRECT,) * 4, args=lambda w: {"network": "telegram"}),
-    "api_signing.petition_sign": Rule((422,) * 4, method="POST"),
+    "api_signing.petition_sign": Rule((415,) * 4, method="POST"),  # the matrix posts a form, not JSON
     # Mailing (issue 4): a forged unsubscribe token says nothing; the coordinator
     # API takes bearer tokens only, so a browser session gets 401 whoever it is.
     "mailing.unsubscribe": Rule((404,) * 4, args=lambda w: {"token": "forged"}),

@@ -84,7 +84,6 @@ def test_field_errors(app, client, demo, outbox, changes, field, message):
     (b"[1, 2]", "application/json"),
     (b'"text"', "application/json"),
     (b"null", "application/json"),
-    (b"first_name=Anna", "application/x-www-form-urlencoded"),
     (b"\xff\xfe\x00", "application/json"),
     (b"", None),
 ])

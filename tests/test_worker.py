@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -20,7 +21,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def queued_app(app, backend, database_urls, instance_dir, smtp_server):
     """The test app with a real queue: Redis when REDIS_URL is set, else the SQLite queue file."""
-    settings = {"TASKS_IMMEDIATE": False, **smtp_server.config()}
+    # The worker runs the production configuration, which refuses the test suite's short keys.
+    settings = {"TASKS_IMMEDIATE": False, "SECRET_KEY": secrets.token_urlsafe(48),
+                "DATA_KEY": secrets.token_urlsafe(48), **smtp_server.config()}
     if REDIS_URL:
         settings["REDIS_URL"] = REDIS_URL
     queued = make_app(database_urls[backend], instance_dir, **settings)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib import resources
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -12,7 +12,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from objectwar import security
+from objectwar import ratelimit, security
 from objectwar.accounts.models import ApiToken, Invitation, Role, User
 from objectwar.audit.services import record
 from objectwar.errors import GENERAL, Conflict, NotFound, ValidationError
@@ -125,6 +125,10 @@ def user_for_api_token(token: str) -> User | None:
 LOCK_AFTER = 5
 LOCK_BASE_SECONDS = 30
 LOCK_MAX_SECONDS = 15 * 60
+GUESS_SCOPE = "login-guess"
+DEVICE_PURPOSE = "device"
+DEVICE_COOKIE = "objectwar_device"
+DEVICE_MAX_AGE = 180 * 24 * 3600
 INVITATION_MAX_AGE = 7 * 24 * 3600
 RESET_MAX_AGE = 3600
 
@@ -178,11 +182,55 @@ def lock_delay(failed_logins: int) -> int:
     return min(LOCK_BASE_SECONDS * 2 ** (failed_logins - LOCK_AFTER), LOCK_MAX_SECONDS)
 
 
-def authenticate(email: str, password: str) -> User | None:
+def device_token(user: User) -> str:
+    """A cookie's value naming a browser its owner logged in with (OWASP "device cookies")."""
+    return security.make_token(DEVICE_PURPOSE, {"u": user.id})
+
+
+def _known_device(user: User, token: str | None) -> bool:
+    if not token:
+        return False
+    try:
+        payload = security.read_token(DEVICE_PURPOSE, token, max_age=DEVICE_MAX_AGE)
+    except security.TokenError:
+        return False
+    return isinstance(payload, dict) and payload.get("u") == user.id
+
+
+def _guess_key(user_id: int, client: str) -> str:
+    return f"{user_id}:{client}"
+
+
+def _throttled(user: User, now: datetime, client: str, device: str | None) -> bool:
+    """Whether this attempt is refused unheard.
+
+    Failures are counted per account and client address together (a guesser slows down,
+    the owner elsewhere does not), and per account: that wait binds every browser but
+    those the owner logged in with before, so a stranger cannot keep the owner out.
+    """
+    if ratelimit.budget_spent(_guess_limit(), GUESS_SCOPE, _guess_key(user.id, client)):
+        return True
+    return bool(user.locked_until and user.locked_until > now and not _known_device(user, device))
+
+
+def _count_failure(user: User, now: datetime, client: str) -> None:
+    ratelimit.within_budget(_guess_limit(), GUESS_SCOPE, _guess_key(user.id, client))
+    user.failed_logins += 1
+    delay = lock_delay(user.failed_logins)
+    user.locked_until = now + timedelta(seconds=delay) if delay else None
+    db.session.commit()
+
+
+def _guess_limit() -> str:
+    return current_app.config.get("LOGIN_GUESS_LIMIT", "5 per 15 minutes")
+
+
+def authenticate(email: str, password: str, *, client: str = "-", device: str | None = None) -> User | None:
     """The user these credentials belong to, or ``None``: the caller cannot tell why.
 
-    An unknown address, a wrong password, an inactive or a throttled account all
-    answer ``None`` after about the same work (one Argon2 computation).
+    ``client`` names the client (``ratelimit.client_key()``), ``device`` is the browser's
+    device cookie. An unknown address, a wrong password, an inactive or a throttled
+    account all answer ``None`` after about the same work (one Argon2 computation).
     """
     try:
         address = validate_email(email)
@@ -190,14 +238,11 @@ def authenticate(email: str, password: str) -> User | None:
         address = None
     user = find_user_by_email(address) if address else None
     now = utcnow()
-    if user is None or not user.active or (user.locked_until and user.locked_until > now):
+    if user is None or not user.active or _throttled(user, now, client, device):
         security.verify_password(None, password)
         return None
     if not security.verify_password(user.password_hash, password):
-        user.failed_logins += 1
-        delay = lock_delay(user.failed_logins)
-        user.locked_until = now + timedelta(seconds=delay) if delay else None
-        db.session.commit()
+        _count_failure(user, now, client)
         return None
     if user.password_hash and security.password_needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(password)
@@ -214,14 +259,26 @@ def end_sessions(user: User) -> None:
     db.session.commit()
 
 
-def change_password(user: User, current: str, password: str, confirm: str) -> None:
+def change_password(user: User, current: str, password: str, confirm: str, *,
+                    client: str = "-") -> None:
     """Set a new password; every other session ends.
 
+    Wrong current passwords count and are throttled as failed logins are (a session
+    is no licence to guess); a throttled attempt is refused unheard.
     :raise ValidationError: the current password is wrong or the new one breaks a rule.
     """
+    now = utcnow()
+    if (ratelimit.budget_spent(_guess_limit(), GUESS_SCOPE, _guess_key(user.id, client))
+            or (user.locked_until and user.locked_until > now)):
+        security.verify_password(None, current)
+        raise ValidationError(errors={"current": [
+            _("There were too many attempts. Please wait a moment and try again.")]})
     if not security.verify_password(user.password_hash, current):
+        _count_failure(user, now, client)
         raise ValidationError(errors={"current": [_("This is not your current password.")]})
     check_new_password(password, confirm, user.email)
+    user.failed_logins = 0
+    user.locked_until = None
     user.password_hash = security.hash_password(password)
     end_sessions(user)
 

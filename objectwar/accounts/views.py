@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -14,6 +15,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
+from objectwar import sessions
 from objectwar.accounts import permissions, services
 from objectwar.accounts.forms import (
     ChangePasswordForm,
@@ -24,7 +26,7 @@ from objectwar.accounts.forms import (
 from objectwar.errors import ValidationError
 from objectwar.forms import show_errors
 from objectwar.i18n import current_locale
-from objectwar.ratelimit import account_limit
+from objectwar.ratelimit import account_limit, client_key
 from objectwar.tasks import enqueue_notices
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
@@ -41,6 +43,15 @@ def default_page(user) -> str:
 def _start_session(user) -> None:
     session.clear()  # nothing from before the login survives (session fixation)
     login_user(user)
+    sessions.begin()
+
+
+def _remember_device(response, user) -> None:
+    """Mark this browser as one its owner used: a stranger's failures do not lock it out."""
+    response.set_cookie(services.DEVICE_COOKIE, services.device_token(user),
+                        max_age=services.DEVICE_MAX_AGE, path=url_for("accounts.login"),
+                        secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True,
+                        samesite="Lax")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -55,10 +66,13 @@ def login():
         except ValidationError as error:
             show_errors(form, error)
             return render_template("accounts/login.html", form=form), 422
-        user = services.authenticate(form.email.data or "", form.password.data or "")
+        user = services.authenticate(form.email.data or "", form.password.data or "", client=client_key(),
+                                     device=request.cookies.get(services.DEVICE_COOKIE))
         if user is not None:
             _start_session(user)
-            return redirect(services.safe_next(form.next.data) or default_page(user))
+            response = redirect(services.safe_next(form.next.data) or default_page(user))
+            _remember_device(response, user)
+            return response
         form.form_errors.append(_("The email address or the password is not right, or there were "
                                   "too many attempts. Please wait a moment and try again."))
         return render_template("accounts/login.html", form=form), 422
@@ -92,7 +106,7 @@ def password():
     if form.validate_on_submit():
         try:
             services.change_password(current_user, form.current.data or "", form.password.data or "",
-                                     form.confirm.data or "")
+                                     form.confirm.data or "", client=client_key())
         except ValidationError as error:
             show_errors(form, error)
             return render_template("accounts/password.html", form=form), 422

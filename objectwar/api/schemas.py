@@ -24,6 +24,11 @@ ERRORS = {
     "422": _json(_ref("Errors"), "Invalid input; messages per field"),
     "429": _json(_ref("Errors"), "Rate limit; see the Retry-After header"),
 }
+# Every operation that reads a JSON body may answer these too.
+BODY_ERRORS = {
+    "400": _json(_ref("Errors"), "The body cannot be read (JSON nested too deeply)"),
+    "415": _json(_ref("Errors"), "The body is not JSON (Content-Type)"),
+}
 BEARER = [{"bearer": []}]
 LANG = {"name": "lang", "in": "query", "required": False,
         "schema": {"type": "string", "enum": ["en", "de", "ru", "uk", "be"]},
@@ -47,7 +52,7 @@ def _mailout_action(verb: str) -> dict[str, Any]:
 
 def openapi_document(server_url: str) -> dict[str, Any]:
     """The whole document, with ``server_url`` (PUBLIC_URL) as its server."""
-    return {
+    document = {
         "openapi": "3.0.3",
         "info": {
             "title": "ObjectWar campaign API",
@@ -310,3 +315,8 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             },
         },
     }
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            if "requestBody" in operation:
+                operation["responses"].update(BODY_ERRORS)
+    return document

@@ -1,9 +1,10 @@
 """JSON API v1: signing a petition (CONTRACT.md). A blueprint of its own under ``/api/v1``."""
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 from flask_babel import gettext as _
 
 from objectwar import tasks
+from objectwar.api.body import json_body
 from objectwar.errors import GENERAL, ValidationError
 from objectwar.extensions import csrf
 from objectwar.http import public_cors
@@ -20,9 +21,10 @@ csrf.exempt(bp)  # public: partner sites post here; no cookie is trusted
 @sign_rate_limit
 def petition_sign(slug: str):
     """Sign: 202 for new and repeat signers alike; the email tells them apart."""
-    body = request.get_json(silent=True)
+    message = _("Send a JSON object with the signature's fields.")
+    body = json_body(message)
     if not isinstance(body, dict):
-        raise ValidationError(errors={GENERAL: [_("Send a JSON object with the signature's fields.")]})
+        raise ValidationError(errors={GENERAL: [message]})
     # The signer's own "locale" wins; the request's is worked out only without one.
     given = body.get("locale")
     outcome = signing.sign(slug, body, default_locale=given if given and isinstance(given, str)

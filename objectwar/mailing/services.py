@@ -256,9 +256,32 @@ def _subscription_message(subscription: Subscription):
 
 
 def subscription_token(subscription: Subscription) -> str:
-    # The digest prefix binds the link to this address even if an id is ever reused.
+    # The digest prefix binds the link to this address even if an id is ever reused; the
+    # state stamp to the subscription as it was when asked for: any change of status since
+    # (a confirmation, an unsubscribe, a bounce, a complaint) makes the link stale.
     return security.make_token(SUBSCRIBE_PURPOSE, [
-        subscription.id, subscription.list_id, subscription.subscriber.email_digest[:16]])
+        subscription.id, subscription.list_id, subscription.subscriber.email_digest[:16],
+        _state_stamp(subscription)])
+
+
+def _state_stamp(subscription: Subscription) -> int:
+    """The subscription's last change of status, in milliseconds (what its links are bound to)."""
+    return int(subscription.changed_at.timestamp() * 1000)
+
+
+def _link_is_current(payload: list, subscription: Subscription) -> bool:
+    """Whether a link may still change the subscription: made since its last change of status.
+
+    A subscriber already subscribed changes nothing by it. Links from before the stamp
+    existed (three items) count only while the subscription was never confirmed.
+    """
+    if subscription.status in _FINAL:
+        return False
+    if subscription.status == SubscriptionStatus.SUBSCRIBED:
+        return True
+    if len(payload) == 3:
+        return subscription.status == SubscriptionStatus.UNCONFIRMED
+    return payload[3] == _state_stamp(subscription)
 
 
 def _bad_link() -> NotFound:
@@ -277,14 +300,15 @@ def subscription_for_confirmation(slug: str, token: str) -> Subscription:
         payload = security.read_token(SUBSCRIBE_PURPOSE, token, max_age=max_age)
     except security.TokenError:
         raise _bad_link() from None
-    if (not isinstance(payload, list) or len(payload) != 3
+    if (not isinstance(payload, list) or len(payload) not in (3, 4)
             or not isinstance(payload[0], int) or isinstance(payload[0], bool)):
         raise _bad_link()
-    subscription_id, list_id, digest_prefix = payload
+    subscription_id, list_id, digest_prefix = payload[:3]
     subscription = db.session.get(Subscription, subscription_id)
     if (subscription is None or subscription.list_id != list_id
             or subscription.mailing_list.slug != slug
-            or subscription.subscriber.email_digest[:16] != digest_prefix):
+            or subscription.subscriber.email_digest[:16] != digest_prefix
+            or not _link_is_current(payload, subscription)):
         raise _bad_link()
     return subscription
 
@@ -293,7 +317,9 @@ def confirm_subscription(slug: str, token: str) -> Subscription:
     """Confirm a subscription, idempotently: the owner of the address consented now.
 
     Someone who had unsubscribed, or whose subscription a coordinator deleted,
-    comes back by their own action (source ``form``; the suppression is lifted).
+    comes back by their own action (source ``form``; the suppression is lifted):
+    only with the link of a request made after that; an older link, and any link
+    of an address that bounced or complained, is refused.
     :raise NotFound: a bad link.
     """
     subscription = subscription_for_confirmation(slug, token)
