@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from objectwar.extensions import db
-from objectwar.mailing.models import MailingList
+from objectwar.mailing.models import MailingList, MailingListText
 from objectwar.organisations.models import Organisation, OrganisationStatus
 from objectwar.petitions.models import Demand, DemandText, Petition, PetitionStatus, PetitionText
 
@@ -170,6 +170,16 @@ ORGANISATIONS = [
 
 UPDATES_LIST = ("updates", "Campaign updates",
                 "News from the #ObjectWarCampaign: actions, results and what you can do.")
+UPDATES_LIST_TEXTS = {
+    "de": ("Neuigkeiten der Kampagne",
+           "Neues von der #ObjectWarCampaign: Aktionen, Ergebnisse und was Sie tun können."),
+    "ru": ("Новости кампании",
+           "Новости #ObjectWarCampaign: акции, результаты и что вы можете сделать."),
+    "uk": ("Новини кампанії",
+           "Новини #ObjectWarCampaign: акції, результати і що ви можете зробити."),
+    "be": ("Навіны кампаніі",
+           "Навіны #ObjectWarCampaign: акцыі, вынікі і што вы можаце зрабіць."),
+}
 
 
 def seed_demo() -> dict[str, int]:
@@ -189,9 +199,16 @@ def seed_demo() -> dict[str, int]:
         created["petitions"] += 1
 
     slug, name, description = UPDATES_LIST
-    if db.session.scalar(select(MailingList).where(MailingList.slug == slug)) is None:
-        db.session.add(MailingList(slug=slug, name=name, description=description, public=True))
+    updates = db.session.scalar(select(MailingList).where(MailingList.slug == slug))
+    if updates is None:
+        updates = MailingList(slug=slug, name=name, description=description, public=True)
+        db.session.add(updates)
         created["lists"] += 1
+    # Also for a list seeded before lists had names in other languages.
+    translated = {text.locale for text in updates.texts}
+    for locale, (name, description) in UPDATES_LIST_TEXTS.items():
+        if locale not in translated:
+            updates.texts.append(MailingListText(locale=locale, name=name, description=description))
 
     existing = set(db.session.scalars(select(Organisation.slug)))
     for slug, name, country, city, website, description in ORGANISATIONS:

@@ -67,7 +67,7 @@ def test_petition_page_has_everything(client, demo):
     for network in ("email", "telegram", "whatsapp", "bluesky", "x", "facebook"):
         assert f'href="/petitions/{SLUG}/share/{network}"' in page
     assert f'action="/petitions/{SLUG}/share/mastodon"' in page
-    assert f"&lt;iframe src=&quot;https://objectwar.test/petitions/{SLUG}/embed&quot;" in page
+    assert f"&lt;iframe src=&#34;https://objectwar.test/petitions/{SLUG}/embed&#34;" in page
     assert "<script" not in page and "style=" not in page
 
 

@@ -15,7 +15,7 @@ from objectwar.admin.views import bp
 from objectwar.errors import ValidationError
 from objectwar.forms import ConfirmForm, show_errors
 from objectwar.http import csv_download
-from objectwar.mailing import lists, manage
+from objectwar.mailing import list_texts, lists, manage
 from objectwar.mailing.forms import ImportConfirmForm, ImportUploadForm, ListForm
 
 
@@ -40,12 +40,14 @@ def lists_index():
     return render_template("admin/lists.html", lists=lists.lists_with_counts(), form=form)
 
 
-def _detail(mailing_list, form: ListForm, status: int = 200):
+def _detail(mailing_list, form: ListForm, status: int = 200, errors: dict | None = None):
     search = request.args.get("q", "").strip()
     page = manage.subscribers(mailing_list.slug, page=request.args.get("page", 1, type=int),
                               search=search)
     return render_template("admin/list.html", mailing_list=mailing_list, form=form, page=page,
-                           search=search, action_form=ConfirmForm()), status
+                           search=search, action_form=ConfirmForm(), errors=errors or {},
+                           translations=list_texts.form_values(
+                               mailing_list, request.form if errors else None)), status
 
 
 @bp.route("/lists/<slug>", methods=["GET", "POST"])
@@ -58,8 +60,10 @@ def list_detail(slug: str):
         try:
             manage.update_list(current_user.id, slug, request.form)
         except ValidationError as error:
-            show_errors(form, error)
-            return _detail(mailing_list, form, 422)
+            show_errors(form, ValidationError(errors={  # the other languages' at their fields
+                name: messages for name, messages in error.errors.items()
+                if not name.startswith(("name_", "description_"))}))
+            return _detail(mailing_list, form, 422, error.errors)
         flash(_("The list is saved."))
         return redirect(url_for("admin.list_detail", slug=slug))
     return _detail(mailing_list, form)

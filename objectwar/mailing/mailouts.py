@@ -33,6 +33,7 @@ from objectwar.audit.services import record
 from objectwar.email import RawTemplate, external_url
 from objectwar.errors import Conflict, NotFound, ValidationError
 from objectwar.extensions import db
+from objectwar.mailing import list_texts
 from objectwar.mailing.models import (
     Delivery,
     DeliveryStatus,
@@ -541,7 +542,7 @@ def render(mailout: Mailout, locale: str) -> Rendered:
     with force_locale(text.locale):
         context = {
             "locale": text.locale,
-            "list_name": mailout.mailing_list.name,
+            "list_name": list_texts.for_locale(mailout.mailing_list, text.locale).name,
             "unsubscribe_url": markers["unsubscribe_url"],
         }
         plain = render_template("emails/mailout.txt", body=body, **context)

@@ -27,7 +27,7 @@ from objectwar import security
 from objectwar.audit.services import changes, record
 from objectwar.errors import NotFound, ValidationError
 from objectwar.extensions import db
-from objectwar.mailing import lists
+from objectwar.mailing import list_texts, lists
 from objectwar.mailing.models import (
     MailingList,
     Subscriber,
@@ -104,12 +104,26 @@ def create_list(actor_id: int, data: dict[str, Any]) -> MailingList:
 
 
 def update_list(actor_id: int, slug: str, data: dict[str, Any]) -> MailingList:
-    """Change a list's name, description and whether visitors may subscribe.
+    """Change a list's name and description (in each language) and whether visitors may subscribe.
 
     :raise NotFound: no such list. :raise ValidationError: invalid input.
     """
     mailing_list = lists.get_list(slug)
-    changed = changes(mailing_list, _list_values(data, with_slug=False))
+    errors: list[ValidationError] = []
+    values: dict[str, Any] = {}
+    try:
+        values = _list_values(data, with_slug=False)
+    except ValidationError as error:
+        errors.append(error)
+    try:
+        translated = list_texts.save(mailing_list, data)
+    except ValidationError as error:
+        errors.append(error)
+    if errors:  # nothing was changed yet
+        raise merge(errors)
+    changed = changes(mailing_list, values)
+    if translated:
+        changed["translations"] = translated
     if changed:
         record("list.update", mailing_list, actor_id=actor_id, changes=changed)
     db.session.commit()

@@ -62,6 +62,22 @@ class MailingList(db.Model):
     description: Mapped[str] = mapped_column(Text, default="")
     public: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # ``name`` and ``description`` are in the default language; these, in the others.
+    texts: Mapped[list[MailingListText]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="MailingListText.locale")
+
+
+class MailingListText(db.Model):
+    """A list's name and description in one more language."""
+
+    __tablename__ = "mailing_list_texts"
+    __table_args__ = (UniqueConstraint("list_id", "locale"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("mailing_lists.id", ondelete="CASCADE"))
+    locale: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
 
 
 class Subscriber(db.Model):

@@ -17,7 +17,8 @@ from objectwar import email as mailer
 from objectwar import security, verp
 from objectwar.errors import NotFound, ValidationError
 from objectwar.extensions import db
-from objectwar.mailing import lists
+from objectwar.i18n import LANGUAGE_NAMES
+from objectwar.mailing import list_texts, lists
 from objectwar.mailing.models import MailingList, Subscriber, Subscription, SubscriptionStatus
 from objectwar.outbox import rows
 from objectwar.types import utcnow
@@ -246,10 +247,12 @@ def _subscription_message(subscription: Subscription):
     confirm_url = None if already else mailer.external_url(
         "mailing.confirm_subscription", slug=mailing_list.slug,
         token=subscription_token(subscription))
+    shown = list_texts.for_locale(mailing_list, subscriber.locale)
     return mailer.compose(
         "confirm_subscription", to=subscriber.email, locale=subscriber.locale,
         subject=subscribe_subject(), sender=mailer.confirmation_sender(), name=subscriber.name,
-        list_name=mailing_list.name, already=already, confirm_url=confirm_url,
+        list_name=shown.name, already=already, confirm_url=confirm_url,
+        list_language=LANGUAGE_NAMES[shown.locale] if shown.fallback else None,
         reminder=not already and rows.is_reminder(subscription),
         ttl_days=current_app.config["UNCONFIRMED_TTL_DAYS"],
     )

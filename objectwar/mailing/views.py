@@ -8,11 +8,13 @@ from objectwar.errors import ValidationError
 from objectwar.extensions import csrf, limiter
 from objectwar.forms import show_errors
 from objectwar.i18n import current_locale
-from objectwar.mailing import lists, mailouts, services
+from objectwar.mailing import list_texts, lists, mailouts, services
 from objectwar.mailing.forms import SubscribeForm
 from objectwar.ratelimit import client_key
 
 bp = Blueprint("mailing", __name__)
+# ``list_text(mailing_list)``: its name and description in the page's or email's language.
+bp.add_app_template_global(list_texts.visible, "list_text")
 
 
 @bp.get("/unsubscribe/<token>")
@@ -36,7 +38,7 @@ def unsubscribe_confirm(token: str):
     mailing_list = lists.unsubscribe(token)
     if request.form.get("List-Unsubscribe") == "One-Click":
         return "Unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
-    return render_template("mailing/unsubscribed.html", list_name=mailing_list.name)
+    return render_template("mailing/unsubscribed.html", mailing_list=mailing_list)
 
 
 def _subscribe_limit() -> str:

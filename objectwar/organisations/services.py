@@ -10,11 +10,9 @@ import re
 import secrets
 import unicodedata
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from flask import current_app
 from flask_babel import gettext as _
-from markupsafe import escape
 from PIL import Image, ImageOps
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +28,7 @@ from objectwar.markup import render_markdown
 from objectwar.organisations.models import Organisation, OrganisationStatus
 from objectwar.outbox import services as outbox
 from objectwar.outbox.models import Notice, NoticeKind
+from objectwar.petitions import widget
 from objectwar.petitions.models import Petition, PetitionStatus, Signature
 from objectwar.validation import (
     clean_name,
@@ -415,11 +414,8 @@ def credited_signatures(organisation: Organisation) -> list[tuple[Petition, int]
 
 
 def share_links(organisation: Organisation, petition: Petition) -> dict[str, str]:
-    """The petition link that credits the organisation, and its iframe snippet."""
+    """The petition link that credits the organisation, and its widget's snippet."""
     link = external_url("petitions.detail", slug=petition.slug, org=organisation.slug)
-    # The embed path is fixed by CONTRACT.md (its view belongs to the signing work).
-    embed = (f"{current_app.config['PUBLIC_URL']}/petitions/{quote(petition.slug)}/embed"
-             f"?{urlencode({'org': organisation.slug})}")
-    snippet = (f'<iframe src="{escape(embed)}" title="{escape(petition.slug)}" '
-               f'width="100%" height="640" loading="lazy"></iframe>')
+    embed = external_url("petitions.embed", slug=petition.slug, org=organisation.slug)
+    snippet = widget.snippet(petition.slug, petition.slug, organisation.slug)
     return {"link": link, "embed": embed, "snippet": snippet}

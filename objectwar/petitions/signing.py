@@ -176,6 +176,12 @@ def credited_organisation(slug: str | None) -> Organisation | None:
         Organisation.slug == slug, Organisation.status == OrganisationStatus.MEMBER))
 
 
+def credited_sentence(name: str) -> str:
+    """"Your signature is counted for NAME." with one full stop after a name ending in one."""
+    sentence = _("Your signature is counted for %(name)s.", name=name)
+    return sentence.replace(f"{name}.", name) if name.endswith(".") else sentence
+
+
 def ttl_days() -> int:
     return int(current_app.config["UNCONFIRMED_TTL_DAYS"])
 

@@ -18,7 +18,7 @@ from objectwar.extensions import csrf
 from objectwar.http import embeddable
 from objectwar.i18n import current_locale, form_page
 from objectwar.markup import render_markdown
-from objectwar.petitions import counts, pages, previews, services, signing
+from objectwar.petitions import counts, pages, previews, services, signing, widget
 from objectwar.petitions.services import PublicPetition
 from objectwar.ratelimit import sign_rate_limit
 
@@ -40,10 +40,11 @@ def page_context(petition: PublicPetition, locale: str, *, embed: bool, values: 
         country_minimum=current_app.config.get("PUBLIC_COUNTRY_MINIMUM", 10),
         milestones=counts.milestones(petition.signature_count, petition.goal),
         networks=signing.SHARE_NETWORKS,
-        embed_url=mailer.external_url("petitions.embed", slug=petition.slug),
+        embed_snippet=widget.snippet(petition.slug, text.title if text else petition.slug),
         values=values, errors=errors, embed=embed,
         credited=(signing.credited_organisation(organisation)
                   if not errors.get("organisation") else None),
+        credited_sentence=signing.credited_sentence,
         consent_version=signing.CONSENT_VERSION,
         # Built when the page's <head> asks (the admin's preview of a new petition does not).
         link_preview=functools.partial(previews.tags, petition, locale),
