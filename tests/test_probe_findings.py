@@ -373,3 +373,47 @@ def test_the_app_recovers_when_the_database_comes_back(app, tmp_path):
     assert client.get("/api/v1/petitions").get_json()["petitions"]
     with down.app_context():
         _db.engine.dispose()
+
+
+# -- i. the size of a public body is checked before anything parses it --------------------------
+
+@pytest.fixture
+def limited(app):
+    app.config["SIGN_MIN_FILL_SECONDS"] = 0
+    return app
+
+
+@pytest.mark.parametrize("path", ["/petitions/{slug}/sign", "/lists/updates/subscribe", "/my-data",
+                                  "/account/login", "/petitions/{slug}/share/mastodon"])
+def test_a_public_form_of_many_fields_or_bytes_is_413_and_nothing_is_stored(limited, client, demo, path):
+    from objectwar.petitions.models import Signature
+    from tests.signing_support import SLUG
+
+    url = path.format(slug=SLUG)
+    many_fields = "&".join(f"f{n}=x" for n in range(2_000))  # about 14 KB: under the size limit
+    big = "website=&first_name=" + "x" * 20_000
+    for body in (many_fields, big):
+        answer = client.post(url, data=body, content_type="application/x-www-form-urlencoded")
+        assert answer.status_code == 413, (url, answer.status_code)
+    with limited.app_context():
+        assert _db.session.scalar(select(Signature.id)) is None
+
+
+def test_a_rate_limited_signer_sending_a_huge_form_gets_413_not_a_parse(limited, client, demo):
+    from tests.signing_support import SIGN_URL, sign_form
+
+    limited.config["SIGN_RATE_LIMIT"] = "1 per minute"
+    assert sign_form(client).status_code == 302
+    huge = "&".join(f"f{n}=x" for n in range(600_000))  # the probe's body: 600,000 fields
+    assert client.post(SIGN_URL, data=huge,
+                       content_type="application/x-www-form-urlencoded").status_code == 413
+    assert client.post(SIGN_URL, data="embed=1&stamp=x",
+                       content_type="application/x-www-form-urlencoded").status_code == 429
+
+
+def test_the_signing_api_answers_413_in_json_to_a_large_body(client, demo):
+    from tests.signing_support import API_URL, person
+
+    answer = client.post(API_URL, json={**person(), "first_name": "x" * 20_000})
+    assert answer.status_code == 413 and "errors" in answer.get_json()
+    assert client.post(API_URL, json=person()).status_code == 202  # a real signature passes

@@ -25,6 +25,7 @@ from objectwar.accounts.forms import (
 )
 from objectwar.errors import ValidationError
 from objectwar.forms import show_errors
+from objectwar.http import small_body
 from objectwar.i18n import current_locale
 from objectwar.ratelimit import account_limit, client_key
 from objectwar.tasks import enqueue_notices
@@ -55,6 +56,7 @@ def _remember_device(response, user) -> None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@small_body
 @account_limit
 def login():
     form = LoginForm(next=request.args.get("next", ""))

@@ -7,7 +7,7 @@ from objectwar import tasks
 from objectwar.api.body import json_body
 from objectwar.errors import GENERAL, ValidationError
 from objectwar.extensions import csrf
-from objectwar.http import public_cors
+from objectwar.http import public_cors, small_body
 from objectwar.i18n import current_locale
 from objectwar.petitions import signing
 from objectwar.ratelimit import sign_rate_limit
@@ -17,6 +17,7 @@ csrf.exempt(bp)  # public: partner sites post here; no cookie is trusted
 
 
 @bp.post("/petitions/<slug>/signatures")
+@small_body
 @public_cors
 @sign_rate_limit
 def petition_sign(slug: str):

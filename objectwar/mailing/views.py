@@ -7,6 +7,7 @@ from objectwar.email import confirmation_sender
 from objectwar.errors import ValidationError
 from objectwar.extensions import csrf, limiter
 from objectwar.forms import show_errors
+from objectwar.http import small_body
 from objectwar.i18n import current_locale
 from objectwar.mailing import list_texts, lists, mailouts, services
 from objectwar.mailing.forms import SubscribeForm
@@ -29,6 +30,7 @@ def unsubscribe(token: str):
 
 
 @bp.post("/unsubscribe/<token>")
+@small_body
 @csrf.exempt  # RFC 8058 one-click POSTs carry no cookie; the signed token is the proof
 def unsubscribe_confirm(token: str):
     """Unsubscribe: the page's button, or a mail client's one-click POST (answered 200)."""
@@ -46,6 +48,7 @@ def _subscribe_limit() -> str:
 
 
 @bp.route("/lists/<slug>/subscribe", methods=["GET", "POST"])
+@small_body
 @limiter.limit(_subscribe_limit, key_func=client_key, methods=["POST"], scope="subscribe")
 def subscribe(slug: str):
     """The subscribe form of a public list; the same answer whether or not the address is known."""

@@ -10,12 +10,13 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from flask_babel import force_locale
 from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from objectwar import email as mailer
 from objectwar import tasks
 from objectwar.errors import GENERAL, NotFound, ValidationError, retry_after
 from objectwar.extensions import csrf
-from objectwar.http import embeddable
+from objectwar.http import embeddable, small_body
 from objectwar.i18n import current_locale, form_page
 from objectwar.markup import render_markdown
 from objectwar.petitions import counts, pages, previews, services, signing, widget
@@ -80,6 +81,7 @@ def embed(slug: str):
 
 
 @bp.post("/<slug>/sign")
+@small_body
 @embeddable
 # No CSRF token and so no session for the visitor: any site may already sign for
 # anyone through the public, CORS-open API, and only the email's owner can
@@ -151,6 +153,7 @@ def share_image(slug: str):
 
 
 @bp.route("/<slug>/share/<network>", methods=["GET", "POST"])
+@small_body
 @csrf.exempt  # the form carries a signed stamp instead: petition pages set no cookie
 def share(slug: str, network: str):
     # A server of the visitor's own choosing is followed only from a POST carrying
@@ -178,6 +181,9 @@ def share(slug: str, network: str):
 
 @bp.errorhandler(429)
 def too_many_signatures(error):
-    embed = request.form.get("embed") == "1" or request.args.get("embed") == "1"
+    try:
+        embed = request.form.get("embed") == "1" or request.args.get("embed") == "1"
+    except RequestEntityTooLarge:  # a body past the small-body limits is not read here
+        embed = request.args.get("embed") == "1"
     return (render_template("petitions/rate_limited.html", embed=embed), 429,
             {"Retry-After": str(retry_after())})

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from objectwar import tasks
 from objectwar.errors import ValidationError
 from objectwar.forms import show_errors
+from objectwar.http import small_body
 from objectwar.i18n import current_locale
 from objectwar.mailing import lists
 from objectwar.privacy import services
@@ -44,6 +45,7 @@ def _hints() -> dict[str, str]:
 
 
 @bp.route("/my-data", methods=["GET", "POST"])
+@small_body
 @data_request_limit
 def request_form():
     """The same answer whether or not the address is known: the email says what is held."""
