@@ -37,8 +37,8 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SECRET_KEY = "bench-secret-key"  # noqa: S105 (the benchmark's own)
-DATA_KEY = "bench-data-key"
+from bench.keys import DATA_KEY, SECRET_KEY  # noqa: E402 (after the path)
+
 FLASK = [str(ROOT / ".venv" / "bin" / "flask"), "--app", "wsgi"]
 # What a storm after a bad import looks like: mostly addresses that do not exist.
 MIX = (["postfix_hard"] * 4 + ["exim_hard"] * 2 + ["gmail_hard"] * 2 + ["postfix_soft"]

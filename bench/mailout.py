@@ -41,8 +41,8 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SECRET_KEY = "bench-secret-key"  # noqa: S105 (the benchmark's own)
-DATA_KEY = "bench-data-key"
+from bench.keys import DATA_KEY, SECRET_KEY  # noqa: E402 (after the path)
+
 PARAGRAPH = (
     "Since the invasion of Ukraine hundreds of thousands of men have left Russia and Belarus "
     "rather than fight. Most live with temporary papers; few have been able to ask for asylum. "

@@ -44,6 +44,8 @@ SLUG = "protect-objectors"
 PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 DB_NAME = "objectwar_bench"
+sys.path.insert(0, str(ROOT))
+from bench.keys import DATA_KEY, SECRET_KEY  # noqa: E402 (after the path)
 
 
 def free_port() -> int:
@@ -172,8 +174,8 @@ def add_confirmed_signatures(dsn: str, total: int) -> None:
 
 BASE_ENV = {
     "FLASK_CONFIG": "production",
-    "SECRET_KEY": "bench-secret-key",
-    "DATA_KEY": "bench-data-key",
+    "SECRET_KEY": SECRET_KEY,
+    "DATA_KEY": DATA_KEY,
     "PUBLIC_URL": "http://127.0.0.1",
     "SIGN_RATE_LIMIT": "1000000 per second",
     "SIGN_MIN_FILL_SECONDS": "0",

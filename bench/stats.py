@@ -37,6 +37,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.keys import DATA_KEY, SECRET_KEY  # noqa: E402 (after the path)
 
 PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 DSN = f"{PG}/objectwar_bench"
@@ -77,7 +78,7 @@ def main() -> None:
                         help="only the export, in this process (its peak RSS is the export's)")
     args = parser.parse_args()
     add_partners()
-    os.environ.update({"SECRET_KEY": "bench-secret-key", "DATA_KEY": "bench-data-key",
+    os.environ.update({"SECRET_KEY": SECRET_KEY, "DATA_KEY": DATA_KEY,
                        "DATABASE_URL": DSN.replace("postgresql://", "postgresql+psycopg://")})
     from objectwar import create_app
     from objectwar.accounts.services import create_coordinator
