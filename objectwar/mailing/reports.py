@@ -226,17 +226,11 @@ def identify(report: Report) -> tuple[verp.Tag | None, bool]:
     """The email of ours the report names (the first reference that verifies), and whether
     a reference of our shape failed to verify (another installation's)."""
     foreign = False
-    for text in report.tokens:
+    references = [(verp.read_token, text) for text in report.tokens]
+    references += [(mailouts.read_message_id, value) for value in report.message_ids]
+    for read, reference in references:
         try:
-            tag = verp.read_token(text)
-        except verp.NotOurs:
-            foreign = True
-            continue
-        if tag is not None:
-            return tag, foreign
-    for value in report.message_ids:
-        try:
-            tag = mailouts.read_message_id(value)
+            tag = read(reference)
         except verp.NotOurs:
             foreign = True
             continue
