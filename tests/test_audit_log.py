@@ -112,6 +112,7 @@ def test_the_log_fits_a_phone_and_filters_without_javascript(app, browser, live_
         page.click("form.filters button[type=submit]")
         text = page.inner_text("table.audit tbody")
         assert "organisation.update" in text and "organisation.approve" not in text
+        page.wait_for_load_state("load")
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
     finally:
         context.close()

@@ -318,11 +318,14 @@ def test_the_pages_fit_a_phone_and_work_without_javascript(app, browser, live_se
         page.select_option("#locale", "uk")
         page.click("#content form[novalidate] button[type=submit]")
         assert "The invitation is on its way." in page.inner_text("#content")
+        page.wait_for_load_state("load")
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         page.click(f"a[href='{PAGE}/{second}/deactivate']")
+        page.wait_for_load_state("load")
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         page.click("#content form button[type=submit]")
         assert "The coordinator is deactivated." in page.inner_text("#content")
+        page.wait_for_load_state("load")
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
     finally:
         context.close()
