@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from email.utils import formataddr, getaddresses
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -32,6 +33,20 @@ def _env_float(name: str, default: float) -> float:
 
 def _env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def _address_list(name: str) -> list[str]:
+    """A comma-separated list of ``Name <address>`` (or bare addresses), each checked."""
+    value = os.environ.get(name, "")
+    if any(ch in value for ch in "\r\n\x00"):
+        raise ConfigError(f"{name}: one line of addresses separated by commas")
+    parsed = getaddresses([value]) if value.strip() else []
+    bad = [address for _name, address in parsed
+           if address.count("@") != 1 or not all(address.split("@")) or " " in address]
+    if bad or (value.strip() and not parsed):
+        raise ConfigError(f"{name}: not an email address: {', '.join(bad) or value!r}; "
+                          "write 'Name <address@example.org>, other@example.org'")
+    return [formataddr((name_, address)) for name_, address in parsed]
 
 
 MIN_KEY_LENGTH = 32
@@ -129,6 +144,9 @@ class Config:
         # The envelope sender of every email (VERP-tagged), read by ``flask bounce-mail``;
         # bounces@ the sender's domain when unset.
         self.BOUNCE_ADDRESS = env("BOUNCE_ADDRESS") or None
+        # The addresses a mail-out may give as its Reply-To ("Name <address>, ..."):
+        # a coordinator chooses among them, never types one.
+        self.MAIL_FROM_CHOICES = _address_list("MAIL_FROM_CHOICES")
         # The share of hard bounces, after a mail-out's first 200 messages, that pauses it.
         self.MAILOUT_BOUNCE_PAUSE = _env_float("MAILOUT_BOUNCE_PAUSE", 0.05)
         self.CONFIRMATION_SUBJECT = env("CONFIRMATION_SUBJECT") or "Please confirm your signature"

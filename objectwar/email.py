@@ -128,6 +128,8 @@ def _utf8_message(message: Message) -> EmailMessage:
     utf8["Subject"] = message.subject
     utf8["From"] = message.sender if isinstance(message.sender, str) else formataddr(message.sender)
     utf8["To"] = ", ".join(message.recipients)
+    if message.reply_to:
+        utf8["Reply-To"] = message.reply_to
     utf8["Date"] = formatdate(localtime=False)
     utf8["Message-ID"] = make_msgid(domain=urlsplit(current_app.config["PUBLIC_URL"]).hostname)
     for name, value in (message.extra_headers or {}).items():
@@ -196,7 +198,6 @@ class RawTemplate:
                  headers: dict[str, str] | None = None) -> None:
         self.text = text
         self.html = html
-        self.envelope_from = sender
         boundary = "===============" + secrets.token_hex(12) + "=="
         head = [
             _header("From", sender),

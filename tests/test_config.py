@@ -141,3 +141,18 @@ def test_production_accepts_strong_keys_and_old_weak_data_keys_kept_for_reading(
 def test_development_and_testing_keep_their_own_keys(clean_env):
     assert len(DevelopmentConfig().SECRET_KEY) >= 32
     assert config_for("testing").SECRET_KEY  # short on purpose: never accepted in production
+
+
+def test_reply_to_choices_are_read_as_addresses(clean_env):
+    clean_env.setenv("MAIL_FROM_CHOICES", 'Campaign team <team@example.org>, press@example.org,"Dr. X" <x@example.org>')
+    assert DevelopmentConfig().MAIL_FROM_CHOICES == [
+        "Campaign team <team@example.org>", "press@example.org", '"Dr. X" <x@example.org>']
+    clean_env.delenv("MAIL_FROM_CHOICES")
+    assert DevelopmentConfig().MAIL_FROM_CHOICES == []
+
+
+@pytest.mark.parametrize("value", ["not an address", "team@example.org, @nowhere", "a@b@c", "x@y\nBcc: z@w"])
+def test_reply_to_choices_that_are_no_addresses_refuse_to_start(clean_env, value):
+    clean_env.setenv("MAIL_FROM_CHOICES", value)
+    with pytest.raises(ConfigError, match="MAIL_FROM_CHOICES"):
+        DevelopmentConfig()

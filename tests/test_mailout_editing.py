@@ -31,9 +31,13 @@ from tests.test_admin_mailouts import (
 )
 
 
+REPLY_CHOICES = ["Campaign team <team@objectwar.test>", "press@objectwar.test"]
+
+
 @pytest.fixture
 def app_overrides(relay):
-    return {**relay.config(), "MAILOUT_BATCH_SIZE": 5, "MAILOUT_RATE_PER_MINUTE": 1_000_000}
+    return {**relay.config(), "MAILOUT_BATCH_SIZE": 5, "MAILOUT_RATE_PER_MINUTE": 1_000_000,
+            "MAIL_FROM_CHOICES": REPLY_CHOICES}
 
 
 @pytest.fixture
@@ -174,6 +178,94 @@ def test_a_sent_mailout_is_duplicated_as_a_new_draft(app, coordinator, people, a
     assert [(e.target_id, e.details["original_id"]) for e in audited(app, "mailout.duplicate")] == [
         (copy_id, original)]
     assert 'value="News of the campaign"' in coordinator.get(answer.headers["Location"]).get_data(as_text=True)
+
+
+# -- the sender's name and the Reply-To --------------------------------------------------
+
+
+def test_a_from_name_and_a_reply_to_reach_the_relay_the_copy_and_the_test(
+        app, coordinator, people, audience, relay):
+    edit_page = coordinator.get("/admin/mailouts/new").get_data(as_text=True)
+    assert '<option value="team@objectwar.test">Campaign team &lt;team@objectwar.test&gt;</option>' in edit_page
+    answer = post(coordinator, "/admin/mailouts/new", {
+        "list": "updates", "locale": "en", "subject": "News", "body_markdown": "Hello {{ name }}",
+        "rate_per_minute": "600", "from_name": "Connection e.V. für die Kampagne",
+        "reply_to": "team@objectwar.test",
+    })
+    assert answer.status_code == 302
+    mailout_id = int(answer.headers["Location"].rsplit("/", 1)[1])
+    detail = coordinator.get(f"/admin/mailouts/{mailout_id}").get_data(as_text=True)
+    assert "Connection e.V. für die Kampagne" in detail and "Campaign team &lt;team@objectwar.test&gt;" in detail
+    assert coordinator.get(f"/admin/mailouts/{mailout_id}/edit").get_data(as_text=True).count(
+        '<option selected value="team@objectwar.test">') == 1
+
+    post(coordinator, f"/admin/mailouts/{mailout_id}/send", form_page=f"/admin/mailouts/{mailout_id}/send")
+    relay.wait_for(3)
+    for message in relay.messages:
+        assert message["From"].addresses[0].display_name == "Connection e.V. für die Kampagne"
+        assert message["From"].addresses[0].addr_spec == "noreply@objectwar.test"  # the signed domain
+        assert str(message["Reply-To"]) == "Campaign team <team@objectwar.test>"
+
+    with app.app_context():
+        copy = mailouts.duplicate(mailout_id)
+        assert (copy.from_name, copy.reply_to) == ("Connection e.V. für die Kampagne", "team@objectwar.test")
+    detail = f"/admin/mailouts/{mailout_id}"
+    assert post(coordinator, f"{detail}/test", {"locale": "en"}, form_page=detail).status_code == 302
+    relay.wait_for(4)
+    test = relay.messages[-1]
+    assert test["Subject"].startswith("[Test]")
+    assert test["From"].addresses[0].display_name == "Connection e.V. für die Kampagne"
+    assert str(test["Reply-To"]) == "Campaign team <team@objectwar.test>"
+
+
+def test_without_a_from_name_or_reply_to_the_configured_sender_and_no_reply_to(app, audience, relay):
+    mailout_id = new_mailout(app)
+    with app.app_context():
+        delivery.start_sending(mailout_id)
+    from objectwar import tasks
+
+    with app.app_context():
+        tasks.enqueue_mailout(mailout_id)
+    relay.wait_for(3)
+    assert {str(m["From"]) for m in relay.messages} == {"noreply@objectwar.test"}
+    assert all(m["Reply-To"] is None for m in relay.messages)
+
+
+@pytest.mark.parametrize(("fields", "errors"), [
+    ({"reply_to": "someone@elsewhere.example"}, {"reply_to"}),
+    ({"reply_to": 7}, {"reply_to"}),
+    ({"from_name": "Line\nbreak"}, {"from_name"}),
+    ({"from_name": "x" * 101}, {"from_name"}),
+    ({"from_name": "\u202eevil"}, {"from_name"}),
+    ({"from_name": ["list"]}, {"from_name"}),
+])
+def test_a_reply_to_not_offered_or_a_bad_name_is_refused_and_nothing_stored(app, coordinator, audience,
+                                                                           fields, errors):
+    body = {"list": "updates", "subject": "News", "body_markdown": "Hi", **fields}
+    with pytest.raises(mailouts.ValidationError) as raised, app.app_context():
+        mailouts.create_mailout(body)
+    assert set(raised.value.errors) == errors
+    assert count(app, Mailout) == 0
+
+
+def test_the_reply_to_matches_case_blind_and_is_stored_as_configured(app, audience):
+    with app.app_context():
+        created = mailouts.create_mailout({"list": "updates", "subject": "News", "body_markdown": "Hi",
+                                           "reply_to": "PRESS@objectwar.test", "from_name": "  "})
+        assert (created.reply_to, created.from_name) == ("press@objectwar.test", None)
+        assert mailouts.progress(created)["reply_to"] == "press@objectwar.test"
+
+
+def test_an_edit_form_error_on_the_reply_to_stays_at_its_field(app, coordinator, audience):
+    mailout_id = new_mailout(app)
+    edit = f"/admin/mailouts/{mailout_id}/edit"
+    answer = post(coordinator, edit, {"list": "updates", "locale": "en", "subject": "S", "body_markdown": "B",
+                                      "rate_per_minute": "60", "reply_to": "forged@evil.example"},
+                  form_page=edit)
+    assert answer.status_code == 422
+    assert "Choose one of the addresses offered." in answer.get_data(as_text=True)
+    with app.app_context():
+        assert _db.session.get(Mailout, mailout_id).reply_to is None
 
 
 # -- cancelling one that finished meanwhile --------------------------------------------------

@@ -53,7 +53,7 @@ def _back(mailout_id: int):
 
 def _compose_form() -> MailoutForm:
     choices = [(item["slug"], item["name"]) for item in lists.lists_with_counts()]
-    return MailoutForm().set_choices(choices, current_locale())
+    return MailoutForm().set_choices(choices, current_locale(), mailouts.reply_to_choices())
 
 
 def _require(mailout: Mailout, action: str) -> None:
@@ -101,6 +101,7 @@ def _detail(mailout: Mailout, *, schedule_form: ScheduleForm | None = None,
         actions=mailouts.allowed_actions(mailout), form=ConfirmForm(),
         schedule_form=schedule_form or ScheduleForm(), test_form=test_form,
         live=mailout.status == MailoutStatus.SENDING, pause_limits=bounces.pause_limits(),
+        sender=mailouts.sender_text(mailout), reply_to=mailouts.reply_to(mailout),
     ), status
 
 

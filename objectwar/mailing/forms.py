@@ -50,9 +50,14 @@ class MailoutForm(FlaskForm):
     countries = SelectMultipleField(_l("Countries (none chosen: every country)"), validate_choice=False)
     locales = SelectMultipleField(_l("Languages (none chosen: every language)"), validate_choice=False)
     rate_per_minute = IntegerField(_l("Messages per minute at most"))
+    from_name = StringField(_l("Sender's name"))
+    reply_to = SelectField(_l("Replies go to"), validate_choice=False, default="")
 
-    def set_choices(self, lists: list[tuple[str, str]], locale: str) -> MailoutForm:
+    def set_choices(self, lists: list[tuple[str, str]], locale: str,
+                    reply_to: dict[str, str] | None = None) -> MailoutForm:
         self.list.choices = [("", "—"), *lists]
+        self.reply_to.choices = [("", _l("The sender's address (no Reply-To)")),
+                                 *((address, entry) for address, entry in (reply_to or {}).items())]
         self.locale.choices = _language_choices()
         self.locales.choices = _language_choices()
         self.countries.choices = list(country_choices(locale))
@@ -80,6 +85,7 @@ class MailoutForm(FlaskForm):
             "body_markdown": self.body_markdown.data, "translations": translations,
             "audience": {"country": self.countries.data or [], "locale": self.locales.data or []},
             "rate_per_minute": self.rate_per_minute.data,
+            "from_name": self.from_name.data, "reply_to": self.reply_to.data,
         }
 
     def fill(self, data: dict[str, Any]) -> MailoutForm:
@@ -95,6 +101,7 @@ class MailoutForm(FlaskForm):
         self.countries.data = data["audience"]["country"]
         self.locales.data = data["audience"]["locale"]
         self.rate_per_minute.data = data["rate_per_minute"]
+        self.from_name.data, self.reply_to.data = data["from_name"], data["reply_to"]
         return self
 
     @staticmethod

@@ -16,6 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from email.utils import formataddr, parseaddr
 from urllib.parse import urlsplit
 
 import markdown
@@ -50,7 +51,7 @@ from objectwar.outbox import services as outbox
 from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.security import email_digest
 from objectwar.types import utcnow
-from objectwar.validation import collect, merge, validate_country, validate_locale
+from objectwar.validation import clean_name, collect, merge, validate_country, validate_locale
 
 PLACEHOLDERS = ("name", "unsubscribe_url")
 PLACEHOLDER_RE = re.compile(r"\{\{\s*(" + "|".join(PLACEHOLDERS) + r")\s*\}\}")
@@ -138,6 +139,34 @@ def _clean_locale(value: Any, field: str) -> str:
 
 
 
+def _clean_from_name(value: Any, field: str) -> str | None:
+    """The From line's name: optional, one line of at most 100 characters."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(errors={field: [_("Give a text.")]})
+    return clean_name(value, field, 100)
+
+
+def reply_to_choices() -> dict[str, str]:
+    """The Reply-To addresses a mail-out may have (``MAIL_FROM_CHOICES``): address → header."""
+    return {parseaddr(entry)[1]: entry for entry in current_app.config["MAIL_FROM_CHOICES"]}
+
+
+def _clean_reply_to(value: Any, field: str) -> str | None:
+    """One of :func:`reply_to_choices`' addresses, as configured; none: no Reply-To."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    choices = {address.lower(): address for address in reply_to_choices()}
+    address = parseaddr(value)[1].lower() if isinstance(value, str) else ""
+    if address not in choices:
+        raise ValidationError(errors={field: [
+            _("Choose one of the addresses offered.") if choices
+            else _("No Reply-To addresses are configured (MAIL_FROM_CHOICES).")
+        ]})
+    return choices[address]
+
+
 def clean_mailout_data(data: Any) -> dict[str, Any]:
     """Check what a coordinator sent to create a mail-out (CONTRACT.md's fields).
 
@@ -151,6 +180,8 @@ def clean_mailout_data(data: Any) -> dict[str, Any]:
         "subject": collect(errors, _clean_subject, data.get("subject"), "subject"),
         "body_markdown": collect(errors, _clean_text, data.get("body_markdown"), "body_markdown", MAX_BODY),
         "locale": collect(errors, _clean_locale, data.get("locale") or "en", "locale"),
+        "from_name": collect(errors, _clean_from_name, data.get("from_name"), "from_name"),
+        "reply_to": collect(errors, _clean_reply_to, data.get("reply_to"), "reply_to"),
     }
     audience = data.get("audience") or {}
     if not isinstance(audience, dict):
@@ -200,6 +231,8 @@ def create_mailout(data: Any, *, created_by: User | None = None) -> Mailout:
         audience_countries=cleaned["countries"],
         audience_locales=cleaned["locales"],
         rate_per_minute=cleaned["rate_per_minute"],
+        from_name=cleaned["from_name"],
+        reply_to=cleaned["reply_to"],
         created_by=created_by,
         status=MailoutStatus.DRAFT,
     )
@@ -237,7 +270,8 @@ def update_mailout(mailout_id: int, data: Any, *, actor_id: int | None = None) -
         .where(Mailout.id == mailout_id, Mailout.status.in_(EDITABLE))
         .values(list_id=mailing_list.id, default_locale=cleaned["locale"],
                 audience_countries=cleaned["countries"], audience_locales=cleaned["locales"],
-                rate_per_minute=cleaned["rate_per_minute"])
+                rate_per_minute=cleaned["rate_per_minute"],
+                from_name=cleaned["from_name"], reply_to=cleaned["reply_to"])
         .execution_options(synchronize_session=False)
     ).rowcount == 1
     if not changed:
@@ -273,6 +307,8 @@ def duplicate(mailout_id: int, *, created_by: User | None = None) -> Mailout:
         audience_countries=list(original.audience_countries),
         audience_locales=list(original.audience_locales),
         rate_per_minute=original.rate_per_minute,
+        from_name=original.from_name,
+        reply_to=original.reply_to,
         created_by=created_by,
         status=MailoutStatus.DRAFT,
         texts=[MailoutText(locale=text.locale, subject=text.subject, body_markdown=text.body_markdown)
@@ -298,6 +334,8 @@ def form_data(mailout: Mailout) -> dict[str, Any]:
         "audience": {"country": list(mailout.audience_countries),
                      "locale": list(mailout.audience_locales)},
         "rate_per_minute": mailout.rate_per_minute,
+        "from_name": mailout.from_name or "",
+        "reply_to": mailout.reply_to or "",
     }
 
 
@@ -464,6 +502,8 @@ def progress(mailout: Mailout) -> dict[str, Any]:
         "estimated_seconds_left": (
             round(pending * 60 / rate) if mailout.status == MailoutStatus.SENDING else None
         ),
+        "from_name": mailout.from_name,
+        "reply_to": mailout.reply_to,
     }
 
 
@@ -555,22 +595,45 @@ def public_host() -> str:
     return urlsplit(current_app.config["PUBLIC_URL"]).hostname or "localhost"
 
 
+def sender(mailout: Mailout) -> str | tuple[str, str]:
+    """The From line: the mail-out's name, if it has one, on the configured address
+    (``(name, address)``, as Flask-Mail takes it)."""
+    configured = current_app.config["MAIL_DEFAULT_SENDER"]
+    if not mailout.from_name:
+        return configured
+    return mailout.from_name, parseaddr(configured)[1]
+
+
+def sender_text(mailout: Mailout) -> str:
+    """The From line as people read it (not encoded for a header)."""
+    found = sender(mailout)
+    return f"{found[0]} <{found[1]}>" if isinstance(found, tuple) else found
+
+
+def reply_to(mailout: Mailout) -> str | None:
+    """The Reply-To line as configured (with its name); ``None``: none, or no longer allowed."""
+    if not mailout.reply_to:
+        return None
+    allowed = {address.lower(): entry for address, entry in reply_to_choices().items()}
+    return allowed.get(mailout.reply_to.lower())
+
+
 def message_template(mailout: Mailout, rendered: Rendered) -> RawTemplate:
     """The fixed part of one locale's message: headers and bodies with markers."""
     mailing_list = mailout.mailing_list
-    return RawTemplate(
-        subject=rendered.subject,
-        sender=current_app.config["MAIL_DEFAULT_SENDER"],
-        text=rendered.text,
-        html=rendered.html,
-        headers={
-            "List-Id": f"{mailing_list.name} <{mailing_list.slug}.{public_host()}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "Auto-Submitted": "auto-generated",
-            "Precedence": "bulk",
-            "Content-Language": rendered.locale,
-        },
-    )
+    headers = {
+        "List-Id": f"{mailing_list.name} <{mailing_list.slug}.{public_host()}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "Auto-Submitted": "auto-generated",
+        "Precedence": "bulk",
+        "Content-Language": rendered.locale,
+    }
+    if answer_to := reply_to(mailout):
+        headers["Reply-To"] = answer_to
+    from_line = sender(mailout)
+    return RawTemplate(subject=rendered.subject, text=rendered.text,
+                       sender=formataddr(from_line) if isinstance(from_line, tuple) else from_line,
+                       html=rendered.html, headers=headers)
 
 
 def message_id(mailout_id: int, delivery_id: int, *, signed: str | None = None,
@@ -676,7 +739,7 @@ def message_for_test(mailout_id: int, recipient: str, locale: str) -> Message | 
     rendered = personalised(mailout, locale, sample_name,
                             external_url("mailing.unsubscribe", token=sample_unsubscribe_token(mailout.list_id)))
     return Message(subject=subject, recipients=[recipient], body=rendered.text,
-                   html=rendered.html, sender=current_app.config["MAIL_DEFAULT_SENDER"])
+                   html=rendered.html, sender=sender(mailout), reply_to=reply_to(mailout))
 
 
 # A test's unsubscribe link: it opens a page that says it is a sample and changes nothing.

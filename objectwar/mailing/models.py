@@ -162,6 +162,10 @@ class Mailout(db.Model):
     )
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rate_per_minute: Mapped[int] = mapped_column(default=600)
+    # The name on the From line (the address stays MAIL_DEFAULT_SENDER's, which the
+    # sending domain signs), and a Reply-To among MAIL_FROM_CHOICES; none: the defaults.
+    from_name: Mapped[str | None] = mapped_column(String(100))
+    reply_to: Mapped[str | None] = mapped_column(String(320))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
