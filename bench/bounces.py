@@ -124,8 +124,8 @@ class Setup:
 
     def reports(self) -> list[bytes]:
         """One report per delivery, in the order of MIX."""
-        from objectwar import verp
         from objectwar.extensions import db
+        from objectwar.mail import verp
         from objectwar.mailing import mailouts
         from objectwar.mailing.models import Delivery
 

@@ -33,6 +33,7 @@ def create_app(config: str | Config | None = None, **overrides: Any) -> Flask:
 
     register_extensions(app)
     register_blueprints(app)
+    register_emails()
     register_handlers(app)
     register_commands(app)
     return app
@@ -61,6 +62,14 @@ def register_extensions(app: Flask) -> None:
     login_manager.user_loader(accounts.load_session_user)
     login_manager.login_view = "accounts.login"
     login_manager.session_protection = "basic"
+
+
+def register_emails() -> None:
+    """Each domain's composers of notices (``objectwar.mail.notices.composes``)."""
+    from objectwar.accounts import emails as _accounts  # noqa: F401
+    from objectwar.mailing import emails as _mailing  # noqa: F401
+    from objectwar.organisations import emails as _organisations  # noqa: F401
+    from objectwar.privacy import emails as _privacy  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:

@@ -2,6 +2,7 @@
 
 from objectwar.accounts.models import ApiToken, Invitation, Role, User
 from objectwar.audit.models import AuditEvent
+from objectwar.mail.models import Notice, NoticeKind
 from objectwar.mailing.models import (
     Delivery,
     DeliveryStatus,
@@ -14,7 +15,6 @@ from objectwar.mailing.models import (
     SubscriptionStatus,
 )
 from objectwar.organisations.models import Organisation, OrganisationStatus
-from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.petitions.models import (
     Demand,
     DemandText,

@@ -17,9 +17,9 @@ from flask import Flask
 from huey import Huey, crontab
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
+from objectwar.mail import notices as outbox
 from objectwar.mailing import delivery as mail_delivery
 from objectwar.mailing import services as mailing_services
-from objectwar.outbox import delivery as notice_delivery
 from objectwar.petitions import authoring, signing
 from objectwar.privacy import services as privacy
 
@@ -111,12 +111,12 @@ def run_worker(workers: int = 2, periodic: bool = True) -> None:
 
 @app_task()
 def send_notice(notice_id: int) -> bool:
-    return notice_delivery.deliver(notice_id)
+    return outbox.deliver(notice_id)
 
 
 @app_periodic_task(crontab(minute="*"))
 def send_due_notices() -> int:
-    return notice_delivery.deliver_due(older_than_seconds=60)
+    return outbox.deliver_due(older_than_seconds=60)
 
 
 def enqueue_notices(notices: list[Any]) -> None:

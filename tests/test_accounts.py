@@ -11,7 +11,7 @@ from objectwar.accounts import services
 from objectwar.accounts.models import Invitation, User
 from objectwar.extensions import db as _db
 from objectwar.extensions import limiter
-from objectwar.outbox.models import Notice, NoticeKind
+from objectwar.mail.models import Notice, NoticeKind
 
 
 def post_login(client, email, password, next_=""):

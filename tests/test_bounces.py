@@ -17,10 +17,12 @@ import pytest
 from conftest import make_app
 from sqlalchemy import func, select, update
 
-from objectwar import security, verp
+from objectwar import security
 from objectwar.accounts.models import Role, User
 from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
+from objectwar.mail import verp
+from objectwar.mail.models import Notice, NoticeKind
 from objectwar.mailing import bounces, delivery, lists, mailouts, services
 from objectwar.mailing.models import (
     Delivery,
@@ -35,7 +37,6 @@ from objectwar.mailing.models import (
     Suppression,
     SuppressionReason,
 )
-from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.types import utcnow
 from tests.mailing_support import add_subscribers, address, make_list
 
@@ -179,8 +180,8 @@ def test_each_message_of_a_mailout_leaves_with_its_own_signed_envelope_sender(ap
 
 
 def test_confirmations_and_notices_leave_with_their_own_envelope_sender(app, relay, demo):
-    from objectwar.outbox import delivery as notices
-    from objectwar.outbox import services as outbox
+    from objectwar.mail import notices
+    from objectwar.mail import notices as outbox
     from objectwar.petitions import signing
     from tests.signing_support import SLUG, person
 

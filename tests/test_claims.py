@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from objectwar.extensions import db as _db
+from objectwar.mail import claims
+from objectwar.mail import notices as outbox
+from objectwar.mail.models import Notice, NoticeKind
 from objectwar.mailing import delivery, mailouts
 from objectwar.mailing.models import Delivery, DeliveryStatus
-from objectwar.outbox import claims
-from objectwar.outbox import services as outbox
-from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.types import utcnow
 from tests.mailing_support import make_list
 
@@ -135,7 +135,7 @@ def test_a_row_released_without_its_token_is_free(app, notice_id):
 
 
 def test_a_message_that_cannot_be_built_counts_as_a_failed_send(app, demo):
-    from objectwar.outbox import rows
+    from objectwar.mail import rows
     from objectwar.petitions import signing
     from objectwar.petitions.models import Signature
     from tests.signing_support import SLUG, person

@@ -7,7 +7,6 @@ until ``retry.MAX_ATTEMPTS`` failures give the email up. A 5xx gives it up at on
 
 from __future__ import annotations
 
-import smtplib
 from datetime import timedelta
 
 import pytest
@@ -15,9 +14,10 @@ from sqlalchemy import select, update
 
 from objectwar import security, tasks
 from objectwar.extensions import db as _db
+from objectwar.mail import message as mailer
+from objectwar.mail import retry
 from objectwar.mailing import services as mailing
 from objectwar.mailing.models import Subscription
-from objectwar.outbox import retry
 from objectwar.petitions import signing
 from objectwar.petitions.models import Signature
 from objectwar.types import utcnow
@@ -60,7 +60,7 @@ def read(model, row_id: int):
 def assert_doubling_then_given_up(model, row_id: int, send) -> None:
     for failures in range(1, retry.MAX_ATTEMPTS):
         before = utcnow()
-        with pytest.raises(smtplib.SMTPRecipientsRefused):
+        with pytest.raises(mailer.SendError, match="451 recipient refused"):
             send(row_id)
         row = read(model, row_id)
         delay = 60 * 2 ** (failures - 1)  # 60, 120, 240, ...
@@ -105,7 +105,7 @@ def test_subscription_confirmation_retries_double_then_give_up(ctx, relay):
 
 def test_a_sent_email_resets_the_count(ctx, relay):
     signature_id = signing.sign(SLUG, person(email=ADDRESS), default_locale="en").signature_id
-    with pytest.raises(smtplib.SMTPRecipientsRefused):
+    with pytest.raises(mailer.SendError, match="451 recipient refused"):
         signing.send_confirmation(signature_id)
     assert read(Signature, signature_id).confirmation_failures == 1
     relay.answers.clear()
@@ -144,9 +144,9 @@ def test_the_periodic_task_retries_with_the_same_rule(app, demo, relay):
 
 def test_a_notice_to_a_greylisting_relay_is_retried_not_dropped(app, people, relay):
     from objectwar.accounts.services import find_user_by_email
-    from objectwar.outbox import delivery
-    from objectwar.outbox import services as outbox
-    from objectwar.outbox.models import NoticeKind
+    from objectwar.mail import notices as delivery
+    from objectwar.mail import notices as outbox
+    from objectwar.mail.models import NoticeKind
 
     relay.answers["alice@a.example"] = "450 4.2.0 mailbox busy"
     with app.test_request_context():
@@ -157,7 +157,7 @@ def test_a_notice_to_a_greylisting_relay_is_retried_not_dropped(app, people, rel
             before = utcnow()
             assert delivery.deliver(notice.id) is False
             _db.session.refresh(notice)
-            assert notice.attempts == attempt and notice.last_error == "SMTPRecipientsRefused 450"
+            assert notice.attempts == attempt and notice.last_error == "450 recipient refused"
             assert before + timedelta(seconds=delay - 1) <= notice.due_at
             assert notice.due_at <= utcnow() + timedelta(seconds=delay + 1)
         relay.answers.clear()

@@ -17,8 +17,8 @@ from objectwar.accounts.models import Invitation, Role, User
 from objectwar.audit.models import AuditEvent
 from objectwar.errors import Conflict, NotFound
 from objectwar.extensions import db as _db
+from objectwar.mail.models import Notice
 from objectwar.organisations.models import Organisation
-from objectwar.outbox.models import Notice
 from objectwar.types import utcnow
 
 SECOND_EMAIL = "second@campaign.example"

@@ -6,8 +6,9 @@ import time
 import pytest
 from flask_mail import Message
 
-from objectwar import create_app, email
+from objectwar import create_app
 from objectwar.dev.sink import start_sink
+from objectwar.mail import message as email
 from tests.conftest import free_port
 
 

@@ -12,6 +12,9 @@ from sqlalchemy import func, select, update
 from objectwar import security
 from objectwar.accounts.models import Role, User
 from objectwar.errors import Conflict, ValidationError
+from objectwar.mail import notices as notice_delivery
+from objectwar.mail import retry
+from objectwar.mail.models import Notice, NoticeKind
 from objectwar.mailing import delivery, lists, mailouts
 from objectwar.mailing.models import (
     Delivery,
@@ -21,9 +24,6 @@ from objectwar.mailing.models import (
     Subscription,
     SubscriptionStatus,
 )
-from objectwar.outbox import delivery as notice_delivery
-from objectwar.outbox import retry
-from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.types import utcnow
 from tests.mailing_support import add_subscribers, address, make_list
 

@@ -15,9 +15,9 @@ from sqlalchemy import select, update
 from objectwar import security, tasks
 from objectwar.accounts.models import Role, User
 from objectwar.extensions import db as _db
+from objectwar.mail.models import Notice, NoticeKind
 from objectwar.mailing import delivery, mailouts
 from objectwar.mailing.models import Mailout, MailoutStatus
-from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.types import utcnow
 from tests.mailing_support import make_list
 

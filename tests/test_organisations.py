@@ -12,9 +12,9 @@ from objectwar.accounts.models import Invitation
 from objectwar.accounts.services import create_coordinator, find_user_by_email
 from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
+from objectwar.mail import notices as delivery
+from objectwar.mail.models import Notice
 from objectwar.organisations.models import Organisation, OrganisationStatus
-from objectwar.outbox import delivery
-from objectwar.outbox.models import Notice
 
 APPLICATION = {
     "name": "Friedensnetz Köln", "country": "DE", "city": "Köln",
@@ -221,8 +221,8 @@ def test_api_organisations_members_only_no_contact_data(client, app, people):
 def test_periodic_task_sends_what_the_queue_lost(app, coordinator, outbox):
     from datetime import timedelta
 
-    from objectwar.outbox import services as outbox_services
-    from objectwar.outbox.models import NoticeKind
+    from objectwar.mail import notices as outbox_services
+    from objectwar.mail.models import NoticeKind
 
     with app.test_request_context():
         organisation = Organisation(slug="late", name="Late", country="DE", contact_name="L",
@@ -244,8 +244,8 @@ def test_periodic_task_sends_what_the_queue_lost(app, coordinator, outbox):
 
 def test_failed_smtp_leaves_the_notice_due(app, people, smtp_server):
     from objectwar.extensions import mail
-    from objectwar.outbox import services as outbox_services
-    from objectwar.outbox.models import NoticeKind
+    from objectwar.mail import notices as outbox_services
+    from objectwar.mail.models import NoticeKind
 
     app.config.update(smtp_server.config())
     app.config["MAIL_PORT"] = 1  # nothing listens there
@@ -293,8 +293,8 @@ def test_invitation_of_a_suspended_organisation_is_dead(client, app, people):
 def test_periodic_task_is_registered_and_runs(app, people, outbox):
     from datetime import timedelta
 
-    from objectwar.outbox import services as outbox_services
-    from objectwar.outbox.models import NoticeKind
+    from objectwar.mail import notices as outbox_services
+    from objectwar.mail.models import NoticeKind
     from objectwar.tasks import huey, send_due_notices
 
     assert "send_due_notices" in {task.name for task in huey._registry.periodic_tasks}

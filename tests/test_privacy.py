@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from objectwar import security
 from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
+from objectwar.mail.models import Notice, NoticeKind
 from objectwar.mailing import mailouts
 from objectwar.mailing.models import (
     Delivery,
@@ -20,7 +21,6 @@ from objectwar.mailing.models import (
     Suppression,
     SuppressionReason,
 )
-from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.petitions.models import Petition, Signature
 from objectwar.privacy import services as privacy
 from tests.signing_support import SLUG, link_in, sign_form
@@ -369,7 +369,7 @@ def test_a_data_request_that_cannot_be_sent_yet_stays_due(client, app, anna, out
 def test_purge_deletes_finished_notices_past_the_retention_period(app, demo):
     from datetime import timedelta
 
-    from objectwar.outbox import services as outbox_services
+    from objectwar.mail import notices as outbox_services
     from objectwar.types import utcnow
 
     old = utcnow() - timedelta(days=31)
@@ -477,7 +477,7 @@ def test_links_do_not_show_the_address_lookup_key(app, anna):
 
 
 def test_a_data_request_given_up_leaves_no_address_behind(client, app, anna, outbox):
-    from objectwar.outbox import services as outbox_services
+    from objectwar.mail import notices as outbox_services
 
     with app.app_context():
         notice = outbox_services.queue(NoticeKind.DATA_ERASURE, 0, ANNA, "en")

@@ -20,8 +20,8 @@ from objectwar.accounts.services import invitation_max_age
 from objectwar.audit.services import record
 from objectwar.errors import GENERAL, Conflict, NotFound, ValidationError
 from objectwar.extensions import db
-from objectwar.outbox import services as outbox
-from objectwar.outbox.models import Notice, NoticeKind
+from objectwar.mail import notices as outbox
+from objectwar.mail.models import Notice, NoticeKind
 from objectwar.types import utcnow
 from objectwar.validation import collect, merge, validate_email, validate_locale
 

@@ -86,7 +86,7 @@ class Invitation(db.Model):
     A member's invitation names the organisation; a coordinator's names none.
     The link in the email carries a signed token naming this row; accepting it
     sets ``accepted_at``, so a link works once. The email itself is a row of the
-    outbox (``objectwar.outbox``), made in the same transaction as this one.
+    outbox (``objectwar.mail``), made in the same transaction as this one.
     """
 
     __tablename__ = "invitations"

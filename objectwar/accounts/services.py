@@ -17,9 +17,9 @@ from objectwar.accounts.models import ApiToken, Invitation, Role, User
 from objectwar.audit.services import record
 from objectwar.errors import GENERAL, Conflict, NotFound, ValidationError
 from objectwar.extensions import db
+from objectwar.mail import notices as outbox
+from objectwar.mail.models import Notice, NoticeKind
 from objectwar.organisations.models import OrganisationStatus
-from objectwar.outbox import services as outbox
-from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.types import utcnow
 from objectwar.validation import collect, merge, validate_email
 

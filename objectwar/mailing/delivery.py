@@ -33,7 +33,7 @@ mail-out's id. How it holds together:
   recipient and reads its subscription (``queries.sent_and_hold_sql``), so an unsubscribe
   stops the very next message; ``lists.unsubscribe`` also skips the person's
   pending rows at once.
-* Each run builds a locale's message once (``email.RawTemplate``) and only
+* Each run builds a locale's message once (``mailer.RawTemplate``) and only
   substitutes name, unsubscribe URL, To and Message-ID per recipient.
 * Chains of ``deliver_batch`` tasks can be lost with a killed worker: the
   periodic :func:`sweep` re-queues sending mail-outs nobody claimed from or
@@ -44,7 +44,7 @@ mail-out's id. How it holds together:
   and one to the recipient's address is a hard bounce (``bounces``); ``ERROR_LIMIT`` errors
   in a row, or rates of bounces and complaints past ``bounces.pause_reason``'s, pause the
   mail-out and tell its coordinator (a notice in the outbox, written with the pause).
-* Each message's envelope sender names its delivery (``objectwar.verp``), as its
+* Each message's envelope sender names its delivery (``objectwar.mail.verp``), as its
   Message-ID does: the reports that come back after the 250 find it (``reports``).
 
 Optional settings (``app.config``, defaults in code): ``MAILOUT_BATCH_SIZE`` (200),
@@ -63,7 +63,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 from typing import Any
 
 from flask import current_app
@@ -71,10 +70,13 @@ from sqlalchemy import TextClause, and_, bindparam, exists, func, literal, or_, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
-from objectwar import email, security, verp
+from objectwar import security
 from objectwar.audit.services import record
 from objectwar.errors import Conflict
 from objectwar.extensions import db
+from objectwar.mail import addresses, claims, retry, verp
+from objectwar.mail import message as mailer
+from objectwar.mail.models import NoticeKind
 from objectwar.mailing import bounces, mailouts, queries
 from objectwar.mailing.mailouts import Action
 from objectwar.mailing.models import (
@@ -87,8 +89,6 @@ from objectwar.mailing.models import (
     Subscription,
     SubscriptionStatus,
 )
-from objectwar.outbox import claims, retry
-from objectwar.outbox.models import NoticeKind
 from objectwar.types import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
@@ -303,14 +303,14 @@ class Composer:
         self.mailout = mailout
         self.mailout_id = mailout.id
         self.list_id = mailout.list_id
-        self._templates: dict[str, tuple[email.RawTemplate, dict[str, str]]] = {}
+        self._templates: dict[str, tuple[mailer.RawTemplate, dict[str, str]]] = {}
         # Built once: only the token changes between recipients.
-        self._unsubscribe_base = email.external_url("mailing.unsubscribe", token=TOKEN_SLOT)
+        self._unsubscribe_base = mailer.external_url("mailing.unsubscribe", token=TOKEN_SLOT)
         self._mailto = f"mailto:{unsubscribe_mailbox()}?subject={MAILTO_SUBJECT}%20"
         self._bounce = verp.bounce_address()
-        self._host = mailouts.public_host()
+        self._host = addresses.public_host()
 
-    def template(self, locale: str) -> tuple[email.RawTemplate, dict[str, str]]:
+    def template(self, locale: str) -> tuple[mailer.RawTemplate, dict[str, str]]:
         found = self._templates.get(locale)
         if found is None:
             rendered = mailouts.render(self.mailout, locale)
@@ -321,7 +321,7 @@ class Composer:
     def message(self, delivery_id: int, subscriber_id: int, address: str, name: str | None,
                 locale: str) -> tuple[str, bytes]:
         """The delivery's envelope sender and message. Both name the delivery, signed
-        once (``objectwar.verp``): its bounce or complaint report finds it."""
+        once (``objectwar.mail.verp``): its bounce or complaint report finds it."""
         template, markers = self.template(locale)
         token = unsubscribe_token(subscriber_id, self.list_id)
         url = self._unsubscribe_base.replace(TOKEN_SLOT, token)
@@ -340,13 +340,7 @@ class Composer:
 def unsubscribe_mailbox() -> str:
     """The address of ``List-Unsubscribe``'s mailto: ``UNSUBSCRIBE_MAILBOX``, else
     ``unsubscribe@`` the domain of ``MAIL_DEFAULT_SENDER`` (of ``PUBLIC_URL`` without one)."""
-    configured = _setting("UNSUBSCRIBE_MAILBOX", None)
-    if configured:
-        return configured
-    sender = current_app.config["MAIL_DEFAULT_SENDER"]
-    address = parseaddr(sender[1] if isinstance(sender, tuple) else sender)[1]
-    domain = address.rpartition("@")[2] or mailouts.public_host()
-    return f"unsubscribe@{domain}"
+    return addresses.mailbox("UNSUBSCRIBE_MAILBOX", "unsubscribe")
 
 
 def unsubscribe_token(subscriber_id: int, list_id: int) -> str:
@@ -527,8 +521,8 @@ def _send_rows(composer: Composer, claim: Claim, conn: Any, rows: list[Any], mar
             continue
         result.attempted += 1
         try:
-            email.send_raw(conn, envelope_from, row.email, data)
-        except email.SendError as error:
+            mailer.send_raw(conn, envelope_from, row.email, data)
+        except mailer.SendError as error:
             result.errors_in_a_row += 1
             _failed_attempt(marks, row, error, result)
             if error.connection_lost:
@@ -562,7 +556,7 @@ def _pace(started: float, index: int, per_second: float) -> bool:
     return True
 
 
-def _failed_attempt(marks: Marks, row: Any, error: email.SendError, result: BatchResult) -> None:
+def _failed_attempt(marks: Marks, row: Any, error: mailer.SendError, result: BatchResult) -> None:
     attempts = row.attempts + 1
     message = str(error)[:500]
     next_try = retry.next_try(attempts, permanent=error.permanent)
@@ -675,8 +669,8 @@ def run(mailout_id: int, *, seconds: float | None = None, notify: Notify | None 
                 return min(claim.wait, 5.0)
             if conn is None:
                 try:
-                    conn = email.open_connection()
-                except email.SendError as error:
+                    conn = mailer.open_connection()
+                except mailer.SendError as error:
                     log.warning("Mail-out %s: %s", mailout_id, error)
                     release(claim)
                     if _after_batch(mailout_id, BatchResult(errors_in_a_row=1, connection_lost=True),
@@ -689,12 +683,12 @@ def run(mailout_id: int, *, seconds: float | None = None, notify: Notify | None 
             if _after_batch(mailout_id, result, notify):
                 return None
             if result.connection_lost:
-                email.close_connection(conn)
+                mailer.close_connection(conn)
                 conn = None
                 return 1.0
     finally:
         if conn is not None:
-            email.close_connection(conn)
+            mailer.close_connection(conn)
         db.session.rollback()
     return 0.0
 
@@ -728,13 +722,7 @@ def finish(mailout_id: int) -> bool:
     begin_write()
     left = exists().where(Delivery.mailout_id == mailout_id,
                           Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]))
-    result = db.session.execute(
-        update(Mailout)
-        .where(Mailout.id == mailout_id, Mailout.status == MailoutStatus.SENDING, ~left)
-        .values(status=MailoutStatus.SENT, finished_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    done = result.rowcount == 1
+    done = mailouts.transition(mailout_id, Action.FINISH, ~left, finished_at=utcnow())
     if done:
         mailouts.recount(mailout_id)
         record("mailout.sent", target_type="mailout", mailout_id=mailout_id)

@@ -15,9 +15,8 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from email.utils import formataddr, parseaddr
-from urllib.parse import urlsplit
+from typing import Any
 
 import markdown
 import nh3
@@ -28,12 +27,15 @@ from flask_mail import Message
 from markupsafe import Markup
 from sqlalchemy import Select, func, select, update
 
-from objectwar import security, verp
+from objectwar import security
 from objectwar.accounts.models import User
 from objectwar.audit.services import record
-from objectwar.email import RawTemplate, external_url
 from objectwar.errors import Conflict, NotFound, ValidationError
 from objectwar.extensions import db
+from objectwar.mail import addresses, verp
+from objectwar.mail import notices as outbox
+from objectwar.mail.message import RawTemplate, external_url
+from objectwar.mail.models import Notice, NoticeKind
 from objectwar.mailing import list_texts
 from objectwar.mailing.models import (
     Delivery,
@@ -47,8 +49,6 @@ from objectwar.mailing.models import (
     Subscription,
     SubscriptionStatus,
 )
-from objectwar.outbox import services as outbox
-from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.security import email_digest
 from objectwar.types import utcnow
 from objectwar.validation import clean_name, collect, merge, validate_country, validate_locale
@@ -81,8 +81,9 @@ TRANSITIONS: dict[str, tuple[frozenset[MailoutStatus], MailoutStatus]] = {
 }
 
 
-def transition(mailout_id: int, action: str, **values: Any) -> bool:
-    """Move a mail-out to the status ``action`` leads to, if its current status allows.
+def transition(mailout_id: int, action: str, *conditions: Any, **values: Any) -> bool:
+    """Move a mail-out to the status ``action`` leads to, if its current status allows
+    (and ``conditions`` hold), writing ``values`` with it.
 
     One conditional UPDATE, so that a worker and a coordinator acting at the
     same moment cannot both win. Returns whether the status changed.
@@ -90,7 +91,7 @@ def transition(mailout_id: int, action: str, **values: Any) -> bool:
     allowed, target = TRANSITIONS[action]
     result = db.session.execute(
         update(Mailout)
-        .where(Mailout.id == mailout_id, Mailout.status.in_(allowed))
+        .where(Mailout.id == mailout_id, Mailout.status.in_(allowed), *conditions)
         .values(status=target, **values)
         .execution_options(synchronize_session=False)
     )
@@ -591,10 +592,6 @@ def render(mailout: Mailout, locale: str) -> Rendered:
     return Rendered(text.locale, text.subject, plain, html, markers)
 
 
-def public_host() -> str:
-    return urlsplit(current_app.config["PUBLIC_URL"]).hostname or "localhost"
-
-
 def sender(mailout: Mailout) -> str | tuple[str, str]:
     """The From line: the mail-out's name, if it has one, on the configured address
     (``(name, address)``, as Flask-Mail takes it)."""
@@ -622,7 +619,7 @@ def message_template(mailout: Mailout, rendered: Rendered) -> RawTemplate:
     """The fixed part of one locale's message: headers and bodies with markers."""
     mailing_list = mailout.mailing_list
     headers = {
-        "List-Id": f"{mailing_list.name} <{mailing_list.slug}.{public_host()}>",
+        "List-Id": f"{mailing_list.name} <{mailing_list.slug}.{addresses.public_host()}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         "Auto-Submitted": "auto-generated",
         "Precedence": "bulk",
@@ -640,12 +637,12 @@ def message_id(mailout_id: int, delivery_id: int, *, signed: str | None = None,
                host: str | None = None) -> str:
     """The same Message-ID for every attempt at one delivery (duplicates are visible).
 
-    Signed like the envelope sender (``objectwar.verp``; ``signed`` when known already):
+    Signed like the envelope sender (``objectwar.mail.verp``; ``signed`` when known already):
     a complaint that quotes only the message still names its delivery, and nobody can
     name one they did not receive.
     """
     signed = signed or verp.signature(verp.Tag(verp.Sent.MAILOUT, (mailout_id, delivery_id)))
-    return f"<mailout-{mailout_id}.delivery-{delivery_id}.{signed}@{host or public_host()}>"
+    return f"<mailout-{mailout_id}.delivery-{delivery_id}.{signed}@{host or addresses.public_host()}>"
 
 
 MESSAGE_ID = re.compile(r"<?mailout-(\d{1,18})\.delivery-(\d{1,18})\.([a-z2-7]{16})@[^>\s]+>?",

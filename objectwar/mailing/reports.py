@@ -5,7 +5,7 @@ delivery status notification (RFC 3464, or one of the common non-standard
 bounce formats, which flufl.bounce recognises) or a complaint (ARF, RFC 5965).
 
 What a report concerns is found only from what we put into the message: the
-signed token of its envelope sender (``objectwar.verp``: the address the
+signed token of its envelope sender (``objectwar.mail.verp``: the address the
 report was delivered to, or the Return-Path or Original-Mail-From of its copy
 of the message) or the signed Message-ID of a mail-out's delivery
 (``mailouts.message_id``). Never from the address the report claims alone:
@@ -40,8 +40,9 @@ from email.message import Message
 import flufl.bounce
 from sqlalchemy import select, update
 
-from objectwar import verp
 from objectwar.extensions import db
+from objectwar.mail import verp
+from objectwar.mail.models import NoticeKind
 from objectwar.mailing import bounces, mailouts
 from objectwar.mailing.delivery import begin_write
 from objectwar.mailing.models import (
@@ -52,7 +53,6 @@ from objectwar.mailing.models import (
     Subscriber,
     Subscription,
 )
-from objectwar.outbox.models import NoticeKind
 from objectwar.petitions.models import Signature
 
 log = logging.getLogger(__name__)

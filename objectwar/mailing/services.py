@@ -13,14 +13,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from objectwar import email as mailer
-from objectwar import security, verp
+from objectwar import security
 from objectwar.errors import NotFound, ValidationError
 from objectwar.extensions import db
 from objectwar.i18n import LANGUAGE_NAMES
+from objectwar.mail import message as mailer
+from objectwar.mail import rows, verp
 from objectwar.mailing import list_texts, lists
 from objectwar.mailing.models import MailingList, Subscriber, Subscription, SubscriptionStatus
-from objectwar.outbox import rows
 from objectwar.types import utcnow
 from objectwar.validation import clean_name, merge, validate_email, validate_locale
 

@@ -3,12 +3,12 @@
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from objectwar import tasks
-from objectwar.email import confirmation_sender
 from objectwar.errors import ValidationError
 from objectwar.extensions import csrf, limiter
 from objectwar.forms import show_errors
 from objectwar.http import small_body
 from objectwar.i18n import current_locale
+from objectwar.mail.message import confirmation_sender
 from objectwar.mailing import list_texts, lists, mailouts, services
 from objectwar.mailing.forms import SubscribeForm
 from objectwar.ratelimit import client_key

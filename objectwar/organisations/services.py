@@ -21,13 +21,13 @@ from objectwar.accounts import permissions
 from objectwar.accounts import services as accounts
 from objectwar.accounts.models import User
 from objectwar.audit.services import changes, record
-from objectwar.email import external_url
 from objectwar.errors import GENERAL, Conflict, NotFound, ValidationError
 from objectwar.extensions import db
+from objectwar.mail import notices as outbox
+from objectwar.mail.message import external_url
+from objectwar.mail.models import Notice, NoticeKind
 from objectwar.markup import render_markdown
 from objectwar.organisations.models import Organisation, OrganisationStatus
-from objectwar.outbox import services as outbox
-from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.petitions import widget
 from objectwar.petitions.models import Petition, PetitionStatus, Signature
 from objectwar.validation import (

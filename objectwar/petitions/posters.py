@@ -15,7 +15,7 @@ from flask import current_app, render_template, request, url_for
 from flask_babel import force_locale
 from markupsafe import Markup
 
-from objectwar import email as mailer
+from objectwar.mail import message as mailer
 from objectwar.organisations.models import Organisation
 from objectwar.petitions.services import PublicPetition
 

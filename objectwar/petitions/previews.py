@@ -26,7 +26,7 @@ from flask_babel import format_number, get_translations, gettext
 from PIL import Image, ImageDraw, ImageFont
 from PIL.PngImagePlugin import PngInfo
 
-from objectwar import email as mailer
+from objectwar.mail import message as mailer
 from objectwar.petitions import pages
 from objectwar.petitions.services import PublicPetition
 

@@ -23,14 +23,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Integer, TextClause, bindparam, or_, select, text, update
 
-from objectwar import email as mailer
-from objectwar import security, verp
+from objectwar import security
 from objectwar.errors import GENERAL, NotFound, ValidationError
 from objectwar.extensions import db
+from objectwar.mail import claims, rows, verp
+from objectwar.mail import message as mailer
 from objectwar.mailing import lists as mailing_lists
 from objectwar.mailing import services as mailing
 from objectwar.organisations.models import Organisation, OrganisationStatus
-from objectwar.outbox import claims, rows
 from objectwar.petitions import counts
 from objectwar.petitions.models import Petition, PetitionStatus, Signature
 from objectwar.petitions.services import PublicPetition, get_public_petition

@@ -12,12 +12,12 @@ from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from objectwar import email as mailer
 from objectwar import tasks
 from objectwar.errors import GENERAL, NotFound, ValidationError, retry_after
 from objectwar.extensions import csrf
 from objectwar.http import embeddable, small_body
 from objectwar.i18n import current_locale, form_page
+from objectwar.mail import message as mailer
 from objectwar.markup import render_markdown
 from objectwar.petitions import counts, pages, previews, services, signing, widget
 from objectwar.petitions.services import PublicPetition

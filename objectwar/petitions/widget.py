@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from markupsafe import escape
 
-from objectwar.email import external_url
+from objectwar.mail.message import external_url
 
 # Measured in Chromium at 360 px (tests/test_widget_browser.py): the tallest widget,
 # credited to an organisation and showing every field error, in any of our languages

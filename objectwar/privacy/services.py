@@ -22,6 +22,8 @@ from objectwar import ratelimit, security
 from objectwar.audit import services as audit
 from objectwar.errors import NotFound, ValidationError
 from objectwar.extensions import db
+from objectwar.mail import notices as outbox
+from objectwar.mail.models import Notice, NoticeKind
 from objectwar.mailing import lists
 from objectwar.mailing.models import (
     Delivery,
@@ -30,8 +32,6 @@ from objectwar.mailing.models import (
     SubscriptionStatus,
     SuppressionReason,
 )
-from objectwar.outbox import services as outbox
-from objectwar.outbox.models import Notice, NoticeKind
 from objectwar.petitions import counts as petition_counts
 from objectwar.petitions.models import Petition, Signature
 from objectwar.types import utcnow

@@ -1,7 +1,7 @@
-"""Helpers for rows that are their own outbox, and what a failed send tells.
+"""Helpers for rows that are their own outbox.
 
-The retry rule is :mod:`objectwar.outbox.retry`, the claim rule
-:mod:`objectwar.outbox.claims`; both hold for every email row.
+The retry rule is :mod:`objectwar.mail.retry`, the claim rule
+:mod:`objectwar.mail.claims`; both hold for every email row.
 
 A signature or a subscription is the outbox of its own confirmation email:
 ``confirmation_due_at`` is set while the email is due and cleared once sent,
@@ -11,7 +11,6 @@ when it is sent, and when a new email becomes due).
 
 from __future__ import annotations
 
-import smtplib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,33 +19,10 @@ from flask import current_app
 from flask_mail import Message
 from sqlalchemy import select, update
 
-from objectwar import email as mailer
-from objectwar import verp
 from objectwar.extensions import db
-from objectwar.outbox import claims, retry
+from objectwar.mail import claims, retry, verp
+from objectwar.mail import message as mailer
 from objectwar.types import utcnow
-
-
-def is_permanent(error: BaseException) -> bool:
-    """Whether a send can never succeed: retrying would not help.
-
-    The relay refused the recipient with a 5xx (a 4xx, e.g. greylisting, is
-    transient), the address cannot be encoded, or the relay offers no
-    SMTPUTF8 for a non-ASCII local part.
-    """
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _reason in error.recipients.values()]
-        return bool(codes) and all(500 <= code < 600 for code in codes)
-    return isinstance(error, (UnicodeError, smtplib.SMTPNotSupportedError))
-
-
-def describe(error: BaseException) -> str:
-    """The kind of error and its SMTP code, never its text (relays quote the address)."""
-    code = getattr(error, "smtp_code", None)
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        code = ",".join(str(c) for c, _reason in error.recipients.values())
-    return f"{type(error).__name__} {code or ''}".strip()
-
 
 # -- rows that are their own outbox ------------------------------------------------
 
@@ -76,7 +52,7 @@ def set_due(model: Any, row_id: int, due_at: datetime | None, token: str | None 
 def send(model: Any, row_id: int, token: str, compose: Callable[[], Message], *,
          sent_as: verp.Tag | None = None) -> bool:
     """Build and send a claimed row's email, if the claim still holds the row; whether it
-    went out. ``sent_as`` names the row in the envelope sender (``objectwar.verp``).
+    went out. ``sent_as`` names the row in the envelope sender (``objectwar.mail.verp``).
 
     The claim is checked and renewed right before the message goes on the wire. A
     message that cannot be built or sent is counted (:func:`send_failed`, so a broken
@@ -105,7 +81,10 @@ def send_failed(model: Any, row_id: int, token: str, error: BaseException) -> bo
     db.session.rollback()
     failures = (db.session.scalar(
         select(model.confirmation_failures).where(model.id == row_id)) or 0) + 1
-    due_at = retry.next_try(failures, permanent=is_permanent(error))
+    # A message that could not be built counts as a transient failure: given up
+    # after ``retry.MAX_ATTEMPTS`` like any other.
+    permanent = isinstance(error, mailer.SendError) and error.permanent
+    due_at = retry.next_try(failures, permanent=permanent)
     db.session.execute(
         update(model).where(model.id == row_id, model.confirmation_due_at.is_not(None),
                             model.claim_token == token)
@@ -120,7 +99,8 @@ def send_failed(model: Any, row_id: int, token: str, error: BaseException) -> bo
     db.session.commit()
     if due_at is None:
         current_app.logger.warning("Email of %s %s given up after %d failed sends: %s",
-                                   model.__tablename__, row_id, failures, describe(error))
+                                   model.__tablename__, row_id, failures,
+                                   error if isinstance(error, mailer.SendError) else type(error).__name__)
     return due_at is not None
 
 

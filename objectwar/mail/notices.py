@@ -1,15 +1,49 @@
-"""Adding notices to the outbox and claiming them for sending."""
+"""The outbox of one-off emails (notices): queueing, claiming, sending and marking.
+
+A notice is a row naming its kind, the row it is about and its recipient. The
+domain that queues a kind registers, with :func:`composes`, the function that
+builds its message when it is sent (``None``: there is nothing to send any more);
+this module sends it by the core's rules and imports no domain.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from flask import current_app
+from flask_mail import Message
 from sqlalchemy import delete, select, update
 
 from objectwar.extensions import db
-from objectwar.outbox import claims, retry
-from objectwar.outbox.models import Notice, NoticeKind
+from objectwar.mail import claims, retry, verp
+from objectwar.mail import message as mailer
+from objectwar.mail.models import Notice, NoticeKind
 from objectwar.types import utcnow
+
+Composer = Callable[[Notice], Message | None]
+_COMPOSERS: dict[NoticeKind, Composer] = {}
+
+
+def composes(*kinds: NoticeKind) -> Callable[[Composer], Composer]:
+    """Register the decorated function as the composer of these kinds of notices."""
+    def register(composer: Composer) -> Composer:
+        for kind in kinds:
+            _COMPOSERS[kind] = composer
+        return composer
+    return register
+
+
+def compose(notice: Notice) -> Message | None:
+    """The notice's email, or ``None`` when there is nothing to send any more.
+
+    :raise LookupError: no domain registered a composer for its kind.
+    """
+    try:
+        composer = _COMPOSERS[notice.kind]
+    except KeyError:
+        raise LookupError(f"No composer is registered for notices of kind {notice.kind}") from None
+    return composer(notice)
 
 
 def queue(kind: NoticeKind, target_id: int, recipient: str, locale: str,
@@ -79,7 +113,7 @@ def purge_finished(before: datetime) -> int:
 
 
 def mark_failed(notice: Notice, token: str, error: str, *, permanent: bool = False) -> bool:
-    """Note why a notice failed and when to try again (the rule of :mod:`objectwar.outbox.retry`).
+    """Note why a notice failed and when to try again (the rule of :mod:`objectwar.mail.retry`).
 
     The first retry comes ``MAIL_RETRY_SECONDS`` later and the delay doubles with
     each further attempt (CONTRACT.md); a refused recipient, or ``retry.MAX_ATTEMPTS``
@@ -87,3 +121,37 @@ def mark_failed(notice: Notice, token: str, error: str, *, permanent: bool = Fal
     """
     return _finish(notice, token, last_error=error[:300],
                    due_at=retry.next_try(notice.attempts, permanent=permanent))
+
+
+def deliver(notice_id: int) -> bool:
+    """Claim, compose, send and mark one notice; ``True`` if it was sent now.
+
+    A failure leaves it due (by the retry rule): the periodic task tries again.
+    """
+    found = claim(notice_id)
+    if found is None:
+        return False
+    notice, token = found
+    try:
+        message = compose(notice)
+        if message is None:
+            mark_sent(notice, token, note="skipped: nothing to send any more")
+            return False
+        if not claims.hold(Notice, notice_id, token):  # taken back: another worker sends it
+            return False
+        mailer.send(message, sent_as=verp.Tag(verp.Sent.NOTICE, (notice_id,)))
+    except mailer.SendError as error:
+        current_app.logger.warning("Notice %s not sent: %s", notice_id, error)
+        mark_failed(notice, token, str(error), permanent=error.permanent)
+        return False
+    except Exception:  # a message that cannot be built: counted, and given up like any other
+        current_app.logger.exception("Notice %s could not be composed", notice_id)
+        mark_failed(notice, token, "could not be composed")
+        return False
+    mark_sent(notice, token)
+    return True
+
+
+def deliver_due(older_than_seconds: int = 60) -> int:
+    """Send every notice due for longer than ``older_than_seconds``; return how many went out."""
+    return sum(deliver(notice_id) for notice_id in due_ids(older_than_seconds))

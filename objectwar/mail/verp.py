@@ -16,11 +16,9 @@ import enum
 import re
 from dataclasses import dataclass
 from email.utils import parseaddr
-from urllib.parse import urlsplit
-
-from flask import current_app
 
 from objectwar import security
+from objectwar.mail import addresses
 
 PURPOSE = "verp"
 DELIMITER = "+"  # Postfix's recipient_delimiter, Exim's local_part_suffix
@@ -58,14 +56,7 @@ class Tag:
 def bounce_address() -> str:
     """``BOUNCE_ADDRESS``, else ``bounces@`` the domain of ``MAIL_DEFAULT_SENDER`` (of
     ``PUBLIC_URL`` without one)."""
-    configured = current_app.config.get("BOUNCE_ADDRESS")
-    if configured:
-        return configured
-    sender = current_app.config["MAIL_DEFAULT_SENDER"]
-    address = parseaddr(sender[1] if isinstance(sender, tuple) else sender)[1]
-    domain = (address.rpartition("@")[2]
-              or urlsplit(current_app.config["PUBLIC_URL"]).hostname or "localhost")
-    return f"bounces@{domain}"
+    return addresses.mailbox("BOUNCE_ADDRESS", "bounces")
 
 
 def signature(tag: Tag) -> str:

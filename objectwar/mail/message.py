@@ -28,8 +28,8 @@ from flask_mail import Message, email_dispatched
 from markupsafe import escape
 from werkzeug.routing import MapAdapter
 
-from objectwar import verp
 from objectwar.extensions import mail
+from objectwar.mail import addresses, verp
 
 
 def _public_adapter() -> MapAdapter:
@@ -103,7 +103,16 @@ def send(message: Message, *, sent_as: verp.Tag | None = None) -> None:
     UTF-8 message with that option. The relay must offer SMTPUTF8.
     A relay that stops answering fails the send after ``SMTP_TIMEOUT_SECONDS``
     (Flask-Mail sets no timeout): a worker never waits past its claim's lease.
+
+    :raise SendError: the relay refused or the connection failed (:func:`failure`).
     """
+    try:
+        _send(message, sent_as)
+    except SMTP_ERRORS as error:
+        raise failure(error) from error
+
+
+def _send(message: Message, sent_as: verp.Tag | None) -> None:
     envelope_from = (verp.envelope_sender(sent_as.kind, *sent_as.ids) if sent_as is not None
                      else verp.bounce_address())
     utf8 = any(_non_ascii_local_part(address) for address in message.send_to)
@@ -131,7 +140,7 @@ def _utf8_message(message: Message) -> EmailMessage:
     if message.reply_to:
         utf8["Reply-To"] = message.reply_to
     utf8["Date"] = formatdate(localtime=False)
-    utf8["Message-ID"] = make_msgid(domain=urlsplit(current_app.config["PUBLIC_URL"]).hostname)
+    utf8["Message-ID"] = make_msgid(domain=addresses.public_host())
     for name, value in (message.extra_headers or {}).items():
         utf8[name] = value
     utf8.set_content(message.body or "")
@@ -174,6 +183,43 @@ class SendError(Exception):
         self.permanent = permanent
         self.bounce = bounce
         self.connection_lost = connection_lost
+
+
+# What sending can raise: the relay's answers, a lost connection, an address that
+# cannot be encoded.
+SMTP_ERRORS = (smtplib.SMTPException, OSError, UnicodeError)
+# Refusals while connecting: the relay's state or our settings, never the message's fault.
+CONNECTING_ERRORS = (smtplib.SMTPConnectError, smtplib.SMTPHeloError, smtplib.SMTPAuthenticationError)
+
+
+def failure(error: BaseException) -> SendError:
+    """The one classification of a failed send, for every kind of email.
+
+    A 5xx answer to the message is permanent (trying again cannot help); a 5xx to
+    RCPT TO is a bounce as well (the address is dead); a 4xx is transient
+    (greylisting, a full queue). A refusal while connecting (greeting, HELO,
+    login), a 421, a closed or refused connection and a timeout are transient and
+    lose the connection.
+    An address that cannot be encoded, or a non-ASCII one to a relay without
+    SMTPUTF8, is permanent.
+    """
+    if isinstance(error, SendError):
+        return error
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _reason in error.recipients.values()] or [450]
+        dead = all(500 <= code < 600 for code in codes)
+        return SendError(f"{','.join(map(str, codes))} recipient refused", permanent=dead, bounce=dead)
+    if isinstance(error, CONNECTING_ERRORS):  # the relay, not the message: try again later
+        return SendError(f"{error.smtp_code} cannot connect: {type(error).__name__}", connection_lost=True)
+    if isinstance(error, smtplib.SMTPResponseException):
+        code = error.smtp_code
+        return SendError(f"{code} {type(error).__name__}", permanent=500 <= code < 600,
+                         connection_lost=code == 421 or code < 0)
+    if isinstance(error, smtplib.SMTPNotSupportedError):
+        return SendError("SMTPUTF8 not supported by the relay", permanent=True)
+    if isinstance(error, UnicodeError):
+        return SendError("the address cannot be encoded", permanent=True)
+    return SendError(type(error).__name__, connection_lost=True)  # disconnects, refusals, timeouts
 
 
 def _header(name: str, value: str) -> bytes:
@@ -268,18 +314,8 @@ def send_raw(conn: Any, envelope_from: str, to: str, data: bytes) -> None:
     options = [] if to.isascii() else ["SMTPUTF8"]
     try:
         host.sendmail(envelope_from, [to], data, mail_options=options)
-    except smtplib.SMTPRecipientsRefused as error:
-        code, _reason = error.recipients.get(to, (450, b"refused"))
-        raise SendError(f"{code} recipient refused", permanent=500 <= code < 600,
-                        bounce=500 <= code < 600) from error
-    except smtplib.SMTPResponseException as error:
-        code = error.smtp_code
-        raise SendError(f"{code} {type(error).__name__}", permanent=500 <= code < 600,
-                        connection_lost=code == 421 or code < 0) from error
-    except smtplib.SMTPNotSupportedError as error:
-        raise SendError("SMTPUTF8 not supported by the relay", permanent=True) from error
-    except (smtplib.SMTPException, OSError) as error:  # disconnects, refusals, timeouts
-        raise SendError(type(error).__name__, connection_lost=True) from error
+    except SMTP_ERRORS as error:
+        raise failure(error) from error
 
 
 def open_connection() -> Any:
@@ -290,9 +326,8 @@ def open_connection() -> Any:
     manager = connection()
     try:
         conn = manager.__enter__()
-    except (smtplib.SMTPException, OSError) as error:
-        raise SendError(f"cannot connect: {type(error).__name__}: {error}",
-                        connection_lost=True) from error
+    except SMTP_ERRORS as error:
+        raise failure(error) from error
     if conn.host is not None:
         conn.host.set_debuglevel(0)  # MAIL_DEBUG (on with DEBUG) would print every message
         if conn.host.sock is not None:

@@ -1,1 +1,0 @@
-"""The outbox: one row per email that must go out, sent and marked by workers."""
