@@ -7,9 +7,11 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from email.utils import formataddr, getaddresses
 from pathlib import Path
+from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -70,6 +72,33 @@ def _weak_key(key: str) -> bool:
 
 class ConfigError(RuntimeError):
     """The environment lacks a setting the chosen configuration requires."""
+
+
+# A version 3 onion address (56 base32 characters), with any subdomains in front.
+_ONION_HOST = re.compile(r"(?:[a-z0-9-]+\.)*[a-z2-7]{56}\.onion")
+
+
+def onion_location(value: str | None) -> str | None:
+    """``ONION_LOCATION`` as the app uses it (scheme and host, no slash), ``None`` when unset.
+
+    :raise ConfigError: not an http(s) URL of an onion service with nothing after the host.
+    """
+    if value is None or not value.strip():
+        return None
+    parts = urlsplit(value.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    host = parts.hostname or ""
+    if (parts.scheme not in ("http", "https") or not _ONION_HOST.fullmatch(host) or port == -1
+            or parts.username is not None or parts.path not in ("", "/") or parts.query
+            or parts.fragment):
+        raise ConfigError(
+            f"ONION_LOCATION must be the address of the onion service, such as "
+            f"http://<56 letters and digits>.onion, with nothing after the host; got {value!r}"
+        )
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
 class Config:
@@ -168,6 +197,8 @@ class Config:
         # X-Forwarded-For and -Proto give the client's address (rate limits) and
         # the scheme (HSTS, secure cookies).
         self.PROXY_FIX_HOPS = _env_int("PROXY_FIX_HOPS", 0)
+        # The onion service's address: HTML answers carry it as Onion-Location.
+        self.ONION_LOCATION = onion_location(env("ONION_LOCATION"))
         # Coordinators' and members' sessions end after this long unused, and this long
         # after the login at most (ASVS 3.3).
         self.SESSION_IDLE_MINUTES = _env_int("SESSION_IDLE_MINUTES", 30)

@@ -115,6 +115,7 @@ def register(app: Flask) -> None:
     app.cli.command("purge")(purge_command)  # AppGroup.command: runs in the app context
     app.cli.command("unsubscribe-mail")(unsubscribe_mail_command)
     app.cli.command("bounce-mail")(bounce_mail_command)
+    app.cli.command("rotate-data-key")(rotate_data_key_command)
 
 
 # -- signing (issue [2]): retention --
@@ -255,3 +256,32 @@ def _bounce_maildir(path: str) -> int:
             os.rename(source, os.path.join(cur, name if ":2," in name else f"{name}:2,S"))
     click.echo(f"bounce-mail: {done} message(s) handled or ignored, {kept} kept for a retry")
     return EX_TEMPFAIL if kept else 0
+
+
+# -- operations: rotating the data key --
+
+
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1),
+              help="Rows re-encrypted per transaction.")
+def rotate_data_key_command(batch_size: int) -> None:
+    """Re-encrypt the personal data at rest with the newest key of DATA_KEY (new,old).
+
+    Runs beside the web processes and workers, and may be run again. Exits 1
+    when a value opens with no configured key (then keep every old key).
+    """
+    from objectwar.privacy.key_rotation import rotate
+
+    keys = [key for key in current_app.config["DATA_KEY"].split(",") if key.strip()]
+    rotation = rotate(batch_size)
+    for name in sorted(set(rotation.rewritten) | set(rotation.current) | set(rotation.unreadable)):
+        click.echo(f"{name}: {rotation.rewritten[name]} re-encrypted, {rotation.current[name]} "
+                   f"already under the newest key, {rotation.unreadable[name]} unreadable")
+    if rotation.unreadable:
+        click.echo(f"{sum(rotation.unreadable.values())} value(s) open with no configured key: "
+                   "keep every key in DATA_KEY until they are found.", err=True)
+        raise SystemExit(1)
+    if len(keys) > 1 and not current_app.config.get("DIGEST_KEY"):
+        click.echo("DIGEST_KEY is unset, so the look-up digests come from the oldest DATA_KEY: "
+                   "set DIGEST_KEY to that key's value before removing it from DATA_KEY.", err=True)
+    click.echo("Every value is under the newest data key; older keys may now be removed "
+               "from DATA_KEY.")

@@ -6,9 +6,12 @@ import functools
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
+
+from config import onion_location
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -132,6 +135,33 @@ def init_app(app: Flask) -> None:
         if request.path.startswith(_PRIVATE_PREFIXES):
             headers.setdefault("Cache-Control", "no-store")
         return response
+
+    onion = onion_location(app.config.get("ONION_LOCATION"))  # overrides are checked too
+    if onion:
+        app.config["ONION_LOCATION"] = onion
+        app.after_request(_onion_location_hook(onion))
+
+
+_PATH_SAFE = "/:@!$&'()*+,;=~"
+
+
+def _onion_location_hook(onion: str) -> Callable[[Response], Response]:
+    """Announce the onion service on HTML pages: Tor Browser offers the same page there.
+
+    Tor Browser reads the header only on a page (not on JSON, images or CSV), so
+    nothing else carries it; nor does a page already served over the onion service.
+    """
+
+    def onion_location_header(response: Response) -> Response:
+        if response.mimetype == "text/html" and not request.host.rsplit(":", 1)[0].endswith(".onion"):
+            # The path as the visitor asked for it (Werkzeug gives it decoded); the query as sent.
+            location = onion + quote(request.script_root + request.path, safe=_PATH_SAFE)
+            if request.query_string:
+                location += "?" + quote(request.query_string, safe=_PATH_SAFE + "%?")
+            response.headers["Onion-Location"] = location
+        return response
+
+    return onion_location_header
 
 
 def csv_download(rows: Iterator[str], filename: str) -> Response:

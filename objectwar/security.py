@@ -62,6 +62,7 @@ class Keyring:
     cipher: MultiFernet
     digest_key: bytes
     token_secret: str
+    newest: Fernet | None = None  # the first data key: what encrypts
 
     @classmethod
     def from_config(cls, config: Any) -> Keyring:
@@ -69,10 +70,12 @@ class Keyring:
         if not data_keys:
             raise RuntimeError("DATA_KEY is not configured")
         digest_secret = config.get("DIGEST_KEY") or data_keys[-1]
+        fernets = [_fernet_for(key) for key in data_keys]
         return cls(
-            cipher=MultiFernet([_fernet_for(key) for key in data_keys]),
+            cipher=MultiFernet(fernets),
             digest_key=_derive(digest_secret, b"digest"),
             token_secret=config["SECRET_KEY"],
+            newest=fernets[0],
         )
 
 
@@ -98,8 +101,20 @@ def decrypt(value: str) -> str:
 
 
 def reencrypt(value: str) -> str:
-    """Re-encrypt a stored value with the newest key (key rotation)."""
+    """Re-encrypt a stored value with the newest key (key rotation).
+
+    :raise cryptography.fernet.InvalidToken: no configured key opens ``value``.
+    """
     return keyring().cipher.rotate(value.encode("ascii")).decode("ascii")
+
+
+def encrypted_with_newest(value: str) -> bool:
+    """Whether the newest data key opens a stored value (it needs no re-encryption)."""
+    try:
+        keyring().newest.decrypt(value.encode("ascii"))  # type: ignore[union-attr]
+    except (InvalidToken, UnicodeEncodeError):
+        return False
+    return True
 
 
 def normalise_email(address: str) -> str:
@@ -259,6 +274,7 @@ __all__ = [
     "decrypt",
     "email_digest",
     "encrypt",
+    "encrypted_with_newest",
     "hash_password",
     "hash_token",
     "init_app",
