@@ -70,6 +70,9 @@ def _weak_key(key: str) -> bool:
             or any(word in lowered for word in PLACEHOLDER_WORDS))
 
 
+TWO_FACTOR_MODES = ("required", "optional")
+
+
 class ConfigError(RuntimeError):
     """The environment lacks a setting the chosen configuration requires."""
 
@@ -140,6 +143,14 @@ class Config:
     SIGN_MIN_FILL_SECONDS = 3
     # Seconds a sign form's stamp stays good (a tab left open longer is asked to sign again).
     SIGN_MAX_FILL_SECONDS = 24 * 3600
+    # -- two-factor login --
+    # ``required``: a coordinator without two-factor login is sent to set it up after
+    # the password and reaches nothing else until then; ``optional``: anyone may set it up.
+    COORDINATOR_2FA_DEFAULT = "required"
+    # The name an authenticator app shows beside the code.
+    TWO_FACTOR_ISSUER = "ObjectWarCampaign"
+    # Seconds between the password and the code before the login starts over.
+    TWO_FACTOR_PENDING_SECONDS = 300
 
     def __init__(self) -> None:
         env = os.environ.get
@@ -203,6 +214,10 @@ class Config:
         # after the login at most (ASVS 3.3).
         self.SESSION_IDLE_MINUTES = _env_int("SESSION_IDLE_MINUTES", 30)
         self.SESSION_MAX_HOURS = _env_int("SESSION_MAX_HOURS", 12)
+        self.COORDINATOR_2FA = (env("COORDINATOR_2FA") or self.COORDINATOR_2FA_DEFAULT).strip().lower()
+        if self.COORDINATOR_2FA not in TWO_FACTOR_MODES:
+            raise ConfigError("COORDINATOR_2FA must be 'required' or 'optional'; "
+                              f"got {self.COORDINATOR_2FA!r}")
         os.makedirs(self.INSTANCE_PATH, exist_ok=True)
         if not self.DATABASE_URL:
             self.DATABASE_URL = "sqlite:///" + os.path.join(self.INSTANCE_PATH, "objectwar.db")
@@ -228,6 +243,7 @@ class DevelopmentConfig(Config):
     DEV_OUTBOX = True
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
+    COORDINATOR_2FA_DEFAULT = "optional"
 
     def __init__(self) -> None:
         super().__init__()
@@ -251,6 +267,7 @@ class TestingConfig(Config):
         super().__init__()
         # Tests never inherit the operator's services or secrets: each test
         # asks for what it needs through create_app's overrides.
+        self.COORDINATOR_2FA = "optional"  # tests that need ``required`` say so
         self.SECRET_KEY = "test-secret-key"  # noqa: S105 (the test suite's own)
         self.DATA_KEY = "test-data-key"
         self.DIGEST_KEY = None

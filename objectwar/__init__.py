@@ -82,6 +82,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(petitions_bp)
     app.register_blueprint(api_bp)
     # Organisations and accounts (issue 3).
+    from objectwar.accounts import two_factor_views as _two_factor  # noqa: F401 (its routes join accounts_bp)
     from objectwar.accounts.views import bp as accounts_bp
     from objectwar.admin import audit as _admin_audit  # noqa: F401 (its routes join admin_bp)
     from objectwar.admin import coordinators as _admin_coordinators  # noqa: F401 (its routes join admin_bp)

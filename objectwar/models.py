@@ -1,6 +1,6 @@
 """Every domain's models, imported in one place so that Alembic sees them all."""
 
-from objectwar.accounts.models import ApiToken, Invitation, Role, User
+from objectwar.accounts.models import ApiToken, Invitation, RecoveryCode, Role, User
 from objectwar.audit.models import AuditEvent
 from objectwar.mail.models import Notice, NoticeKind
 from objectwar.mailing.models import (
@@ -36,3 +36,5 @@ __all__ = [
 ]
 # Organisations and accounts (issue 3).
 __all__ += ["Invitation", "Notice", "NoticeKind"]
+# Two-factor login.
+__all__ += ["RecoveryCode"]

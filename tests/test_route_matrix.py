@@ -89,6 +89,13 @@ RULES: dict[str, Rule] = {
     "accounts.logout": Rule((REDIRECT, REDIRECT, REDIRECT, REDIRECT), method="POST"),
     "accounts.logout_everywhere": Rule((LOGIN, REDIRECT, REDIRECT, REDIRECT), method="POST"),
     "accounts.password": Rule((LOGIN, 200, 200, 200)),
+    # Two-factor login: the code's step without a password first starts the login over
+    # (a logged-in user is sent on); nobody in the matrix has it on, so changing it
+    # sends them to set it up.
+    "accounts.login_code": Rule((REDIRECT,) * 4),
+    "accounts.two_factor_setup": Rule((LOGIN, 200, 200, 200)),
+    "accounts.two_factor_recovery_codes": Rule((LOGIN, REDIRECT, REDIRECT, REDIRECT), method="POST"),
+    "accounts.two_factor_disable": Rule((LOGIN, REDIRECT, REDIRECT, REDIRECT), method="POST"),
     "members.overview": Rule(MEMBER_PAGE),
     "members.day_chart": Rule(MEMBER_PAGE),
     "members.signatures_csv": Rule(MEMBER_PAGE),
@@ -191,6 +198,8 @@ RULES: dict[str, Rule] = {
                                          args=lambda w: {"user_id": w.people.coordinator}),
     "admin.coordinator_reactivate": Rule((LOGIN, 403, 403, 404),
                                          args=lambda w: {"user_id": w.people.member_a}),
+    "admin.coordinator_two_factor_reset": Rule((LOGIN, 403, 403, 404),
+                                               args=lambda w: {"user_id": w.people.member_a}),
     "admin.coordinator_invitation_revoke": Rule((LOGIN, 403, 403, 404), method="POST",
                                                 args=lambda w: {"invitation_id": w.invitation_a}),
 }

@@ -43,9 +43,18 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Two-factor login (objectwar.accounts.two_factor): the authenticator app's secret,
+    # encrypted like other personal data; set when the set-up begins, in force once
+    # ``totp_enabled_at`` is set. The time step of the last code accepted: a code works once.
+    totp_secret: Mapped[str | None] = mapped_column(Encrypted)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None]
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="users")
     api_tokens: Mapped[list[ApiToken]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+    recovery_codes: Mapped[list[RecoveryCode]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )
 
@@ -56,6 +65,11 @@ class User(UserMixin, db.Model):
     @property
     def is_coordinator(self) -> bool:
         return self.role == Role.COORDINATOR
+
+    @property
+    def has_two_factor(self) -> bool:
+        """Whether logging in takes a code from an authenticator app after the password."""
+        return self.totp_enabled_at is not None
 
     def get_id(self) -> str:  # Flask-Login: the id and the session version
         return f"{self.id}:{self.session_version}"
@@ -78,6 +92,23 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="api_tokens")
+
+
+class RecoveryCode(db.Model):
+    """A single-use code that stands in for a lost authenticator app.
+
+    Only a keyed digest of the code is stored (``objectwar.accounts.two_factor``).
+    """
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="recovery_codes")
 
 
 class Invitation(db.Model):

@@ -231,6 +231,8 @@ def authenticate(email: str, password: str, *, client: str = "-", device: str | 
     ``client`` names the client (``ratelimit.client_key()``), ``device`` is the browser's
     device cookie. An unknown address, a wrong password, an inactive or a throttled
     account all answer ``None`` after about the same work (one Argon2 computation).
+    For a user with two-factor login (``user.has_two_factor``) the caller asks for the
+    code next (``two_factor.complete_login``) before logging them in.
     """
     try:
         address = validate_email(email)
@@ -246,9 +248,12 @@ def authenticate(email: str, password: str, *, client: str = "-", device: str | 
         return None
     if user.password_hash and security.password_needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
+    if not user.has_two_factor:
+        # With two-factor login the code's check clears these (two_factor.complete_login):
+        # a right password alone must not wipe out wrong codes.
+        user.failed_logins = 0
+        user.locked_until = None
+        user.last_login_at = now
     db.session.commit()
     return user
 

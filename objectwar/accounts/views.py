@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import (
     Blueprint,
     current_app,
@@ -16,7 +18,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from objectwar import sessions
-from objectwar.accounts import permissions, services
+from objectwar.accounts import permissions, services, two_factor
 from objectwar.accounts.forms import (
     ChangePasswordForm,
     LoginForm,
@@ -47,6 +49,53 @@ def _start_session(user) -> None:
     sessions.begin()
 
 
+# The session of a login whose password was right and whose code is still to come:
+# {"u": user id, "v": session version, "t": when (UNIX time), "n": the page to go to}.
+# No ``_user_id``: it is not a login.
+PENDING_LOGIN = "two_factor_login"
+
+
+def _after_password(user, target: str | None):
+    """The password was right: ask for the code first, or log in."""
+    if user.has_two_factor:
+        session.clear()
+        session[PENDING_LOGIN] = {"u": user.id, "v": user.session_version,
+                                  "t": int(time.time()), "n": target}
+        return redirect(url_for("accounts.login_code"))
+    return finish_login(user, target)
+
+
+def finish_login(user, target: str | None):
+    """Log ``user`` in and send them on (to set up two-factor login first, when they must)."""
+    _start_session(user)
+    if two_factor.must_enrol(user):
+        flash(_("Coordinators log in with a second factor. Please set it up now: it takes a minute."))
+        response = redirect(url_for("accounts.two_factor_setup"))
+    else:
+        response = redirect(target or default_page(user))
+    _remember_device(response, user)
+    return response
+
+
+#: What a coordinator who must set up two-factor login can reach before that.
+BEFORE_ENROLMENT = frozenset({"accounts.two_factor_setup", "accounts.logout",
+                              "accounts.logout_everywhere", "static", "main.favicon"})
+
+
+@bp.before_app_request
+def enrolment_first():
+    """A coordinator who must use two-factor login and has not set it up reaches only its set-up.
+
+    API requests authenticate with tokens, not sessions, and are left alone.
+    """
+    if ("_user_id" not in session or request.endpoint in BEFORE_ENROLMENT
+            or request.path.startswith("/api/")):
+        return None
+    if two_factor.must_enrol(current_user._get_current_object()):
+        return redirect(url_for("accounts.two_factor_setup"))
+    return None
+
+
 def _remember_device(response, user) -> None:
     """Mark this browser as one its owner used: a stranger's failures do not lock it out."""
     response.set_cookie(services.DEVICE_COOKIE, services.device_token(user),
@@ -71,10 +120,7 @@ def login():
         user = services.authenticate(form.email.data or "", form.password.data or "", client=client_key(),
                                      device=request.cookies.get(services.DEVICE_COOKIE))
         if user is not None:
-            _start_session(user)
-            response = redirect(services.safe_next(form.next.data) or default_page(user))
-            _remember_device(response, user)
-            return response
+            return _after_password(user, services.safe_next(form.next.data))
         form.form_errors.append(_("The email address or the password is not right, or there were "
                                   "too many attempts. Please wait a moment and try again."))
         return render_template("accounts/login.html", form=form), 422

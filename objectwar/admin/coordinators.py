@@ -7,7 +7,7 @@ from flask import flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
-from objectwar.accounts import coordinators, permissions
+from objectwar.accounts import coordinators, permissions, two_factor
 from objectwar.accounts.forms import InviteCoordinatorForm
 from objectwar.accounts.services import invitation_max_age
 from objectwar.admin.views import bp
@@ -86,3 +86,23 @@ def coordinator_invitation_revoke(invitation_id: int):
     coordinators.revoke_coordinator_invitation(current_user, invitation_id)
     flash(_("The invitation is withdrawn."))
     return redirect(url_for("admin.coordinators_index"))
+
+
+@bp.route("/coordinators/<int(max=2147483647):user_id>/reset-two-factor", methods=["GET", "POST"])
+@permissions.coordinator_required
+def coordinator_two_factor_reset(user_id: int):
+    """Remove another coordinator's two-factor login (a lost phone), after a confirmation."""
+    coordinator = coordinators.get_coordinator(user_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            two_factor.reset_by_coordinator(current_user, user_id)
+        except Conflict as error:
+            show_errors(form, error)
+            return render_template("admin/coordinator_two_factor_reset.html", form=form,
+                                   coordinator=coordinator), 409
+        flash(_("Their two-factor login is reset and they are logged out. They set it up again "
+                "when they next log in."))
+        return redirect(url_for("admin.coordinators_index"))
+    return render_template("admin/coordinator_two_factor_reset.html", form=form,
+                           coordinator=coordinator)
