@@ -58,6 +58,7 @@ def _store(body: dict) -> int | None:
         "organisation_id": None, "consent_version": signing.CONSENT_VERSION, "created_at": now,
         "confirmation_due_at": now, "confirmation_sends": 0, "open": PetitionStatus.OPEN.value,
         "partner_consent": False, "partner_consent_version": None,
+        "window_cutoff": now - signing.SEND_WINDOW, "max_sends": signing.MAX_SENDS_PER_DAY,
     }
     row = connection().execute(signing._PSYCOPG_INSERT, params, prepare=True).fetchone()
     return None if row is None else row[0]

@@ -314,14 +314,16 @@ def test_repeat_of_unconfirmed_signer_gets_a_new_link(ctx, outbox):
 
 
 def test_at_most_three_emails_a_day(ctx, outbox):
-    ids = []
+    ids, sent = [], []
     for _ in range(5):
         outcome = signing.sign(SLUG, person(), default_locale="en")
         ids.append(outcome.signature_id)
-        if outcome.signature_id:
-            signing.send_confirmation(outcome.signature_id)
+        _db.session.expire_all()
+        assert (signature().confirmation_due_at is not None) == (len(ids) <= 3)  # none over it
+        sent.append(signing.send_confirmation(outcome.signature_id))
     assert len(outbox) == 3
-    assert ids[3:] == [None, None]
+    assert len(set(ids)) == 1  # the request cannot tell: the same row's id every time
+    assert sent == [True, True, True, False, False]
     # A day later the window starts again.
     row = signature()
     row.confirmation_window_start = utcnow() - timedelta(hours=24, seconds=1)
@@ -591,3 +593,41 @@ def test_the_request_only_enqueues_and_a_worker_sends(app, client, demo, outbox)
     tasks.huey.execute(task)  # what a worker does with the message
     assert [m.recipients for m in outbox] == [["anna@example.org"]]
     assert tasks.huey.dequeue() is None
+
+
+@pytest.mark.parametrize("app_overrides", [{"TASKS_IMMEDIATE": False}])
+def test_the_worker_tells_a_repeat_signer_apart_and_keeps_to_the_day(app, client, demo, outbox):
+    """The request is the same for every signer; the worker reads the row and sends the
+    confirmation (again), "About your signature" once confirmed, or nothing over the cap."""
+    from tests.signing_support import API_URL
+
+    def sign_and_work(**changes) -> None:
+        assert client.post(API_URL, json=person(**changes)).status_code == 202
+        task = tasks.huey.dequeue()  # every signer's request queues its row's id
+        assert task.name == "send_signature_confirmation"
+        tasks.huey.execute(task)  # what a worker does with it
+        assert tasks.huey.dequeue() is None
+
+    tasks.huey.flush()
+    sign_and_work()
+    assert outbox[0].subject == "Please confirm your signature"
+    assert "/confirm/" in outbox[0].body
+    sign_and_work(first_name="Other", country="FR", public_name=True)  # unconfirmed: a new link
+    assert outbox[1].subject == outbox[0].subject
+    assert "/confirm/" in outbox[1].body and "Other" not in outbox[1].body
+    with app.test_request_context("/"):
+        signing.confirm(SLUG, link_in(outbox[1].body).rsplit("/", 1)[1])
+    sign_and_work(first_name="Boris", organisation="ebco", partner_consent=True, updates=True)
+    assert outbox[2].subject == "About your signature"
+    assert "already signed" in outbox[2].body and "/confirm/" not in outbox[2].body
+    sign_and_work()  # a fourth email today: none goes out
+    assert len(outbox) == 3
+    with app.app_context():
+        row = signature()
+        assert row.confirmed_at is not None and row.confirmation_due_at is None
+        assert row.confirmation_sends == signing.MAX_SENDS_PER_DAY
+        # the confirmed signer's data stays as first given; counted once
+        assert (row.first_name, row.country, row.public_name, row.wants_updates) == (
+            "Anna", "DE", False, False)
+        assert (row.organisation_id, row.partner_consent) == (None, False)
+        assert petition().signature_count == 1

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Integer, TextClause, bindparam, or_, select, text, update
+from sqlalchemy import Integer, TextClause, bindparam, literal_column, or_, select, text, update
 
 from objectwar import security
 from objectwar.errors import GENERAL, NotFound, ValidationError
@@ -85,7 +85,7 @@ class SignatureInput:
 class SignOutcome:
     """What a view needs after signing: the row to send for, and notices for the signer."""
 
-    signature_id: int | None
+    signature_id: int
     notices: list[str] = field(default_factory=list)
 
 
@@ -300,27 +300,27 @@ def petition_id_for(slug: str) -> int:
     return known[slug]
 
 
-def _may_send(signature: Signature, now) -> bool:
-    window = signature.confirmation_window_start
-    return window is None or window <= now - SEND_WINDOW or signature.confirmation_sends < MAX_SENDS_PER_DAY
+def _daily_limit(window_start: Any, sends: Any, cutoff: Any, max_sends: Any) -> Any:
+    """The rule of the emails to one address: fewer than ``max_sends`` in the window that
+    began at ``window_start`` (none yet, or it began before ``cutoff``: a new one)."""
+    return or_(window_start.is_(None), window_start <= cutoff, sends < max_sends)
 
 
 def _allowance(now):
-    """SQL form of :func:`_may_send`."""
-    return or_(
-        Signature.confirmation_window_start.is_(None),
-        Signature.confirmation_window_start <= now - SEND_WINDOW,
-        Signature.confirmation_sends < MAX_SENDS_PER_DAY,
-    )
+    """SQL: the row's address may get another email now (:func:`_daily_limit`)."""
+    return _daily_limit(Signature.confirmation_window_start, Signature.confirmation_sends,
+                        now - SEND_WINDOW, MAX_SENDS_PER_DAY)
 
 
 def sign(slug: str, data: Mapping[str, Any], *, default_locale: str,
          from_form: bool = False) -> SignOutcome:
     """Record a signature (or a repeat of one) and mark its email as due.
 
-    The answer is the same for a new and a repeat signer. Returns the id of the
-    row whose email the caller should enqueue (``None`` when the daily limit
-    of emails to this address is reached).
+    New and repeat signers cost the request the same work: one statement
+    (:func:`_insert_sql`) that stores a new signature, or marks a repeat's email
+    as due within the daily limit and leaves its data as it is, and returns the
+    row's id either way. The caller enqueues that id; the worker decides from the
+    row what to send (:func:`send_confirmation`), or that nothing is due.
     :raise ValidationError: invalid input, or the petition is closed.
     :raise NotFound: no such public petition.
     """
@@ -338,27 +338,20 @@ def sign(slug: str, data: Mapping[str, Any], *, default_locale: str,
         "confirmation_sends": 0, "partner_consent": given.partner_consent,
         "partner_consent_version": PARTNER_CONSENT_VERSION if given.partner_consent else None,
     }
-    # Insert first, in one statement that also checks the petition is open: most
-    # signers are new, and the unique constraint decides races between two
-    # requests for one address. One statement in autocommit: no BEGIN and COMMIT
-    # round trips around it.
     # The lookups above may have begun a transaction holding a pooled connection:
     # end it (nothing was written), so that no request holds one connection while
     # waiting for another; under load that would deadlock the pool. (Without
     # lookups there is no session, and none is made just to end it.)
     if db.session.registry.has():
         db.session.rollback()
+    # One statement in autocommit: no BEGIN and COMMIT round trips around it.
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        signature_id = _insert(conn, values)
-    if signature_id is not None:
-        return SignOutcome(signature_id, notices)
-    # No row stored: the address signed before, or the petition is no longer open.
-    # Closed first, for every address alike: a repeat signer must not be told apart.
-    open_petition_id(slug)
-    existing = _find(petition_id, digest)
-    if existing is None:  # pragma: no cover - closed between the two statements
-        raise closed_error()
-    return SignOutcome(_repeat(existing, now), notices)
+        signature_id = _insert(conn, values, now)
+    if signature_id is None:
+        # Nothing stored: the petition is no longer open (new and repeat signers alike).
+        open_petition_id(slug)
+        raise closed_error()  # pragma: no cover - reopened between the two statements
+    return SignOutcome(signature_id, notices)
 
 
 _INSERT_COLUMNS = (
@@ -369,21 +362,36 @@ _INSERT_COLUMNS = (
 
 
 def _insert_sql(placeholder: Callable[[str], str]) -> str:
-    """The new signature's INSERT (the busiest write of the campaign), with the
-    parameter ``name`` written as ``placeholder(name)``.
+    """The signing statement (the busiest write of the campaign), with the parameter
+    ``name`` written as ``placeholder(name)``.
 
-    It stores nothing when the petition is not open, and nothing when the
-    address has signed it before (the unique constraint decides, race or not);
-    both return no id.
+    It stores nothing when the petition is not open, and returns no id. Else it
+    returns the row's id, new or not: an address that has signed before (the unique
+    constraint decides, race or not) keeps its row and data, and its email becomes
+    due again unless one is due already or the address had ``max_sends`` emails
+    since ``window_cutoff`` (:func:`_daily_limit`). A repeat's row is written even
+    when nothing changes, so that it costs what a new row does.
     """
     columns = ", ".join(_INSERT_COLUMNS)
     params = ", ".join(placeholder(name) for name in _INSERT_COLUMNS)
+    stored = {name: literal_column(f"signatures.{name}")
+              for name in ("confirmation_window_start", "confirmation_sends")}
+    allowed = _daily_limit(stored["confirmation_window_start"], stored["confirmation_sends"],
+                           literal_column(placeholder("window_cutoff")),
+                           literal_column(placeholder("max_sends")))
+    due_again = ("signatures.confirmation_due_at IS NULL AND "
+                 f"({allowed.compile(compile_kwargs={'literal_binds': True})})")
     # The names are the constants above; every value is bound.
     return (
         f"INSERT INTO signatures ({columns}) SELECT {params} "  # noqa: S608
         f"WHERE EXISTS (SELECT 1 FROM petitions WHERE id = {placeholder('petition_id')} "
         f"AND status = {placeholder('open')}) "
-        "ON CONFLICT (petition_id, email_digest) DO NOTHING RETURNING id"
+        "ON CONFLICT (petition_id, email_digest) DO UPDATE SET "
+        f"confirmation_due_at = CASE WHEN {due_again} THEN excluded.confirmation_due_at "
+        "ELSE signatures.confirmation_due_at END, "
+        f"confirmation_failures = CASE WHEN {due_again} THEN 0 "
+        "ELSE signatures.confirmation_failures END "
+        "RETURNING id"
     )
 
 
@@ -394,6 +402,8 @@ def _insert_statement() -> TextClause:
     return text(_insert_sql(lambda name: f":{name}")).bindparams(
         *(bindparam(name, type_=table.c[name].type) for name in _INSERT_COLUMNS),
         bindparam("open", PetitionStatus.OPEN.value),
+        bindparam("window_cutoff", type_=table.c.confirmation_window_start.type),
+        bindparam("max_sends", MAX_SENDS_PER_DAY, type_=Integer),
     ).columns(id=Integer)
 
 
@@ -403,45 +413,24 @@ _PSYCOPG_INSERT = _insert_sql(lambda name: f"%({name})s")
 _ENCRYPTED_COLUMNS = ("email", "first_name", "last_name")
 
 
-def _insert(conn: Any, values: dict[str, Any]) -> int | None:
-    """Run the new signature's INSERT on ``conn`` (autocommit); its id, or ``None``.
+def _insert(conn: Any, values: dict[str, Any], now: datetime) -> int | None:
+    """Run the signing statement (:func:`_insert_sql`) on ``conn`` (autocommit); the
+    row's id, or ``None`` when the petition is not open.
 
     On PostgreSQL, psycopg runs it as a prepared statement on the pooled
     connection itself: SQLAlchemy's statement execution costs more than the
-    INSERT on the busiest write of the campaign. The values get what the
+    statement on the busiest write of the campaign. The values get what the
     model's column types would do (encryption; datetimes are already UTC).
     """
+    window = {"window_cutoff": now - SEND_WINDOW}
     if conn.dialect.driver != "psycopg":
-        return conn.execute(_insert_statement(), values).scalar()
-    params = {**values, "open": PetitionStatus.OPEN.value}
+        return conn.execute(_insert_statement(), {**values, **window}).scalar()
+    params = {**values, **window, "open": PetitionStatus.OPEN.value, "max_sends": MAX_SENDS_PER_DAY}
     for name in _ENCRYPTED_COLUMNS:
         params[name] = security.encrypt(values[name])
     row = conn.connection.driver_connection.execute(
         _PSYCOPG_INSERT, params, prepare=True).fetchone()
     return None if row is None else row[0]
-
-
-def _find(petition_id: int, digest: str) -> Signature | None:
-    return db.session.scalar(
-        select(Signature).where(Signature.petition_id == petition_id,
-                                Signature.email_digest == digest)
-    )
-
-
-def _repeat(signature: Signature, now) -> int | None:
-    """Mark a repeat signer's email as due, within the daily limit; the stored data stays."""
-    signature_id = signature.id
-    if not _may_send(signature, now):
-        db.session.rollback()
-        return None
-    db.session.execute(
-        update(Signature)
-        .where(Signature.id == signature_id, Signature.confirmation_due_at.is_(None))
-        .values(confirmation_due_at=now, confirmation_failures=0)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return signature_id
 
 
 # -- the outbox ------------------------------------------------------------------------
