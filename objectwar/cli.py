@@ -78,6 +78,7 @@ def worker_command(workers: int, periodic: bool) -> None:
 @click.option("--port", default=5000, show_default=True)
 def run_dev_command(host: str, port: int) -> None:
     """Serve the app with a task worker and the development mail sink (Ctrl-C stops all)."""
+    from objectwar.dev.server import RedactingRequestHandler
     from objectwar.dev.sink import start_sink
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -94,7 +95,8 @@ def run_dev_command(host: str, port: int) -> None:
     )
     try:
         # app.run() refuses to run inside a flask command; Werkzeug's server does not.
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+        run_simple(host, port, app, threaded=True, use_reloader=False,
+                   request_handler=RedactingRequestHandler)
     finally:
         worker.terminate()
         try:

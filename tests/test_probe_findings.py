@@ -113,6 +113,36 @@ def test_sending_with_debug_on_prints_no_address_name_or_link(app, backend, data
     assert "/confirm/" not in printed and "rcpt" not in printed.lower()
 
 
+def test_the_development_servers_log_shows_no_token_or_query(app, caplog):
+    """``make run``'s request log: a confirmation link's token and a query are hidden."""
+    import logging
+    import threading
+    import urllib.request
+
+    from werkzeug.serving import make_server
+
+    from objectwar.dev.server import RedactingRequestHandler, redact
+
+    token = "eyJ2IjoxfQ.Zk3x9Q.abcdefghijklmnopqrstu"
+    assert redact(f"/petitions/protect-objectors/confirm/{token}?lang=ru&email=a@b.example") == \
+        "/petitions/protect-objectors/confirm/[token]?[query]"
+    assert redact("/petitions/protect-objectors") == "/petitions/protect-objectors"
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=RedactingRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="werkzeug"):
+            url = f"http://127.0.0.1:{server.port}/petitions/protect-objectors/confirm/{token}?email=a@b.example"
+            with contextlib.suppress(urllib.error.HTTPError):
+                urllib.request.urlopen(url, timeout=30)  # noqa: S310 (loopback)
+    finally:
+        server.shutdown()
+        thread.join()
+    logged = "\n".join(record.getMessage() for record in caplog.records if record.name == "werkzeug")
+    assert "/confirm/[token]?[query]" in logged
+    assert token not in logged and "a@b.example" not in logged
+
+
 def test_no_configuration_turns_smtp_debugging_on(app, instance_dir):
     from objectwar import create_app
 
