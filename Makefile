@@ -5,9 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 STAMP := $(VENV)/.installed
+# The page checkers (axe-core, the Nu HTML Checker) from the npm registry, pinned by the lock file.
+TOOLS := tests/tools
+TOOLS_STAMP := $(TOOLS)/node_modules/.installed
 TRANSLATIONS := objectwar/translations
 
-.PHONY: run test install translations lint extract-messages clean
+.PHONY: run test install translations lint extract-messages clean test-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +31,18 @@ run: install
 	$(FLASK) seed-demo
 	$(FLASK) run-dev
 
-test: install
+test: install test-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Without npm the page checks are skipped (tests say why); --ignore-scripts: vnu-jar's
+# install script would download a Java of its own, and the machine's is used.
+test-tools:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(TOOLS_STAMP); \
+	else echo "npm not found: the axe-core and HTML validity checks will be skipped"; fi
+
+$(TOOLS_STAMP): $(TOOLS)/package.json $(TOOLS)/package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --prefix $(TOOLS)
+	touch $(TOOLS_STAMP)
 
 lint: install
 	$(BIN)/ruff check .
@@ -40,4 +53,4 @@ extract-messages: $(STAMP)
 	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching --no-wrap
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache $(TOOLS)/node_modules

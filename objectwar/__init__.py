@@ -40,7 +40,7 @@ def create_app(config: str | Config | None = None, **overrides: Any) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from objectwar import http, i18n, models, ratelimit, security, sessions, tasks  # noqa: F401 (models: for Alembic)
+    from objectwar import forms, http, i18n, models, ratelimit, security, sessions, tasks  # noqa: F401 (models: for Alembic)
     from objectwar.extensions import babel, csrf, db, login_manager, mail, migrate
 
     security.init_app(app)
@@ -55,6 +55,7 @@ def register_extensions(app: Flask) -> None:
     sessions.init_app(app)
     tasks.init_app(app)
     i18n.init_app(app)
+    forms.init_app(app)
     http.init_app(app)
 
     from objectwar.accounts import services as accounts
