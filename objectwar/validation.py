@@ -37,6 +37,11 @@ def fail(field: str, message: str) -> ValidationError:
 
 def clean_name(value: str | None, field: str, max_length: int = 100) -> str:
     """A person's or organisation's name: trimmed, NFC, 1..max characters, printable."""
+    if value is not None and not isinstance(value, str):  # JSON: a number, a list...
+        raise fail(field, _("This field must be text."))
+    # The length as sent (surrounding spaces included), as a JSON schema's maxLength counts it.
+    if len(value or "") > max_length:
+        raise fail(field, _("Use at most %(n)d characters.", n=max_length))
     text = unicodedata.normalize("NFC", value or "").strip()
     if not text:
         raise fail(field, _("This field is required."))
@@ -49,6 +54,8 @@ def clean_name(value: str | None, field: str, max_length: int = 100) -> str:
 
 def validate_email(value: str | None, field: str = "email") -> str:
     """A syntactically valid address (internationalised ones included); no DNS look-up."""
+    if value is not None and not isinstance(value, str):
+        raise fail(field, _("This field must be text."))
     text = unicodedata.normalize("NFC", value or "").strip()
     if not text:
         raise fail(field, _("This field is required."))
@@ -61,18 +68,25 @@ def validate_email(value: str | None, field: str = "email") -> str:
     return result.normalized
 
 
-def validate_country(value: str | None, field: str = "country") -> str:
-    code = (value or "").strip().upper()
-    if code not in _COUNTRIES:
+def validate_country(value: str | None, field: str = "country", *, exact: bool = False) -> str:
+    """An ISO 3166-1 alpha-2 code; ``exact``: as written (JSON), else any case and spacing."""
+    code = value.strip().upper() if isinstance(value, str) else ""
+    if code not in _COUNTRIES or (exact and code != value):
         raise fail(field, _("Choose a country from the list."))
     return code
 
 
-def validate_locale(value: str | None, field: str = "locale") -> str:
-    code = (value or "").strip().lower()
-    if code not in current_app.config["LANGUAGES"]:
+def validate_locale(value: str | None, field: str = "locale", *, exact: bool = False) -> str:
+    """One of ``LANGUAGES``; ``exact``: as written (JSON), else any case and spacing."""
+    code = value.strip().lower() if isinstance(value, str) else ""
+    if code not in current_app.config["LANGUAGES"] or (exact and code != value):
         raise fail(field, _("Choose one of the languages offered."))
     return code
+
+
+def country_codes() -> list[str]:
+    """Every ISO 3166-1 alpha-2 code a country field takes, sorted."""
+    return sorted(_COUNTRIES)
 
 
 @functools.cache
@@ -138,6 +152,10 @@ def validate_url(value: str | None, field: str = "website", required: bool = Fal
 
 def clean_text(value: str | None, field: str, max_length: int = 5000, required: bool = False) -> str:
     """A longer free text (several lines): trimmed, NFC, no control characters but line breaks."""
+    if value is not None and not isinstance(value, str):  # JSON: a number, a list...
+        raise fail(field, _("This field must be text."))
+    if len(value or "") > max_length:  # as sent, like a JSON schema's maxLength
+        raise fail(field, _("Use at most %(n)d characters.", n=max_length))
     text = unicodedata.normalize("NFC", (value or "").replace("\r\n", "\n")).strip()
     if required and not text:
         raise fail(field, _("This field is required."))

@@ -270,6 +270,54 @@ def test_unknown_mailouts_are_404(client, tokens):
     assert client.get("/api/v1/mailouts/abc", headers=headers).status_code == 404
 
 
+def test_an_id_beyond_the_range_is_404_for_every_method(client, tokens):
+    """GET and PUT share the address: Werkzeug once answered the PUT 405 ("GET allowed")."""
+    headers = auth(tokens["coordinator"])
+    for method in (client.get, client.put):
+        answer = method("/api/v1/mailouts/2147483648", headers=headers, json={})
+        assert answer.status_code == 404, method
+    assert client.post("/api/v1/mailouts/2147483648/duplicate", headers=headers).status_code == 404
+
+
+def test_edit_and_duplicate_through_the_api(app, client, tokens):
+    headers = auth(tokens["coordinator"])
+    fields = {"list": "updates", "subject": "News", "body_markdown": "Hello {{ name }}"}
+    mailout_id = client.post("/api/v1/mailouts", headers=headers, json=fields).get_json()["id"]
+    edited = client.put(f"/api/v1/mailouts/{mailout_id}", headers=headers,
+                        json={**fields, "subject": "Better news", "rate_per_minute": 60})
+    assert edited.status_code == 200 and edited.get_json()["rate_per_minute"] == 60
+    copy = client.post(f"/api/v1/mailouts/{mailout_id}/duplicate", headers=headers)
+    assert copy.status_code == 201 and copy.get_json()["status"] == "draft"
+    assert copy.headers["Location"].endswith(f"/mailouts/{copy.get_json()['id']}")
+    with app.app_context():
+        from objectwar.mailing.models import Mailout
+        assert [t.subject for t in _db.session.get(Mailout, copy.get_json()["id"]).texts] == [
+            "Better news"]
+    assert client.post(f"/api/v1/mailouts/{mailout_id}/send", headers=headers).status_code == 202
+    late = client.put(f"/api/v1/mailouts/{mailout_id}", headers=headers, json=fields)
+    assert late.status_code == 409 and "status" in late.get_json()["errors"]
+
+
+@pytest.mark.parametrize("changes, field", [
+    # Taken for "none" before, though the OpenAPI document allows only an object or null.
+    ({"audience": False}, "audience"),
+    ({"audience": ""}, "audience"),
+    ({"translations": []}, "translations"),
+    ({"translations": 0}, "translations"),
+    # Codes as the document lists them, and a language when one is named.
+    ({"locale": None}, "locale"),
+    ({"locale": "DE"}, "locale"),
+    ({"audience": {"country": ["de"]}}, "audience.country"),
+    ({"translations": {"DE": {"subject": "S", "body_markdown": "B"}}}, "translations.DE"),
+])
+def test_mailout_fields_the_document_forbids_are_refused(client, tokens, changes, field):
+    headers = auth(tokens["coordinator"])
+    answer = client.post("/api/v1/mailouts", headers=headers, json={
+        "list": "updates", "subject": "S", "body_markdown": "B", **changes})
+    assert answer.status_code == 422
+    assert list(answer.get_json()["errors"]) == [field]
+
+
 def test_bad_mailout_bodies_get_422_with_fields(client, tokens):
     headers = auth(tokens["coordinator"])
     answer = client.post("/api/v1/mailouts", headers=headers, json={"list": "updates"})

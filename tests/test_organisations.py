@@ -195,7 +195,9 @@ def test_directory_filters_and_search(client, app, people):
     assert "Deutschland" in page and '<html lang="de"' in page
     assert client.get("/organisations?country=%00%ff&q=%00" + "x" * 5000).status_code == 200
     assert client.get("/organisations/org%00-a").status_code == 404
-    assert client.get("/api/v1/organisations?country=%00").get_json() == {"organisations": []}
+    refused = client.get("/api/v1/organisations?country=%00")  # not two letters: as documented
+    assert refused.status_code == 422 and list(refused.get_json()["errors"]) == ["country"]
+    assert client.get("/api/v1/organisations?country=XX").get_json() == {"organisations": []}
     profile = client.get("/organisations/org-a").get_data(as_text=True)
     assert "About Organisation A." in profile and "contact@org-a.example" not in profile
 

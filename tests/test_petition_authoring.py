@@ -79,6 +79,17 @@ def test_a_coordinator_creates_a_draft_then_opens_and_closes_it(app, client, tok
     ({"status": "closed"}, "status"),
     ({"demands": [{"texts": {"de": {"title": "Nur Deutsch"}}}]}, "demands.0.texts.en.title"),
     ({"opens_at": "next tuesday"}, "opens_at"),
+    # Values of another JSON type answered 500 before (the API's fuzz found them).
+    ({"status": {}}, "status"),
+    ({"texts": {"en": {"title": 5}}}, "texts.en.title"),
+    ({"texts": {"en": {"title": "T", "summary": [1]}}}, "texts.en.summary"),
+    ({"default_locale": ["en"]}, "default_locale"),
+    ({"demands": [{"texts": {"en": {"title": "T", "text": {"x": 1}}}}]}, "demands.0.texts.en.text"),
+    # What the OpenAPI document forbids is refused, not quietly taken for something else.
+    ({"default_locale": None}, "default_locale"),
+    ({"texts": {"EN": {"title": "T"}}}, "texts.EN"),
+    ({"opens_at": ""}, "opens_at"),
+    ({"texts": {"en": {"title": "T" + " " * 300}}}, "texts.en.title"),
 ])
 def test_bad_input_is_refused_at_its_field_and_stores_nothing(app, client, token, changes, field):
     answer = post(client, token, body(**changes))

@@ -137,6 +137,7 @@ RULES: dict[str, Rule] = {
     "api.mailout_pause": Rule((401,) * 4, method="POST", args=lambda w: {"id": 1}),
     "api.mailout_cancel": Rule((401,) * 4, method="POST", args=lambda w: {"id": 1}),
     "api.mailout_schedule": Rule((401,) * 4, method="POST", args=lambda w: {"id": 1}),
+    "api.mailout_duplicate": Rule((401,) * 4, method="POST", args=lambda w: {"id": 1}),
     # Mailing lists (issue 4): coordinators' pages; a forged confirmation link says nothing.
     "mailing.confirm_subscription": Rule((404,) * 4, args=lambda w: {"slug": "updates",
                                                                      "token": "forged"}),
@@ -210,7 +211,7 @@ CSRF_EXEMPT: set[str] = {
     "petitions.sign", "petitions.share",
     "api_signing.petition_sign", "mailing.unsubscribe_confirm",
     "api.list_import", "api.mailout_create", "api.mailout_send", "api.mailout_pause",
-    "api.mailout_cancel", "api.mailout_schedule", "api.petition_create",
+    "api.mailout_cancel", "api.mailout_schedule", "api.mailout_duplicate", "api.petition_create",
 }
 
 

@@ -68,6 +68,10 @@ def test_locale_and_organisation(app, client, demo, outbox):
     ({"locale": "es"}, "locale", "Choose one of the languages offered."),
     ({"organisation": "nobody"}, "organisation", "This organisation is not a member of the campaign."),
     ({"organisation": {"slug": "ebco"}}, "organisation", "This field must be text."),
+    # As the OpenAPI document says: lengths as sent, codes as listed.
+    ({"first_name": "Anna" + " " * 97}, "first_name", "Use at most 100 characters."),
+    ({"country": "de"}, "country", "Choose a country from the list."),
+    ({"locale": ""}, "locale", "Choose one of the languages offered."),
 ])
 def test_field_errors(app, client, demo, outbox, changes, field, message):
     response = client.post(API_URL, json=person(**changes))
@@ -138,3 +142,19 @@ def test_count_in_api_moves_only_on_confirmation(client, demo, outbox):
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     client.post(path, data={"csrf_token": token})
     assert client.get(detail).get_json()["signatures"] == 1
+
+
+@pytest.mark.parametrize("path", ["/api/v1/petitions", "/api/v1/petitions/protect-objectors"])
+def test_an_unknown_lang_is_refused_not_ignored(client, demo, path):
+    """``?lang=`` is an enum in the OpenAPI document: the probe found ``?lang=AAA`` answered 200."""
+    for value in ("AAA", "", "DE"):
+        answer = client.get(f"{path}?lang={value}")
+        assert answer.status_code == 422
+        assert list(answer.get_json()["errors"]) == ["lang"]
+    assert client.get(f"{path}?lang=de").status_code == 200
+
+
+def test_signing_refuses_an_unknown_lang_too(app, client, demo, outbox):
+    answer = client.post(API_URL + "?lang=xx", json=person())
+    assert answer.status_code == 422 and list(answer.get_json()["errors"]) == ["lang"]
+    assert count_rows(app) == 0 and outbox == []

@@ -56,7 +56,7 @@ def petition() -> Petition:
 
 def test_valid_input_is_cleaned(ctx):
     given = parse(first_name="  Ana\u0301  ", last_name=" Ivanova ", email=" Anna@Example.org ",
-                  country="de", locale="ru", updates=True, public_name=True)
+                  country="DE", locale="ru", updates=True, public_name=True)
     assert given.first_name == "Aná"  # NFC: one code point
     assert len(given.first_name) == 3
     assert given.last_name == "Ivanova"
@@ -65,6 +65,17 @@ def test_valid_input_is_cleaned(ctx):
     assert given.locale == "ru"
     assert given.updates and given.public_name
     assert given.organisation_id is None
+
+
+def test_json_takes_codes_as_written_a_form_in_any_case(ctx):
+    """The API's schema lists countries and languages as codes: JSON must send them so."""
+    assert errors_of(country="de", locale=" ru") == {
+        "country": ["Choose a country from the list."],
+        "locale": ["Choose one of the languages offered."]}
+    assert errors_of(locale="") == {"locale": ["Choose one of the languages offered."]}
+    form = signing.parse_signature({**person(country=" de", locale="RU"), "consent": "y"},
+                                   default_locale="en", from_form=True)
+    assert (form.country, form.locale) == ("DE", "ru")
 
 
 @pytest.mark.parametrize("field", ["first_name", "last_name"])

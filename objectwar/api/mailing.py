@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, jsonify
+from flask import g, jsonify, request
 
 from objectwar import tasks
 from objectwar.api.auth import coordinator_required
@@ -40,10 +40,26 @@ def mailout_create():
 
 
 # Mail-outs: the path parameter is called {id}, as in CONTRACT.md and the OpenAPI document.
-@bp.get("/mailouts/<int(max=2147483647):id>")
+# GET and PUT share one rule: with a rule each, Werkzeug answers a PUT to an id beyond the
+# converter's range with 405 ("GET allowed"), while that GET is a 404.
+@bp.route("/mailouts/<int(max=2147483647):id>", methods=["GET", "PUT"])
 @coordinator_required
 def mailout_detail(id: int):
-    return jsonify(mailouts.progress(mailouts.get_mailout(id)))
+    """GET: the progress. PUT: replace a draft's or scheduled mail-out's fields (as to create
+    one); 409 once sending began."""
+    if request.method == "PUT":
+        mailout = mailouts.update_mailout(id, json_body(), actor_id=g.api_user.id)
+    else:
+        mailout = mailouts.get_mailout(id)
+    return jsonify(mailouts.progress(mailout))
+
+
+@bp.post("/mailouts/<int(max=2147483647):id>/duplicate")
+@coordinator_required
+def mailout_duplicate(id: int):
+    """A new draft with the texts, list, audience and pace of any mail-out."""
+    copy = mailouts.duplicate(id, created_by=g.api_user)
+    return jsonify(mailouts.progress(copy)), 201, {"Location": f"{bp.url_prefix}/mailouts/{copy.id}"}
 
 
 @bp.post("/mailouts/<int(max=2147483647):id>/send")

@@ -4,10 +4,10 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from objectwar.api.auth import coordinator_required
 from objectwar.api.body import json_body
+from objectwar.api.query import query_country, query_locale
 from objectwar.api.schemas import openapi_document
 from objectwar.extensions import csrf
 from objectwar.http import csv_download, public_cors
-from objectwar.i18n import current_locale
 from objectwar.organisations import services as organisations
 from objectwar.petitions import authoring, export, stats
 from objectwar.petitions import services as petitions
@@ -19,7 +19,7 @@ csrf.exempt(bp)  # bearer tokens and public endpoints; no cookies are trusted he
 @bp.get("/petitions")
 @public_cors
 def petitions_list():
-    locale = current_locale()
+    locale = query_locale()
     return jsonify({
         "petitions": [petitions.petition_data(p, locale) for p in petitions.public_petitions()]
     })
@@ -35,15 +35,17 @@ def petition_create():
 @bp.patch("/petitions/<slug>")
 @coordinator_required
 def petition_update(slug: str):
+    locale = query_locale()
     petition = authoring.update_petition(petitions.get_petition(slug), json_body(),
                                          actor_id=g.api_user.id)
-    return jsonify(petitions.petition_data(petition, current_locale()))
+    return jsonify(petitions.petition_data(petition, locale))
 
 
 @bp.get("/petitions/<slug>")
 @public_cors
 def petition_detail(slug: str):
-    body = petitions.petition_document(petitions.get_public_petition(slug), current_locale())
+    locale = query_locale()
+    body = petitions.petition_document(petitions.get_public_petition(slug), locale)
     return current_app.response_class(body, mimetype="application/json")
 
 
@@ -65,7 +67,8 @@ def petition_signatures_csv(slug: str):
 @bp.get("/openapi.json")
 @public_cors
 def openapi():
-    return jsonify(openapi_document(current_app.config["PUBLIC_URL"]))
+    config = current_app.config
+    return jsonify(openapi_document(config["PUBLIC_URL"], config["LANGUAGES"]))
 
 
 # -- organisations (issue 3) ----------------------------------------------------------
@@ -75,7 +78,6 @@ def openapi():
 @public_cors
 def organisations_list():
     """Listed member organisations (``?country=DE``); never contact data."""
-    country = (request.args.get("country") or "").strip().upper()[:2] or None
     return jsonify({"organisations": [
-        organisations.organisation_data(o) for o in organisations.directory(country)
+        organisations.organisation_data(o) for o in organisations.directory(query_country())
     ]})

@@ -132,17 +132,17 @@ def _clean_codes(value: Any, field: str, check) -> list[str]:
         return []
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ValidationError(errors={field: [_("Give a list of codes.")]})
-    return sorted({check(item, field) for item in value})
+    return sorted({check(item, field, exact=True) for item in value})
 
 
 def _clean_locale(value: Any, field: str) -> str:
-    return validate_locale(value if isinstance(value, str) else "-", field)
+    return validate_locale(value, field, exact=True)
 
 
 
 def _clean_from_name(value: Any, field: str) -> str | None:
-    """The From line's name: optional, one line of at most 100 characters."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    """The From line's name: optional, one line of at most 100 characters (blank ones too)."""
+    if value is None or (isinstance(value, str) and not value.strip() and len(value) <= 100):
         return None
     if not isinstance(value, str):
         raise ValidationError(errors={field: [_("Give a text.")]})
@@ -180,11 +180,12 @@ def clean_mailout_data(data: Any) -> dict[str, Any]:
         "list": collect(errors, _clean_text, data.get("list"), "list", 80),
         "subject": collect(errors, _clean_subject, data.get("subject"), "subject"),
         "body_markdown": collect(errors, _clean_text, data.get("body_markdown"), "body_markdown", MAX_BODY),
-        "locale": collect(errors, _clean_locale, data.get("locale") or "en", "locale"),
+        "locale": collect(errors, _clean_locale, data.get("locale", "en"), "locale"),
         "from_name": collect(errors, _clean_from_name, data.get("from_name"), "from_name"),
         "reply_to": collect(errors, _clean_reply_to, data.get("reply_to"), "reply_to"),
     }
-    audience = data.get("audience") or {}
+    audience = data.get("audience")
+    audience = {} if audience is None else audience
     if not isinstance(audience, dict):
         errors.append(ValidationError(errors={"audience": [_("Give an object.")]}))
         audience = {}
@@ -196,14 +197,15 @@ def clean_mailout_data(data: Any) -> dict[str, Any]:
             _("Give a whole number from 1 to %(n)d.", n=MAX_RATE)
         ]}))
     cleaned["rate_per_minute"] = rate
-    translations = data.get("translations") or {}
+    translations = data.get("translations")
+    translations = {} if translations is None else translations
     cleaned["translations"] = {}
     if not isinstance(translations, dict):
         errors.append(ValidationError(errors={"translations": [_("Give an object.")]}))
         translations = {}
     for locale, text in translations.items():
         field = f"translations.{locale}"
-        if collect(errors, validate_locale, locale, field) is None:
+        if collect(errors, _clean_locale, locale, field) is None:
             continue
         if not isinstance(text, dict):
             errors.append(ValidationError(errors={field: [_("Give an object.")]}))

@@ -71,7 +71,7 @@ def _goal(value: Any) -> int:
 
 
 def _moment(value: Any, field: str) -> datetime | None:
-    if value is None or value == "":
+    if value is None:
         return None
     try:
         moment = datetime.fromisoformat(value) if isinstance(value, str) else None
@@ -82,6 +82,10 @@ def _moment(value: Any, field: str) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _exact_locale(value: Any, field: str) -> str:
+    return validate_locale(value, field, exact=True)
+
+
 def _texts(value: Any, field: str, clean_one) -> dict[str, Any]:
     """``{locale: {...}}`` with each locale checked and each text cleaned by ``clean_one``."""
     if not isinstance(value, dict):
@@ -90,7 +94,7 @@ def _texts(value: Any, field: str, clean_one) -> dict[str, Any]:
     cleaned = {}
     for locale, text in value.items():
         where = f"{field}.{locale}"
-        if collect(errors, validate_locale, locale, where) is None:
+        if collect(errors, _exact_locale, locale, where) is None:
             continue
         if not isinstance(text, dict):
             errors.append(_fail(where, _("Give an object.")))
@@ -147,15 +151,15 @@ def clean(data: Any, current: Petition | None = None) -> dict[str, Any]:
     if creating or "goal" in data:
         cleaned["goal"] = collect(errors, _goal, data.get("goal", 10_000))
     if creating or "default_locale" in data:
-        cleaned["default_locale"] = collect(errors, validate_locale,
-                                            data.get("default_locale") or "en", "default_locale")
+        cleaned["default_locale"] = collect(errors, _exact_locale,
+                                            data.get("default_locale", "en"), "default_locale")
     for field in ("opens_at", "closes_at"):
         if field in data:
             cleaned[field] = collect(errors, _moment, data[field], field)
     if "status" in data or creating:
         status = data.get("status", "draft" if creating else None)
         allowed = {"draft", "open"} if creating else {s.value for s in PetitionStatus}
-        if status not in allowed:
+        if not isinstance(status, str) or status not in allowed:
             errors.append(_fail("status", _("Choose one of: %(choices)s.",
                                             choices=", ".join(sorted(allowed)))))
         else:

@@ -131,8 +131,13 @@ def parse_signature(data: Mapping[str, Any], *, default_locale: str,
     first_name = check("first_name", clean_name, texts["first_name"], "first_name")
     last_name = check("last_name", clean_name, texts["last_name"], "last_name")
     email = check("email", validate_email, texts["email"], "email")
-    country = check("country", validate_country, texts["country"], "country")
-    locale = check("locale", validate_locale, texts["locale"] or default_locale, "locale")
+    # JSON takes codes exactly as its schema lists them; a form's select sends them so anyway.
+    exact = not from_form
+    country = check("country", functools.partial(validate_country, exact=exact), texts["country"],
+                    "country")
+    given_locale = texts["locale"] if exact else texts["locale"] or None
+    locale = check("locale", functools.partial(validate_locale, exact=exact),
+                   default_locale if given_locale is None else given_locale, "locale")
     if not flags["consent"] and "consent" not in wrong_type:
         errors.append(ValidationError(errors={"consent": [
             _("Please agree to how we use your data; we cannot count your signature without it.")
