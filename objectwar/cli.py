@@ -48,6 +48,20 @@ def create_coordinator_command(email: str) -> None:
     click.echo(f"Coordinator {'created' if created else 're-activated'}: {email}")
 
 
+@click.argument("email")
+def reset_two_factor_command(email: str) -> None:
+    """Remove a user's two-factor login (lost phone and recovery codes); audited."""
+    from objectwar.accounts.two_factor import reset_by_operator
+    from objectwar.errors import Conflict
+
+    try:
+        reset_by_operator(email)
+    except (ValidationError, Conflict) as error:
+        _fail(error)
+    click.echo(f"Two-factor login removed for {email}; they are logged out and set it up "
+               "again at their next login.")
+
+
 @click.command("create-token")
 @click.argument("email")
 @click.option("--name", required=True, help="What the token is for (shown in the admin).")
@@ -118,6 +132,7 @@ def register(app: Flask) -> None:
     app.cli.command("unsubscribe-mail")(unsubscribe_mail_command)
     app.cli.command("bounce-mail")(bounce_mail_command)
     app.cli.command("rotate-data-key")(rotate_data_key_command)
+    app.cli.command("reset-two-factor")(reset_two_factor_command)
 
 
 # -- signing (issue [2]): retention --

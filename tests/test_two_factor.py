@@ -581,3 +581,19 @@ def test_a_coordinator_sets_it_up_and_logs_in_on_a_phone_without_javascript(
         fits()
     finally:
         context.close()
+
+
+def test_the_operator_resets_the_last_coordinators_lost_second_factor(app, people, runner, required, clock):
+    """The only coordinator lost the phone and the codes: ``flask reset-two-factor`` on the server."""
+    enable(app, people.coordinator, clock)
+    theirs = login_as(app.test_client(), app, people.coordinator)
+    result = runner.invoke(args=["reset-two-factor", "coord@campaign.example"])
+    assert result.exit_code == 0, result.output
+    assert not user_state(app, people.coordinator).has_two_factor
+    assert theirs.get("/admin/").status_code == 302  # their sessions ended
+    (event,) = audit(app, "user.two_factor_reset_by_operator")
+    assert (event.actor_id, event.target_id) == (None, people.coordinator)
+    again = runner.invoke(args=["reset-two-factor", "coord@campaign.example"])
+    assert again.exit_code == 1 and "Two-factor login is off." in again.output
+    nobody = runner.invoke(args=["reset-two-factor", "nobody@campaign.example"])
+    assert nobody.exit_code == 1 and "No active user has this address." in nobody.output

@@ -190,6 +190,25 @@ def reset_by_coordinator(actor: User, user_id: int) -> User:
     return user
 
 
+def reset_by_operator(email: str) -> User:
+    """Remove anyone's two-factor login from the server's command line (``flask
+    reset-two-factor``): the way back when the only coordinator lost both the phone
+    and the recovery codes. Audited with no actor; their sessions end.
+
+    :raise ValidationError: no such user. :raise Conflict: it is off.
+    """
+    user = db.session.scalar(select(User).where(User.email_digest == security.email_digest(email)))
+    if user is None or not user.active:
+        raise ValidationError(errors={"email": [_("No active user has this address.")]})
+    if not user.has_two_factor:
+        raise Conflict(errors={GENERAL: [_("Two-factor login is off.")]})
+    _clear(user)
+    user.session_version = (user.session_version or 0) + 1
+    record("user.two_factor_reset_by_operator", target_type="user", target_id=user.id)
+    db.session.commit()
+    return user
+
+
 # -- the second step of the login -------------------------------------------------------------
 
 
