@@ -297,6 +297,14 @@ def rotate_data_key_command(batch_size: int) -> None:
         click.echo(f"{sum(rotation.unreadable.values())} value(s) open with no configured key: "
                    "keep every key in DATA_KEY until they are found.", err=True)
         raise SystemExit(1)
+    from objectwar.privacy.key_rotation import remaining
+
+    left = remaining()
+    if left:
+        click.echo(f"{sum(left.values())} value(s) were written with an older key meanwhile "
+                   f"({', '.join(sorted(left))}): restart every process with the new DATA_KEY, "
+                   "then run this again before removing an old key.", err=True)
+        raise SystemExit(1)
     if len(keys) > 1 and not current_app.config.get("DIGEST_KEY"):
         click.echo("DIGEST_KEY is unset, so the look-up digests come from the oldest DATA_KEY: "
                    "set DIGEST_KEY to that key's value before removing it from DATA_KEY.", err=True)

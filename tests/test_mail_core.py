@@ -62,7 +62,8 @@ def test_a_notice_of_a_kind_nobody_composes_is_an_error_not_silence(app, monkeyp
     (smtplib.SMTPRecipientsRefused({"a@b.example": (550, b"no such user")}), True, True, False),
     (smtplib.SMTPRecipientsRefused({"a@b.example": (451, b"greylisted")}), False, False, False),
     (smtplib.SMTPDataError(554, b"content refused"), True, False, False),
-    (smtplib.SMTPSenderRefused(553, b"sender refused", "x@y.example"), True, False, False),
+    (smtplib.SMTPSenderRefused(553, b"sender refused", "x@y.example"), False, False, False),
+    (smtplib.SMTPSenderRefused(530, b"must issue STARTTLS", "x@y.example"), False, False, False),
     (smtplib.SMTPDataError(452, b"queue full"), False, False, False),
     (smtplib.SMTPServerDisconnected("gone"), False, False, True),
     (smtplib.SMTPResponseException(421, b"closing"), False, False, True),
@@ -99,4 +100,11 @@ def test_one_message_and_a_mail_out_delivery_classify_alike(app, relay):
         finally:
             mailer.close_connection(conn)
     assert (one.value.permanent, one.value.bounce, str(one.value)) == (True, True, "550 recipient refused")
+    # What a worker logs of it (its traceback) names no address: smtplib's error is not chained.
+    import traceback
+
+    for raised in (one.value, raw.value):
+        shown = [line for line in traceback.format_exception(raised) if not line.startswith("  ")]
+        assert raised.__suppress_context__ and raised.__cause__ is None
+        assert not any("dead@example.org" in line or "no such user" in line for line in shown)
     assert (raw.value.permanent, raw.value.bounce, str(raw.value)) == (True, True, "550 recipient refused")

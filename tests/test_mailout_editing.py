@@ -30,7 +30,6 @@ from tests.test_admin_mailouts import (
     status_of,
 )
 
-
 REPLY_CHOICES = ["Campaign team <team@objectwar.test>", "press@objectwar.test"]
 
 

@@ -132,6 +132,24 @@ def test_rotate_data_key_reencrypts_everything_and_the_old_key_can_go(app, backe
     assert again.exit_code == 0, again.output
     assert "signatures.first_name: 0 re-encrypted, 5 already under the newest key" in again.output
 
+    # A process still on the old key writes meanwhile: the rotation's check sees it.
+    from objectwar.privacy.key_rotation import remaining
+
+    with old.app_context():
+        _db.session.execute(update(Signature).where(
+            Signature.email_digest == security.email_digest("signer1@example.org"))
+            .values(first_name=literal(security.encrypt("Written late"), Text)))
+        _db.session.commit()
+        _db.session.remove()
+    with rotated.app_context():
+        assert remaining() == {"signatures.first_name": 1}
+        _db.session.remove()
+    once_more = rotated.test_cli_runner().invoke(args=["rotate-data-key"])
+    assert once_more.exit_code == 0 and "signatures.first_name: 1 re-encrypted" in once_more.output
+    with rotated.app_context():
+        assert not remaining()
+        _db.session.remove()
+
     after = _stored_values(rotated)
     assert len(after) == len(before)
     with rotated.app_context():

@@ -13,6 +13,8 @@ axe-core is not installed.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from conftest import login_as
 from page_catalogue import (
@@ -26,6 +28,7 @@ from page_catalogue import (
     seed,
     uncatalogued,
 )
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.checkers import AXE, missing_axe
 
@@ -153,6 +156,11 @@ def _check_pages(browser, app, live_server: str, world: World, axe_source: str,
                     problems.append(f"{label}: axe {violation['id']}: {violation['help']} "
                                     f"{violation['targets']}")
                 if page.locator("#error-summary").count():
+                    # autofocus is applied by a later rendering step, not by the load event.
+                    with contextlib.suppress(PlaywrightTimeout):
+                        page.wait_for_function(
+                            "document.activeElement && document.activeElement.id === 'error-summary'",
+                            timeout=10_000)
                     focused = page.evaluate("document.activeElement && document.activeElement.id")
                     if focused != "error-summary":
                         problems.append(f"{label}: the focus is on #{focused}, not the error summary")

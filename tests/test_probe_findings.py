@@ -143,6 +143,25 @@ def test_the_development_servers_log_shows_no_token_or_query(app, caplog):
     assert token not in logged and "a@b.example" not in logged
 
 
+def test_an_unhandled_error_is_logged_without_the_links_token(backend, database_urls, instance_dir, caplog):
+    import logging
+
+    from tests.conftest import make_app
+
+    crashing = make_app(database_urls[backend], instance_dir, PROPAGATE_EXCEPTIONS=False)
+    token = "eyJ2IjoxfQ.Zk3x9Q.abcdefghijklmnopqrstu"
+
+    @crashing.get("/crash/<token>")
+    def crash(token: str):
+        raise RuntimeError("a bug")
+
+    with caplog.at_level(logging.ERROR):
+        assert crashing.test_client().get(f"/crash/{token}?email=a@b.example").status_code == 500
+    # Logged by the route's rule (objectwar.errors), never by the path the visitor sent.
+    assert "Unhandled error on GET /crash/<token>" in caplog.text
+    assert token not in caplog.text and "a@b.example" not in caplog.text
+
+
 def test_no_configuration_turns_smtp_debugging_on(app, instance_dir):
     from objectwar import create_app
 
@@ -387,6 +406,31 @@ def test_an_unreachable_postgresql_is_503_with_retry_after(app, instance_dir):
     assert answer.status_code == 503 and int(answer.headers["Retry-After"]) > 0
     assert answer.get_json() == {"errors": {"request": [
         "The site is briefly unavailable. Please try again in a minute."]}}
+
+
+def test_a_signature_on_a_connection_the_database_dropped_is_503(pg_app):
+    """The signing statement runs on the driver's connection itself: a pooled connection
+    the database dropped (a restart) answers 503 with Retry-After, not 500, and leaves the
+    pool, so the next signature is taken."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from objectwar.demo import seed_demo
+    from tests.signing_support import API_URL, person
+
+    with pg_app.app_context():
+        seed_demo()
+    client = pg_app.test_client()
+    assert client.post(API_URL, json=person(email="first@example.org")).status_code == 202
+    url = make_url(pg_app.config["SQLALCHEMY_DATABASE_URI"]).set(drivername="postgresql")
+    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as conn:
+        assert conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+            "current_database() AND pid <> pg_backend_pid() AND query NOT LIKE 'LISTEN%'"
+        ).fetchall()
+    answer = client.post(API_URL, json=person(email="second@example.org"))
+    assert answer.status_code == 503 and int(answer.headers["Retry-After"]) > 0
+    assert client.post(API_URL, json=person(email="second@example.org")).status_code == 202
 
 
 def test_the_app_recovers_when_the_database_comes_back(app, tmp_path):

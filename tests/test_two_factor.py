@@ -9,6 +9,7 @@ import time
 import pyotp
 import pytest
 from conftest import COORDINATOR_PASSWORD, MEMBER_PASSWORD, csrf_token, login_as, raw_engine
+from playwright.sync_api import expect
 from sqlalchemy import func, select, text
 
 from config import ConfigError, DevelopmentConfig, ProductionConfig
@@ -72,8 +73,9 @@ def enable(app, user_id: int, clock: Clock) -> tuple[pyotp.TOTP, list[str]]:
     """Switch two-factor login on for a user (the service, as the set-up page does)."""
     with app.test_request_context():
         user = _db.session.get(User, user_id)
-        totp = pyotp.TOTP(two_factor.begin_enrolment(user))
-        codes = two_factor.enable(user, totp.at(clock.now))
+        secret, mark = two_factor.begin_enrolment(user)
+        totp = pyotp.TOTP(secret)
+        codes = two_factor.enable(user, totp.at(clock.now), mark)
     clock.advance(30)  # the set-up's code is spent; the next step's code is fresh
     return totp, codes
 
@@ -124,6 +126,31 @@ def test_the_set_up_page_shows_a_qr_code_and_the_key_kept_encrypted(app, client,
                               {"id": people.member_a}).scalar_one()
     engine.dispose()
     assert stored and secret not in stored and stored.startswith("gAAAA")  # a Fernet token
+
+
+def test_a_set_up_begun_by_someone_else_is_replaced_not_completed(app, people, clock):
+    """A phished password opens the set-up page and copies its key: the owner's own
+    set-up replaces it, and the copied key never becomes the second factor."""
+    attacker = login_as(app.test_client(), app, people.member_a)
+    attacker_token = csrf_token(attacker, "/account/password")
+    attacker.get(SETUP)
+    planted = secret_of(app, people.member_a)
+    owner = login_as(app.test_client(), app, people.member_a)
+    owner_token = csrf_token(owner, "/account/password")
+    owner.get(SETUP)
+    assert secret_of(app, people.member_a) != planted  # the owner's own visit: a key of its own
+    # The planted key's code switches nothing on, in the owner's session or the attacker's.
+    code = pyotp.TOTP(planted).at(clock.now)
+    assert owner.post(SETUP, data={"csrf_token": owner_token, "code": code}).status_code == 422
+    assert attacker.post(SETUP, data={"csrf_token": attacker_token, "code": code}).status_code == 409
+    assert not user_state(app, people.member_a).has_two_factor
+    # The owner sets it up with the key their own page shows.
+    owner.get(SETUP)
+    clock.advance(30)
+    mine = pyotp.TOTP(secret_of(app, people.member_a))
+    answer = owner.post(SETUP, data={"csrf_token": owner_token, "code": mine.at(clock.now)})
+    assert answer.status_code == 200 and user_state(app, people.member_a).has_two_factor
+    assert secret_of(app, people.member_a) != planted
 
 
 def test_a_wrong_code_is_refused_at_the_field_and_changes_nothing(app, client, people, clock):
@@ -278,6 +305,23 @@ def test_wrong_codes_are_throttled_like_wrong_passwords(app, people, clock):
         limiter.reset()
     assert send_code(client, totp.at(clock.now)).status_code == 302
     assert user_state(app, people.member_a).failed_logins == 0
+
+
+def test_every_code_spends_the_accounts_budget_before_it_is_checked(app, people, clock):
+    """Guesses sent at once from many clients cannot all pass a check made before any
+    counts: each attempt, right or wrong, spends ``TWO_FACTOR_CODE_LIMIT`` first."""
+    app.config["TWO_FACTOR_CODE_LIMIT"] = "3 per 5 minutes"
+    totp, _codes = enable(app, people.member_a, clock)
+    with app.test_request_context():
+        user = _db.session.get(User, people.member_a)
+        for client in ("203.0.113.1", "203.0.113.2", "203.0.113.3"):  # three places, one each
+            with pytest.raises(two_factor.ValidationError):
+                two_factor.complete_login(user, wrong_code(totp, clock), client=client)
+        with pytest.raises(two_factor.ValidationError) as refused:
+            two_factor.complete_login(user, totp.at(clock.now), client="203.0.113.4")
+        assert "too many attempts" in str(refused.value.errors["code"])
+        assert user.totp_last_step != int(clock.now) // 30  # the right code was not heard
+        assert _db.session.get(User, people.member_a).failed_logins == 3  # each counted in SQL
 
 
 def test_the_code_must_follow_the_password_within_five_minutes(app, client, people, clock):
@@ -550,7 +594,7 @@ def test_a_coordinator_sets_it_up_and_logs_in_on_a_phone_without_javascript(
         page.fill("#email", COORDINATOR)
         page.fill("#password", COORDINATOR_PASSWORD)
         page.click("#content form button[type=submit]")
-        assert page.url.endswith(SETUP)
+        expect(page).to_have_url(re.compile(re.escape(SETUP) + "$"))
         fits()
         assert page.locator("#content svg.qr-code").count() == 1
         totp = pyotp.TOTP(page.inner_text("code.two-factor-key").replace(" ", ""))
@@ -560,7 +604,7 @@ def test_a_coordinator_sets_it_up_and_logs_in_on_a_phone_without_javascript(
         fits()
         assert page.locator("ol.recovery-codes li").count() == 10
         page.click("text=I have saved the codes: continue")
-        assert page.url.endswith("/admin/organisations")
+        expect(page).to_have_url(re.compile(re.escape("/admin/organisations") + "$"))
         page.click("header button[type=submit]")  # log out
 
         clock.advance(30)
@@ -568,7 +612,7 @@ def test_a_coordinator_sets_it_up_and_logs_in_on_a_phone_without_javascript(
         page.fill("#email", COORDINATOR)
         page.fill("#password", COORDINATOR_PASSWORD)
         page.click("#content form button[type=submit]")
-        assert page.url.endswith(CODE_STEP)
+        expect(page).to_have_url(re.compile(re.escape(CODE_STEP) + "$"))
         fits()
         page.fill("#code", wrong_code(totp, clock))
         page.click("#content form button[type=submit]")
@@ -576,7 +620,7 @@ def test_a_coordinator_sets_it_up_and_logs_in_on_a_phone_without_javascript(
         fits()
         page.fill("#code", totp.at(clock.now))
         page.click("#content form button[type=submit]")
-        assert page.url.endswith("/admin/")
+        expect(page).to_have_url(re.compile(re.escape("/admin/") + "$"))
         page.goto(f"{live_server}{SETUP}")
         fits()
     finally:

@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from objectwar import ratelimit, security
 from objectwar.accounts.models import ApiToken, Invitation, Role, User
@@ -215,8 +216,14 @@ def _throttled(user: User, now: datetime, client: str, device: str | None) -> bo
 
 def _count_failure(user: User, now: datetime, client: str) -> None:
     ratelimit.within_budget(_guess_limit(), GUESS_SCOPE, _guess_key(user.id, client))
-    user.failed_logins += 1
-    delay = lock_delay(user.failed_logins)
+    # Counted in the database: failures at the same moment each count (the row stays
+    # locked until the commit below).
+    failures = db.session.execute(
+        update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins).execution_options(synchronize_session=False)
+    ).scalar_one()
+    set_committed_value(user, "failed_logins", failures)
+    delay = lock_delay(failures)
     user.locked_until = now + timedelta(seconds=delay) if delay else None
     db.session.commit()
 

@@ -33,7 +33,7 @@ from markupsafe import Markup
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from objectwar import security
+from objectwar import ratelimit, security
 from objectwar.accounts.coordinators import get_coordinator
 from objectwar.accounts.models import RecoveryCode, Role, User
 from objectwar.accounts.services import _count_failure, _throttled
@@ -47,6 +47,9 @@ CODE_DIGITS = 6
 # One time step either side of now: a phone whose clock is a little off still works.
 VALID_WINDOW = 1
 RECOVERY_CODE_COUNT = 10
+# Codes tried at a login's second step, right or wrong, per account (``TWO_FACTOR_CODE_LIMIT``).
+CODE_LIMIT = "10 per 5 minutes"
+CODE_SCOPE = "two-factor-code"
 # Ten characters without look-alikes (0/o, 1/l/i): about 50 bits, easy to type from paper.
 RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 RECOVERY_CODE_LENGTH = 10
@@ -79,17 +82,25 @@ def can_disable(user: User) -> bool:
 # -- setting it up ---------------------------------------------------------------------------
 
 
-def begin_enrolment(user: User) -> str:
-    """The secret the user is setting up (a new one the first time); returns it.
+def _setup_mark(secret: str) -> str:
+    """What a set-up's session keeps of its secret: it proves the session began it."""
+    return security.short_signature("two-factor-setup", secret)
 
+
+def begin_enrolment(user: User, mark: str | None = None) -> tuple[str, str]:
+    """The secret the user is setting up, and the mark its session keeps (``mark``).
+
+    A secret is reused only by the session that made it (``mark`` matches); any other
+    visit makes a new one. So a set-up begun by someone else (a phished password
+    used to open this page and copy its key) is replaced when the owner sets it up.
     :raise Conflict: two-factor login is on already.
     """
     if user.has_two_factor:
         raise Conflict(errors={GENERAL: [_("Two-factor login is on already.")]})
-    if not user.totp_secret:
+    if not user.totp_secret or not mark or not hmac.compare_digest(mark, _setup_mark(user.totp_secret)):
         user.totp_secret = pyotp.random_base32()
         db.session.commit()
-    return user.totp_secret
+    return user.totp_secret, _setup_mark(user.totp_secret)
 
 
 def provisioning_uri(user: User, secret: str) -> str:
@@ -108,17 +119,19 @@ def qr_svg(uri: str) -> Markup:
     return Markup(svg)  # noqa: S704 (segno's drawing: paths and the escaped title only)
 
 
-def enable(user: User, code: str) -> list[str]:
+def enable(user: User, code: str, mark: str | None) -> list[str]:
     """Switch two-factor login on with a code from the app; returns the new recovery codes.
 
+    ``mark``: what this session kept of the set-up it began (:func:`begin_enrolment`).
     Every session of the user ends (the caller starts this one again): they were
     made without the second factor.
     :raise ValidationError: the code is not the app's current one.
-    :raise Conflict: it is on already, or the set-up has not begun.
+    :raise Conflict: it is on already, or this session did not begin the set-up shown.
     """
     if user.has_two_factor:
         raise Conflict(errors={GENERAL: [_("Two-factor login is on already.")]})
-    if not user.totp_secret:
+    if (not user.totp_secret or not mark
+            or not hmac.compare_digest(mark, _setup_mark(user.totp_secret))):
         raise Conflict(errors={GENERAL: [_("Please start the set-up again.")]})
     if not _accept_app_code(user, code):
         db.session.rollback()
@@ -238,7 +251,11 @@ def complete_login(user: User, code: str, *, client: str = "-",
     :raise ValidationError: wrong code, or too many attempts (the message is at ``code``).
     """
     now = utcnow()
-    if _throttled(user, now, client, device):
+    # Every attempt spends the account's budget first, right or wrong: a burst of
+    # guesses sent at once cannot all pass a check made before any is counted.
+    if (not ratelimit.within_budget(current_app.config.get("TWO_FACTOR_CODE_LIMIT", CODE_LIMIT),
+                                    CODE_SCOPE, str(user.id))
+            or _throttled(user, now, client, device)):
         raise _too_many("code")
     if _looks_like_app_code(code):
         accepted, left = _accept_app_code(user, code), None

@@ -28,6 +28,9 @@ from objectwar.forms import show_errors
 from objectwar.http import small_body
 from objectwar.ratelimit import account_limit, client_key
 
+# The session's mark of the set-up it began (``two_factor.begin_enrolment``).
+SETUP_MARK = "two_factor_setup"
+
 
 def _pending_user():
     """The user of the login waiting for its code in this session, or ``None`` (none, or too old)."""
@@ -88,16 +91,21 @@ def two_factor_setup():
         if request.method == "POST":
             return redirect(url_for("accounts.two_factor_setup"))
         return _status_page(user)
-    secret = two_factor.begin_enrolment(user)
     form = TwoFactorCodeForm()
     if form.validate_on_submit():
         try:
-            codes = two_factor.enable(user, form.code.data or "")
+            codes = two_factor.enable(user, form.code.data or "", session.get(SETUP_MARK))
         except ValidationError as error:
             show_errors(form, error)
-            return _enrolment_page(user, secret, form, 422)
+            return _enrolment_page(user, user.totp_secret, form, 422)
+        except Conflict as error:  # the set-up shown was not begun by this session: a new one
+            show_errors(form, error)
+            secret, session[SETUP_MARK] = two_factor.begin_enrolment(user, None)
+            return _enrolment_page(user, secret, form, 409)
+        session.pop(SETUP_MARK, None)
         _start_session(user)  # the others ended: they were made without the second factor
         return _recovery_codes_page(user, codes, first=True)
+    secret, session[SETUP_MARK] = two_factor.begin_enrolment(user, session.get(SETUP_MARK))
     return _enrolment_page(user, secret, form)
 
 

@@ -109,7 +109,7 @@ def send(message: Message, *, sent_as: verp.Tag | None = None) -> None:
     try:
         _send(message, sent_as)
     except SMTP_ERRORS as error:
-        raise failure(error) from error
+        raise failure(error) from None  # smtplib's error quotes the address
 
 
 def _send(message: Message, sent_as: verp.Tag | None) -> None:
@@ -196,7 +196,8 @@ def failure(error: BaseException) -> SendError:
     """The one classification of a failed send, for every kind of email.
 
     A 5xx answer to the message is permanent (trying again cannot help); a 5xx to
-    RCPT TO is a bounce as well (the address is dead); a 4xx is transient
+    RCPT TO is a bounce as well (the address is dead); a refused sender (MAIL FROM:
+    authentication, quota, our address) and a 4xx are transient
     (greylisting, a full queue). A refusal while connecting (greeting, HELO,
     login), a 421, a closed or refused connection and a timeout are transient and
     lose the connection.
@@ -211,6 +212,8 @@ def failure(error: BaseException) -> SendError:
         return SendError(f"{','.join(map(str, codes))} recipient refused", permanent=dead, bounce=dead)
     if isinstance(error, CONNECTING_ERRORS):  # the relay, not the message: try again later
         return SendError(f"{error.smtp_code} cannot connect: {type(error).__name__}", connection_lost=True)
+    if isinstance(error, smtplib.SMTPSenderRefused):  # our sender or the relay's state: try again
+        return SendError(f"{error.smtp_code} sender refused")
     if isinstance(error, smtplib.SMTPResponseException):
         code = error.smtp_code
         return SendError(f"{code} {type(error).__name__}", permanent=500 <= code < 600,
@@ -315,7 +318,7 @@ def send_raw(conn: Any, envelope_from: str, to: str, data: bytes) -> None:
     try:
         host.sendmail(envelope_from, [to], data, mail_options=options)
     except SMTP_ERRORS as error:
-        raise failure(error) from error
+        raise failure(error) from None  # smtplib's error quotes the address
 
 
 def open_connection() -> Any:
@@ -327,7 +330,7 @@ def open_connection() -> Any:
     try:
         conn = manager.__enter__()
     except SMTP_ERRORS as error:
-        raise failure(error) from error
+        raise failure(error) from None  # smtplib's error quotes the address
     if conn.host is not None:
         conn.host.set_debuglevel(0)  # MAIL_DEBUG (on with DEBUG) would print every message
         if conn.host.sock is not None:

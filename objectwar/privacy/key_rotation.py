@@ -71,7 +71,21 @@ def _rotate_column(column: Column, batch_size: int, rotation: Rotation) -> None:
                 update(column.table).where(key == row_id, stored == token)
                 .values({column.name: literal(fresh, Text)})
             )
-            # No row: it changed (or went) since the read, written with the newest key.
-            (rotation.rewritten if result.rowcount else rotation.current)[name] += 1
+            # No row: it changed (or went) since the read; :func:`remaining` looks again.
+            if result.rowcount:
+                rotation.rewritten[name] += 1
         db.session.commit()
         last = rows[-1][0]
+
+
+def remaining() -> Counter[str]:
+    """Values, per ``table.column``, that the newest data key does not open: after a
+    rotation, any written meanwhile by a process still on the old ``DATA_KEY``."""
+    left: Counter[str] = Counter()
+    for column in encrypted_columns():
+        stored = type_coerce(column, Text)
+        for (token,) in db.session.execute(select(stored).where(column.is_not(None))):
+            if not security.encrypted_with_newest(token):
+                left[f"{column.table.name}.{column.name}"] += 1
+    db.session.rollback()
+    return left
