@@ -255,6 +255,20 @@ def test_the_reply_to_matches_case_blind_and_is_stored_as_configured(app, audien
         assert mailouts.progress(created)["reply_to"] == "press@objectwar.test"
 
 
+def test_a_reply_to_no_longer_offered_is_left_out_and_the_page_says_so(app, coordinator, audience):
+    with app.app_context():
+        mailout_id = mailouts.create_mailout({"list": "updates", "subject": "News", "body_markdown": "Hi",
+                                              "reply_to": "press@objectwar.test"}).id
+    app.config["MAIL_FROM_CHOICES"] = ["Campaign team <team@objectwar.test>"]
+    page = coordinator.get(f"/admin/mailouts/{mailout_id}").get_data(as_text=True)
+    assert "(press@objectwar.test) is no longer offered" in page
+    with app.app_context():
+        mailout = mailouts.get_mailout(mailout_id)
+        rendered = mailouts.render(mailout, "en")
+        assert "Reply-To" not in mailouts.message_template(mailout, rendered).render(
+            to="a@b.example", to_name=None, message_id="<x@y>", values={}).decode()
+
+
 def test_an_edit_form_error_on_the_reply_to_stays_at_its_field(app, coordinator, audience):
     mailout_id = new_mailout(app)
     edit = f"/admin/mailouts/{mailout_id}/edit"
