@@ -8,6 +8,7 @@ import psycopg
 import pytest
 from sqlalchemy import event, select, text, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from objectwar.demo import seed_demo
 from objectwar.extensions import db as _db
@@ -150,3 +151,17 @@ def test_a_quiet_listener_probes_its_connection(pg_app, monkeypatch):
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND query = 'SELECT 1' AND pid <> pg_backend_pid()").fetchone()[0] > 0
         assert _eventually(probed)
+
+
+def test_a_transaction_whose_connection_died_still_ends(seeded):
+    """The database restarts under an open transaction: the statement fails (a 503), and
+    ending the session afterwards, as every request's teardown does, raises nothing more."""
+    with seeded.app_context():
+        backend = _db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+        with _outside(seeded) as conn:
+            conn.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        with pytest.raises(OperationalError):
+            _db.session.execute(text("SELECT 1"))
+        _db.session.remove()
+        assert _db.session.execute(text("SELECT 1")).scalar() == 1
+

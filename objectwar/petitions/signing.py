@@ -18,10 +18,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import psycopg
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Integer, TextClause, bindparam, literal_column, or_, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from objectwar import security
 from objectwar.errors import GENERAL, NotFound, ValidationError
@@ -433,8 +435,17 @@ def _insert(conn: Any, values: dict[str, Any], now: datetime) -> int | None:
     params = {**values, **window, "open": PetitionStatus.OPEN.value, "max_sends": MAX_SENDS_PER_DAY}
     for name in _ENCRYPTED_COLUMNS:
         params[name] = security.encrypt(values[name])
-    row = conn.connection.driver_connection.execute(
-        _PSYCOPG_INSERT, params, prepare=True).fetchone()
+    driver = conn.connection.driver_connection
+    try:
+        row = driver.execute(_PSYCOPG_INSERT, params, prepare=True).fetchone()
+    except psycopg.Error as error:
+        # Raised past SQLAlchemy: give it SQLAlchemy's form, so that a database that went
+        # away is a 503 (``errors.py``) and a dropped connection leaves the pool.
+        lost = driver.closed
+        if lost:
+            conn.invalidate()
+        raise DBAPIError.instance(_PSYCOPG_INSERT, None, error, psycopg.Error,
+                                  hide_parameters=True, connection_invalidated=lost) from error
     return None if row is None else row[0]
 
 

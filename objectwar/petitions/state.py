@@ -30,6 +30,7 @@ import weakref
 from typing import Any
 
 from sqlalchemy import DDL, Engine, event, text
+from sqlalchemy.exc import PendingRollbackError
 
 logger = logging.getLogger(__name__)
 
@@ -226,7 +227,14 @@ def _note_write(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
 
 
 def _after_write(conn: Any) -> None:
-    if conn.info.pop("objectwar.petitions_written", False):
+    try:
+        written = conn.info.pop("objectwar.petitions_written", False)
+    except PendingRollbackError:
+        # The database went away under the transaction: the rollback that ends it
+        # (a request's teardown, after its 503) must not fail in turn. What it wrote
+        # is unknown, so the states go.
+        written = True
+    if written:
         cache = _current(conn.engine)
         if cache is not None:
             cache.forget()
