@@ -20,16 +20,22 @@ one delays its rows by one lease at most.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from sqlalchemy import ColumnElement, or_, update
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from objectwar.extensions import db
 from objectwar.types import utcnow
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_LEASE_SECONDS = 300
 # A holder renews its claims when a third of the lease has passed since it last
@@ -117,3 +123,32 @@ class Renewal:
 
     def done(self) -> None:
         self.last = time.monotonic()
+
+
+# How long a worker keeps trying to record that a message went out while the database
+# is unreachable (a restart, a failover): past it the claim lapses and the message may
+# go out twice; within it, never.
+RECORD_PATIENCE_SECONDS = 120.0
+
+
+def persist(write: Callable[[], T], *, patience: float | None = None) -> T:
+    """Run ``write`` (a statement and its commit) until the database takes it.
+
+    For what must not be lost once a message is on the wire: its being sent. Only a
+    lost or refused connection is retried (``OperationalError``, or a connection
+    SQLAlchemy invalidated), with a growing pause; any other error is raised at once.
+    """
+    deadline = time.monotonic() + (RECORD_PATIENCE_SECONDS if patience is None else patience)
+    pause = 0.25
+    while True:
+        try:
+            return write()
+        except DBAPIError as error:
+            db.session.rollback()
+            if not (isinstance(error, OperationalError) or error.connection_invalidated):
+                raise
+            if time.monotonic() + pause > deadline:
+                raise
+            logger.warning("The database is unreachable; recording a sent message again in %.1f s", pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 10.0)

@@ -96,8 +96,10 @@ def _finish(notice: Notice, token: str, **values: object) -> bool:
 
 
 def mark_sent(notice: Notice, token: str, note: str | None = None) -> bool:
-    """The notice went out (or has nothing to send any more): it is due no more."""
-    return _finish(notice, token, sent_at=utcnow(), due_at=None, last_error=note)
+    """The notice went out (or has nothing to send any more): it is due no more. A
+    database away for a while is waited for (``claims.persist``): no second sending."""
+    sent_at = utcnow()
+    return claims.persist(lambda: _finish(notice, token, sent_at=sent_at, due_at=None, last_error=note))
 
 
 def purge_finished(before: datetime) -> int:

@@ -108,16 +108,22 @@ def mark_sent(model: Any, row_id: int, token: str, sent_at: datetime, **values: 
     """The row's email went out: nothing is due, no failure counts, the claim ends; commits.
 
     ``values`` are written with it. Returns whether the claim still held the row.
+    The message is out: a database that is away for a while is waited for
+    (``claims.persist``), so that the lapsed claim does not send it twice.
     """
     db.session.rollback()
-    result = db.session.execute(
-        update(model).where(model.id == row_id, model.claim_token == token)
-        .values(confirmation_due_at=None, confirmation_sent_at=sent_at, confirmation_failures=0,
-                **claims.released(), **values)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return result.rowcount == 1
+
+    def write() -> bool:
+        result = db.session.execute(
+            update(model).where(model.id == row_id, model.claim_token == token)
+            .values(confirmation_due_at=None, confirmation_sent_at=sent_at, confirmation_failures=0,
+                    **claims.released(), **values)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        return result.rowcount == 1
+
+    return claims.persist(write)
 
 
 def overdue_ids(model: Any, older_than: timedelta, limit: int) -> list[int]:
