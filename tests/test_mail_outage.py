@@ -25,9 +25,10 @@ class DroppingServer(SMTPServer):
     """Takes each message, then ends every connection of the app to its database."""
 
     database: str = ""
+    answer: str | None = None  # what to answer instead of taking the message
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802
-        answer = await super().handle_DATA(server, session, envelope)
+        answer = self.answer or await super().handle_DATA(server, session, envelope)
         with psycopg.connect(self.database, autocommit=True) as conn:
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
                          "current_database() AND pid <> pg_backend_pid() AND query NOT LIKE 'LISTEN%'")
@@ -62,3 +63,21 @@ def test_a_confirmation_sent_while_the_database_drops_is_recorded_once(pg_app, d
         assert row.claim_token is None and row.confirmation_sends == 1
         assert signing.send_confirmation(signature_id) is False  # nothing left to send
     assert len(dropping.messages) == 1
+
+
+def test_a_confirmation_that_fails_while_the_database_drops_ends_its_claim(pg_app, dropping):
+    """The relay says "try later" and the database goes at the same moment: the failure is
+    recorded once it is back, so the next try follows the retry rule, not the lease."""
+    from objectwar.mail.message import SendError
+
+    dropping.answer = "451 4.3.0 try again later"
+    with pg_app.test_request_context("/"):
+        seed_demo()
+        signature_id = signing.sign(SLUG, person(), default_locale="en").signature_id
+        with pytest.raises(SendError):
+            signing.send_confirmation(signature_id)
+        _db.session.remove()
+        row = _db.session.scalar(select(Signature).where(Signature.id == signature_id))
+        assert row.claim_token is None and row.confirmation_failures == 1
+        assert row.confirmation_due_at is not None and row.confirmation_sent_at is None
+    assert dropping.messages == []

@@ -79,24 +79,31 @@ def send_failed(model: Any, row_id: int, token: str, error: BaseException) -> bo
     person confirmed) or that another claim took stays as it is.
     """
     db.session.rollback()
-    failures = (db.session.scalar(
-        select(model.confirmation_failures).where(model.id == row_id)) or 0) + 1
     # A message that could not be built counts as a transient failure: given up
     # after ``retry.MAX_ATTEMPTS`` like any other.
     permanent = isinstance(error, mailer.SendError) and error.permanent
-    due_at = retry.next_try(failures, permanent=permanent)
-    db.session.execute(
-        update(model).where(model.id == row_id, model.confirmation_due_at.is_not(None),
-                            model.claim_token == token)
-        .values(confirmation_due_at=due_at, confirmation_failures=failures, **claims.released())
-        .execution_options(synchronize_session=False)
-    )
-    # Nothing due any more (the person confirmed meanwhile): the claim ends all the same.
-    db.session.execute(
-        update(model).where(model.id == row_id, model.claim_token == token)
-        .values(**claims.released()).execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+
+    def write() -> tuple[int, datetime | None]:
+        failures = (db.session.scalar(
+            select(model.confirmation_failures).where(model.id == row_id)) or 0) + 1
+        due_at = retry.next_try(failures, permanent=permanent)
+        db.session.execute(
+            update(model).where(model.id == row_id, model.confirmation_due_at.is_not(None),
+                                model.claim_token == token)
+            .values(confirmation_due_at=due_at, confirmation_failures=failures, **claims.released())
+            .execution_options(synchronize_session=False)
+        )
+        # Nothing due any more (the person confirmed meanwhile): the claim ends all the same.
+        db.session.execute(
+            update(model).where(model.id == row_id, model.claim_token == token)
+            .values(**claims.released()).execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        return failures, due_at
+
+    # The database away (the failure may be its doing): waited for, so that the claim
+    # ends now and the next try comes by the retry rule, not after the lease.
+    failures, due_at = claims.persist(write)
     if due_at is None:
         current_app.logger.warning("Email of %s %s given up after %d failed sends: %s",
                                    model.__tablename__, row_id, failures,

@@ -608,13 +608,6 @@ def confirm(slug: str, token: str) -> Signature:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount == 1:
-        db.session.execute(
-            update(Petition)
-            .where(Petition.id == signature.petition_id)
-            .values(signature_count=Petition.signature_count + 1)
-            .execution_options(synchronize_session=False)
-        )
-        counts.add_confirmed(signature.petition_id, signature.country)
         if signature.wants_updates:
             try:
                 mailing.subscribe_confirmed(
@@ -627,6 +620,15 @@ def confirm(slug: str, token: str) -> Signature:
                 # No "updates" list on this installation: the signature counts all the same.
                 current_app.logger.warning("No %r list: signer %s not subscribed",
                                            UPDATES_LIST, signature.id)
+        # The counters last, right before the commit: every confirmation of the petition
+        # waits for their rows' locks, so they are held for as short a time as can be.
+        counts.add_confirmed(signature.petition_id, signature.country)
+        db.session.execute(
+            update(Petition)
+            .where(Petition.id == signature.petition_id)
+            .values(signature_count=Petition.signature_count + 1)
+            .execution_options(synchronize_session=False)
+        )
     db.session.commit()
     db.session.refresh(signature)
     db.session.refresh(signature.petition)
