@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import re
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -46,17 +45,6 @@ class App(Flask):
         if synced is func:
             self._known_sync.add(func)
         return synced
-
-
-# A path segment as long as a token (ours are 20 characters or more); short slugs stay.
-TOKEN_SEGMENT = re.compile(r"(?<=/)[A-Za-z0-9_\-.~%]{20,}")
-
-
-def redact(target: str) -> str:
-    """A request target with token-like path segments and the query string hidden: the
-    tokens of confirmation, unsubscribe, reset and data-request links stay out of logs."""
-    path, question, _query = target.partition("?")
-    return TOKEN_SEGMENT.sub("[token]", path) + ("?[query]" if question else "")
 
 
 def embeddable(view: View) -> View:

@@ -6,9 +6,19 @@ their query strings may hold more; Werkzeug logs every request line as it came.
 
 from __future__ import annotations
 
+import re
+
 from werkzeug.serving import WSGIRequestHandler
 
-from objectwar.http import redact
+# A path segment as long as a token (ours are 20 characters or more); short slugs stay.
+TOKEN_SEGMENT = re.compile(r"(?<=/)[A-Za-z0-9_\-.~%]{20,}")
+
+
+def redact(target: str) -> str:
+    """A request target with token-like path segments and the query string hidden."""
+    path, question, _query = target.partition("?")
+    return TOKEN_SEGMENT.sub("[token]", path) + ("?[query]" if question else "")
+
 
 
 class RedactingRequestHandler(WSGIRequestHandler):
