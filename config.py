@@ -196,6 +196,9 @@ class Config:
             "rambler.ru,lenta.ru,autorambler.ru,myrambler.ru,ro.ru,tut.by,mail.by,yandex.by",
         )
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # A name from argon2.profiles; None keeps the library's current parameters
+        # (64 MiB, 3 passes). Not read from the environment: only tests lower it.
+        self.PASSWORD_HASH_PROFILE: str | None = None
         # Without their store (Redis down), limits let requests through and log it:
         # a signature matters more than a limit.
         self.RATELIMIT_SWALLOW_ERRORS = True
@@ -268,6 +271,9 @@ class TestingConfig(Config):
         # Tests never inherit the operator's services or secrets: each test
         # asks for what it needs through create_app's overrides.
         self.COORDINATOR_2FA = "optional"  # tests that need ``required`` say so
+        # A full Argon2id hash costs a quarter of a second of CPU; the suite hashes
+        # thousands of passwords. What is checked (hash, verify, rehash) is the same.
+        self.PASSWORD_HASH_PROFILE = "CHEAPEST"  # noqa: S105 (a profile name, not a password)
         self.SECRET_KEY = "test-secret-key"  # noqa: S105 (the test suite's own)
         self.DATA_KEY = "test-data-key"
         self.DIGEST_KEY = None

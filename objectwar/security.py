@@ -21,6 +21,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+import argon2.profiles
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -82,6 +83,7 @@ class Keyring:
 def init_app(app: Flask) -> None:
     """Build the application's keyring from its configuration."""
     app.extensions[EXTENSION_KEY] = Keyring.from_config(app.config)
+    app.extensions[PASSWORDS_KEY] = password_hasher(app.config.get("PASSWORD_HASH_PROFILE"))
 
 
 def keyring() -> Keyring:
@@ -244,27 +246,45 @@ def hash_token(token: str) -> str:
 
 # -- passwords -----------------------------------------------------------------
 
-_hasher = PasswordHasher()  # Argon2id with the library's current parameters
+PASSWORDS_KEY = "objectwar.passwords"
+
+
+def _hasher() -> PasswordHasher:
+    """The application's Argon2id hasher (``PASSWORD_HASH_PROFILE``, else the library's default)."""
+    return current_app.extensions[PASSWORDS_KEY]
+
+
+def password_hasher(profile: str | None) -> PasswordHasher:
+    """Argon2id with one of ``argon2.profiles`` by name, or the library's current parameters.
+
+    :raise ValueError: no such profile.
+    """
+    if not profile:
+        return PasswordHasher()
+    parameters = getattr(argon2.profiles, profile, None)
+    if not isinstance(parameters, argon2.Parameters):
+        raise ValueError(f"unknown Argon2 profile: {profile}")
+    return PasswordHasher.from_parameters(parameters)
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Check a password; an account without a password never matches."""
     if not password_hash:
         # Spend the same time as a real check, so timing does not tell.
-        _hasher.hash(password)
+        _hasher().hash(password)
         return False
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
 def password_needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+    return _hasher().check_needs_rehash(password_hash)
 
 
 __all__ = [

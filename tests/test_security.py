@@ -89,12 +89,29 @@ def test_stamps_refuse_tampering_other_purposes_and_age(app, database_urls, inst
         security.stamp_time("sign-form", token)
 
 
-def test_passwords_are_argon2id():
-    hashed = security.hash_password("a long enough passphrase")
-    assert hashed.startswith("$argon2id$")
-    assert security.verify_password(hashed, "a long enough passphrase")
-    assert not security.verify_password(hashed, "wrong")
-    assert not security.verify_password(None, "anything")
+def test_passwords_are_argon2id(app):
+    with app.app_context():
+        hashed = security.hash_password("a long enough passphrase")
+        assert hashed.startswith("$argon2id$")
+        assert security.verify_password(hashed, "a long enough passphrase")
+        assert not security.verify_password(hashed, "wrong")
+        assert not security.verify_password(None, "anything")
+
+
+def test_outside_the_test_suite_passwords_take_argon2s_full_parameters(monkeypatch, tmp_path):
+    """Only the suite lowers the cost; every other configuration hashes at 64 MiB, 3 passes."""
+    import argon2
+
+    from config import Config
+
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    assert Config().PASSWORD_HASH_PROFILE is None
+    full = security.password_hasher(None)
+    assert (full.memory_cost, full.time_cost) == (65536, 3)
+    assert full.hash("x").startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert security.password_hasher("CHEAPEST").memory_cost == argon2.profiles.CHEAPEST.memory_cost
+    with pytest.raises(ValueError, match="unknown Argon2 profile"):
+        security.password_hasher("FASTEST_PLEASE")
 
 
 def test_api_tokens_are_stored_hashed():
