@@ -31,8 +31,10 @@ run: install
 	$(FLASK) seed-demo
 	$(FLASK) run-dev
 
+# One pytest-xdist worker per core (PYTEST_WORKERS=0 runs in one process).
+PYTEST_WORKERS ?= auto
 test: install test-tools
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # Without npm the page checks are skipped (tests say why); --ignore-scripts: vnu-jar's
 # install script would download a Java of its own, and the machine's is used.

@@ -29,15 +29,47 @@ from objectwar.extensions import db as _db
 from objectwar.extensions import limiter
 from objectwar.extensions import mail as _mail
 
-PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
-REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+# Under pytest-xdist each worker process ("gw0", "gw1", ...) gets a PostgreSQL database
+# and a Redis database of its own, so that workers never empty each other's tables or
+# take each other's queued tasks.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+WORKER_INDEX = int(WORKER[2:]) if WORKER.startswith("gw") and WORKER[2:].isdigit() else 0
+
+
+def _worker_database(url: str) -> str:
+    """The worker's own database beside ``url`` (``url`` itself outside xdist)."""
+    if not url or not WORKER:
+        return url
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{WORKER}").render_as_string(hide_password=False)
+
+
+def _worker_redis(url: str) -> str:
+    """The worker's own Redis database number: the given one, counting down per worker."""
+    if not url or not WORKER_INDEX:
+        return url
+    base, _, number = url.rpartition("/")
+    if not number.isdigit():
+        base, number = url.rstrip("/"), "0"
+    return f"{base}/{(int(number) - WORKER_INDEX) % 16}"
+
+
+PG_URL = _worker_database(os.environ.get("TEST_DATABASE_URL", "").strip())
+REDIS_URL = _worker_redis(os.environ.get("REDIS_URL", "").strip())
+if WORKER:  # what the tests' own subprocesses read
+    for _name, _value in (("TEST_DATABASE_URL", PG_URL), ("REDIS_URL", REDIS_URL)):
+        if _value:
+            os.environ[_name] = _value
 
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only: runs on SQLite only")
-    _compile_catalogs()
+    if not hasattr(config, "workerinput"):  # xdist's workers start after the controller did it
+        _compile_catalogs()
 
 
 def _compile_catalogs() -> None:
@@ -64,6 +96,18 @@ def instance_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(tmp_path_factory.mktemp("instance"))
 
 
+def _create_database(url: str) -> None:
+    """Create the PostgreSQL database ``url`` names, afresh, on its server."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+
+
 def _reset_schema(url: str) -> None:
     """Create every table from the models on an empty database."""
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
@@ -81,6 +125,8 @@ def database_urls(instance_dir: str) -> dict[str, str]:
     """Backend name -> URL of a database with the schema created."""
     urls = {"sqlite": "sqlite:///" + os.path.join(instance_dir, "test.db")}
     if PG_URL:
+        if WORKER:
+            _create_database(PG_URL)
         urls["postgresql"] = PG_URL
     for url in urls.values():
         _reset_schema(url)
