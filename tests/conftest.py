@@ -105,6 +105,9 @@ def _create_database(url: str) -> None:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+        # A commit need not wait for the disk: nothing here survives a crash of the
+        # server anyway, and each test commits dozens of times.
+        conn.execute(text(f'ALTER DATABASE "{parsed.database}" SET synchronous_commit = off'))
     admin.dispose()
 
 
@@ -133,15 +136,25 @@ def database_urls(instance_dir: str) -> dict[str, str]:
     return urls
 
 
+# Every sequence of the schema back to 1, as TRUNCATE ... RESTART IDENTITY would.
+_RESTART_SEQUENCES = text(
+    "SELECT setval(c.oid::regclass, 1, false) FROM pg_class c "
+    "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace")
+
+
 def _empty_tables() -> None:
+    """Delete every row, children first, and restart the ids.
+
+    DELETE rather than TRUNCATE: on PostgreSQL a TRUNCATE of every table makes new
+    files for each and costs most of a second per test; a DELETE of the few rows a
+    test wrote costs milliseconds.
+    """
     tables = list(reversed(_db.metadata.sorted_tables))
     with _db.engine.begin() as conn:
+        for table in tables:
+            conn.execute(table.delete())
         if conn.dialect.name == "postgresql":
-            names = ", ".join(table.name for table in tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(table.delete())
+            conn.execute(_RESTART_SEQUENCES)
 
 
 def make_app(url: str, instance_dir: str, **overrides) -> Flask:
