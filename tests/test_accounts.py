@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import COORDINATOR_PASSWORD, MEMBER_PASSWORD, csrf_token, login_as
 
 from objectwar.accounts import services
 from objectwar.accounts.models import Invitation, User
 from objectwar.extensions import db as _db
 from objectwar.extensions import limiter
 from objectwar.mail.models import Notice, NoticeKind
+from tests.factories import COORDINATOR_PASSWORD, MEMBER_PASSWORD
+from tests.helpers import csrf_token, login_as
 
 
 def post_login(client, email, password, next_=""):

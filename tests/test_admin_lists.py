@@ -7,14 +7,14 @@ import io
 import re
 
 import pytest
-from conftest import csrf_token, login_as
 from sqlalchemy import func, select
 
 from objectwar import security
 from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
 from objectwar.mailing.models import MailingList, Subscriber, Subscription, SubscriptionStatus
-from tests.mailing_support import add_subscribers, address
+from tests.factories import add_subscribers, address
+from tests.helpers import csrf_token, login_as
 
 LISTS = "/admin/lists"
 UPDATES = "/admin/lists/updates"

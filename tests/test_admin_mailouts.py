@@ -6,7 +6,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import csrf_token, login_as
 from sqlalchemy import func, select
 
 from objectwar.audit.models import AuditEvent
@@ -14,7 +13,8 @@ from objectwar.extensions import db as _db
 from objectwar.mailing import delivery, mailouts
 from objectwar.mailing.models import Delivery, DeliveryStatus, Mailout, MailoutStatus
 from objectwar.types import utcnow
-from tests.mailing_support import add_subscribers, make_list
+from tests.factories import add_subscribers, make_list
+from tests.helpers import csrf_token, login_as
 
 COORDINATOR_EMAIL = "coord@campaign.example"
 

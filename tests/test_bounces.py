@@ -38,7 +38,7 @@ from objectwar.mailing.models import (
     SuppressionReason,
 )
 from objectwar.types import utcnow
-from tests.mailing_support import add_subscribers, address, make_list
+from tests.factories import add_subscribers, address, make_list
 
 REPORTS = Path(__file__).parent / "reports"
 COORDINATOR = "sender@campaign.example"
@@ -519,9 +519,8 @@ def test_a_worker_pauses_a_mailout_whose_relay_refuses_too_many_addresses(app, r
 
 
 def test_the_api_and_the_page_show_the_counts_and_rates(app, client, people, received):
-    from conftest import login_as
-
     from objectwar.accounts.services import create_api_token
+    from tests.helpers import login_as
 
     assert pipe(app, report("postfix_hard", received[address(1)])).exit_code == 0
     assert pipe(app, report("arf_complaint", received[address(2)])).exit_code == 0

@@ -9,7 +9,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from conftest import COORDINATOR_PASSWORD, MEMBER_PASSWORD, csrf_token, login_as
 from sqlalchemy import event, func, select
 
 from objectwar.accounts import coordinators, services
@@ -20,6 +19,8 @@ from objectwar.extensions import db as _db
 from objectwar.mail.models import Notice
 from objectwar.organisations.models import Organisation
 from objectwar.types import utcnow
+from tests.factories import COORDINATOR_PASSWORD, MEMBER_PASSWORD
+from tests.helpers import csrf_token, login_as
 
 SECOND_EMAIL = "second@campaign.example"
 SECOND_PASSWORD = "second coordinator passphrase"

@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import COORDINATOR_PASSWORD
 from sqlalchemy import delete, select
 
 from objectwar.extensions import db as _db
 from objectwar.mailing import delivery
 from objectwar.mailing.models import MailingList, Subscription
 from objectwar.petitions.models import PetitionText
+from tests.factories import COORDINATOR_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 

@@ -24,7 +24,7 @@ from objectwar.mailing.models import (
     Subscription,
     SubscriptionStatus,
 )
-from tests.mailing_support import add_subscribers, address, make_list
+from tests.factories import add_subscribers, address, make_list
 
 
 def _user(email: str, role: Role) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import COORDINATOR_PASSWORD, csrf_token, login_as
 from sqlalchemy import select, update
 
 from objectwar.extensions import db as _db
@@ -20,7 +19,8 @@ from objectwar.mailing.models import (
     Subscription,
     SubscriptionStatus,
 )
-from tests.mailing_support import add_subscribers, make_list
+from tests.factories import COORDINATOR_PASSWORD, add_subscribers, make_list
+from tests.helpers import csrf_token, login_as
 from tests.test_admin_mailouts import (
     COORDINATOR_EMAIL,
     audited,

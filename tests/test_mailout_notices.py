@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import csrf_token, login_as
 from sqlalchemy import select, update
 
 from objectwar import security, tasks
@@ -19,7 +18,8 @@ from objectwar.mail.models import Notice, NoticeKind
 from objectwar.mailing import delivery, mailouts
 from objectwar.mailing.models import Mailout, MailoutStatus
 from objectwar.types import utcnow
-from tests.mailing_support import make_list
+from tests.factories import make_list
+from tests.helpers import csrf_token, login_as
 
 COORDINATOR = "coord@campaign.example"
 

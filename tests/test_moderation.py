@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from conftest import csrf_token, login_as
 from sqlalchemy import select
 
 from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
 from objectwar.petitions import counts, signing
 from objectwar.petitions.models import Petition, Signature
+from tests.helpers import csrf_token, login_as
 from tests.signing_support import SLUG, person
 
 

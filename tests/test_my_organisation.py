@@ -6,7 +6,6 @@ import io
 import os
 import re
 
-from conftest import csrf_token, login_as
 from PIL import Image, PngImagePlugin
 from sqlalchemy import select
 
@@ -15,6 +14,7 @@ from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
 from objectwar.organisations.models import Organisation
 from objectwar.petitions.models import Petition, PetitionStatus, Signature
+from tests.helpers import csrf_token, login_as
 
 PROFILE = {"name": "Organisation A", "country": "DE", "city": "Berlin",
            "website": "https://org-a.example", "description": "About Organisation A."}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import COORDINATOR_PASSWORD, csrf_token, login_as
 from sqlalchemy import select
 
 from objectwar.accounts.models import Invitation
@@ -15,6 +14,8 @@ from objectwar.extensions import db as _db
 from objectwar.mail import notices as delivery
 from objectwar.mail.models import Notice
 from objectwar.organisations.models import Organisation, OrganisationStatus
+from tests.factories import COORDINATOR_PASSWORD
+from tests.helpers import csrf_token, login_as
 
 APPLICATION = {
     "name": "Friedensnetz Köln", "country": "DE", "city": "Köln",

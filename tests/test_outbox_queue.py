@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import csrf_token
 from sqlalchemy import select
 
 from objectwar.extensions import db as _db
 from objectwar.mail.models import Notice
+from tests.helpers import csrf_token
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ import csv
 import io
 
 import pytest
-from conftest import login_as
 from sqlalchemy import select
 
 from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
 from objectwar.petitions import signing
 from objectwar.petitions.models import Signature
+from tests.helpers import login_as
 from tests.signing_support import SLUG, hidden_fields, person
 
 

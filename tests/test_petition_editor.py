@@ -7,7 +7,6 @@ import re
 import time
 
 import pytest
-from conftest import csrf_token, login_as
 from sqlalchemy import func, select
 
 from objectwar.audit.models import AuditEvent
@@ -15,6 +14,7 @@ from objectwar.extensions import db as _db
 from objectwar.petitions import authoring
 from objectwar.petitions.authoring import Translation
 from objectwar.petitions.models import Petition, PetitionStatus
+from tests.helpers import csrf_token, login_as
 
 
 def new_petition_form(**changes) -> dict:

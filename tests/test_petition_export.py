@@ -8,7 +8,6 @@ import tracemalloc
 from datetime import UTC, datetime
 
 import pytest
-from conftest import csrf_token, login_as
 from sqlalchemy import bindparam, select, text
 
 from objectwar import security
@@ -18,6 +17,7 @@ from objectwar.extensions import db as _db
 from objectwar.petitions import export, signing
 from objectwar.petitions.models import Petition, Signature
 from objectwar.types import UTCDateTime
+from tests.helpers import csrf_token, login_as
 from tests.signing_support import SLUG, person
 
 

@@ -81,7 +81,7 @@ def test_a_petition_without_signatures_has_no_rate(app, demo):
 
 
 def test_the_dashboard_lists_petitions_lists_and_mailouts_with_a_chart(app, client, signed, people):
-    from conftest import login_as
+    from tests.helpers import login_as
 
     login_as(client, app, people.coordinator)
     html = client.get("/admin/").get_data(as_text=True)
@@ -92,7 +92,7 @@ def test_the_dashboard_lists_petitions_lists_and_mailouts_with_a_chart(app, clie
 
 
 def test_the_stats_page_gives_the_numbers_of_the_chart(app, client, signed, people):
-    from conftest import login_as
+    from tests.helpers import login_as
 
     login_as(client, app, people.coordinator)
     html = client.get(f"/admin/petitions/{SLUG}").get_data(as_text=True)
@@ -110,7 +110,7 @@ def test_the_stats_page_gives_the_numbers_of_the_chart(app, client, signed, peop
 @pytest.mark.sqlite_only
 def test_the_chart_is_drawn_without_javascript_and_the_pages_fit_a_phone(
         app, browser, live_server, signed):
-    from conftest import COORDINATOR_PASSWORD
+    from tests.factories import COORDINATOR_PASSWORD
 
     context = browser.new_context(viewport={"width": 360, "height": 740}, java_script_enabled=False)
     page = context.new_page()
@@ -136,10 +136,9 @@ def test_the_chart_is_drawn_without_javascript_and_the_pages_fit_a_phone(
 
 
 def test_the_dashboard_shows_the_growth_of_the_updates_list(app, client, demo, people):
-    from conftest import login_as
-
     from objectwar.mailing import lists as mailing_lists
     from objectwar.mailing.services import subscribe_confirmed
+    from tests.helpers import login_as
 
     with app.app_context():
         for number in range(3):

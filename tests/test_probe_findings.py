@@ -211,7 +211,7 @@ def test_a_session_ends_after_30_idle_minutes_and_12_hours(client, people, who, 
 
 
 def test_a_session_from_before_the_rule_ends(client, app, people):
-    from tests.conftest import login_as
+    from tests.helpers import login_as
 
     login_as(client, app, people.member_a)
     with client.session_transaction() as session:
@@ -249,7 +249,7 @@ def _subscribe_and_get_link(client, outbox, email: str) -> str:
 
 
 def _post_link(client, link: str):
-    from tests.conftest import csrf_token
+    from tests.helpers import csrf_token
 
     return client.post(link, data={"csrf_token": csrf_token(client, "/lists/updates/subscribe")})
 
@@ -364,7 +364,7 @@ def test_a_forged_device_cookie_does_not_lift_the_lock(app, people):
 
 
 def _csrf(client, path: str = "/account/password") -> str:
-    from tests.conftest import csrf_token
+    from tests.helpers import csrf_token
 
     return csrf_token(client, path)
 

@@ -5,7 +5,8 @@ from sqlalchemy import delete, func, select
 from objectwar.extensions import db as _db
 from objectwar.mailing.models import MailingList
 from objectwar.petitions.models import Signature
-from tests.signing_support import SLUG, link_in, person
+from tests.helpers import link_in
+from tests.signing_support import SLUG, person
 
 
 def test_nul_bytes_in_slugs_are_404_not_500(client, demo):
@@ -66,7 +67,8 @@ def test_a_broken_queue_delays_mail_but_keeps_the_signature(backend, database_ur
 def test_a_broken_rate_limit_store_does_not_stop_signing_or_data_requests(
         backend, database_urls, instance_dir, demo):
     """Rate limits fail open when their Redis is gone: signing matters more (logged)."""
-    from tests.conftest import csrf_token, make_app
+    from tests.conftest import make_app
+    from tests.helpers import csrf_token
 
     broken = make_app(database_urls[backend], instance_dir,
                       RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")

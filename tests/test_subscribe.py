@@ -6,7 +6,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import csrf_token
 from sqlalchemy import func, select
 
 from objectwar import security
@@ -14,6 +13,7 @@ from objectwar.extensions import db as _db
 from objectwar.mailing import lists, services
 from objectwar.mailing.models import MailingList, Subscriber, Subscription, SubscriptionStatus
 from objectwar.types import utcnow
+from tests.helpers import csrf_token
 
 FORM = "/lists/updates/subscribe"
 

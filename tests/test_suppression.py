@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import csrf_token, login_as
 from sqlalchemy import select, text
 
 from objectwar import security
@@ -19,7 +18,8 @@ from objectwar.mailing.models import (
     Suppression,
     SuppressionReason,
 )
-from tests.mailing_support import add_subscribers, address
+from tests.factories import add_subscribers, address
+from tests.helpers import csrf_token, login_as
 from tests.test_admin_lists import confirm_import, upload
 from tests.test_subscribe import link_in, subscribe
 

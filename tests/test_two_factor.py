@@ -8,7 +8,7 @@ import time
 
 import pyotp
 import pytest
-from conftest import COORDINATOR_PASSWORD, MEMBER_PASSWORD, csrf_token, login_as, raw_engine
+from conftest import raw_engine
 from playwright.sync_api import expect
 from sqlalchemy import func, select, text
 
@@ -17,6 +17,8 @@ from objectwar.accounts import services, two_factor
 from objectwar.accounts.models import RecoveryCode, User
 from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
+from tests.factories import COORDINATOR_PASSWORD, MEMBER_PASSWORD
+from tests.helpers import csrf_token, login_as
 
 SETUP = "/account/two-factor"
 CODE_STEP = "/account/login/code"
