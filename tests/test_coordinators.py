@@ -3,7 +3,6 @@ the last active coordinator stays."""
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from datetime import timedelta
@@ -20,7 +19,7 @@ from objectwar.mail.models import Notice
 from objectwar.organisations.models import Organisation
 from objectwar.types import utcnow
 from tests.factories import COORDINATOR_PASSWORD, MEMBER_PASSWORD
-from tests.helpers import csrf_token, login_as
+from tests.helpers import csrf_token, link_in, login_as
 
 SECOND_EMAIL = "second@campaign.example"
 SECOND_PASSWORD = "second coordinator passphrase"
@@ -49,18 +48,6 @@ def invite(client, email: str, locale: str = "en"):
 def confirm(client, user_id: int, action: str):
     path = f"{PAGE}/{user_id}/{action}"
     return client.post(path, data={"csrf_token": csrf_token(client, path)})
-
-
-def post_login(client, email: str, password: str):
-    token = csrf_token(client, "/account/login")
-    return client.post("/account/login", data={"csrf_token": token, "email": email,
-                                               "password": password})
-
-
-def link_in(message) -> str:
-    match = re.search(r"https://objectwar\.test(/account/invitation/[^\s\"<]+)", message.body)
-    assert match, message.body
-    return match.group(1)
 
 
 def audit_events(app, action: str | None = None) -> list[AuditEvent]:
@@ -96,7 +83,7 @@ def test_an_invited_coordinator_joins_and_reaches_the_admin(app, people, outbox)
     listing = client.get(PAGE).get_data(as_text=True)
     assert "Open invitations" in listing and "new.coord@campaign.example" in listing
 
-    path = link_in(message)
+    path = link_in(message, "/account/invitation/")
     visitor = app.test_client()
     assert "You are joining the coordinators" in visitor.get(path).get_data(as_text=True)
     token = csrf_token(visitor, path)
@@ -179,7 +166,7 @@ def test_an_address_invited_to_an_organisation_is_not_invited_to_coordinate(app,
 def test_a_withdrawn_invitation_link_is_dead(app, people, outbox):
     client = as_user(app, people.coordinator)
     invite(client, "withdrawn@campaign.example")
-    path = link_in(outbox[0])
+    path = link_in(outbox[0], "/account/invitation/")
     with app.app_context():
         invitation_id = _db.session.scalar(select(Invitation.id).where(
             Invitation.role == Role.COORDINATOR))
@@ -224,7 +211,7 @@ def test_an_inactive_coordinator_does_not_count_as_another(app, people, second):
     assert coordinator_state(app, people.coordinator)[0] is True
 
 
-def test_a_deactivated_coordinator_is_logged_out_everywhere(app, people, second, outbox):
+def test_a_deactivated_coordinator_is_logged_out_everywhere(app, people, second, outbox, auth):
     theirs = as_user(app, second)
     assert theirs.get("/admin/").status_code == 200
     assert invite(theirs, "their.friend@campaign.example").status_code == 302
@@ -239,10 +226,10 @@ def test_a_deactivated_coordinator_is_logged_out_everywhere(app, people, second,
     response = confirm(client, second, "deactivate")
     assert response.status_code == 302 and response.headers["Location"] == PAGE
     assert theirs.get("/admin/").headers["Location"].startswith("/account/login")
-    assert post_login(app.test_client(), SECOND_EMAIL, SECOND_PASSWORD).status_code == 422
+    assert auth.login(SECOND_EMAIL, SECOND_PASSWORD, client=app.test_client()).status_code == 422
     assert app.test_client().get("/api/v1/lists", headers={
         "Authorization": f"Bearer {api_token}"}).status_code == 401
-    assert app.test_client().get(link_in(outbox[0])).status_code == 404  # their invitation died
+    assert app.test_client().get(link_in(outbox[0], "/account/invitation/")).status_code == 404  # their invitation died
     listing = client.get(PAGE).get_data(as_text=True)
     assert f"{PAGE}/{second}/reactivate" in listing and "inactive" in listing
     (event_,) = audit_events(app, "coordinator.deactivate")
@@ -254,7 +241,7 @@ def test_a_deactivated_coordinator_is_logged_out_everywhere(app, people, second,
     response = confirm(client, second, "reactivate")
     assert response.status_code == 302
     assert theirs.get("/admin/").status_code == 302  # old sessions stay dead
-    assert post_login(app.test_client(), SECOND_EMAIL, SECOND_PASSWORD).status_code == 302
+    assert auth.login(SECOND_EMAIL, SECOND_PASSWORD, client=app.test_client()).status_code == 302
     assert [e.target_id for e in audit_events(app, "coordinator.reactivate")] == [second]
     assert confirm(client, second, "reactivate").status_code == 409
     assert_no_address_in_the_log(app)
@@ -281,7 +268,7 @@ def test_only_coordinators_are_managed_here(app, people, second):
     assert "alice@a.example" not in client.get(PAGE).get_data(as_text=True)
 
 
-def test_members_and_strangers_are_kept_out(app, people, second):
+def test_members_and_strangers_are_kept_out(app, people, second, auth):
     member = as_user(app, people.member_a)
     assert member.get(PAGE).status_code == 403
     token = csrf_token(member, "/my/organisation/colleagues")
@@ -295,7 +282,7 @@ def test_members_and_strangers_are_kept_out(app, people, second):
     with app.app_context():
         assert _db.session.scalar(select(func.count()).where(
             Invitation.role == Role.COORDINATOR)) == 0
-    assert post_login(app.test_client(), "alice@a.example", MEMBER_PASSWORD).status_code == 302
+    assert auth.login("alice@a.example", MEMBER_PASSWORD, client=app.test_client()).status_code == 302
 
 
 def test_the_admin_navigation_leads_here(app, people):

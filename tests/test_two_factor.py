@@ -47,12 +47,6 @@ def clock(monkeypatch) -> Clock:
     return fixed
 
 
-def post_login(client, email: str, password: str, next_: str = ""):
-    token = csrf_token(client, "/account/login")
-    return client.post("/account/login", data={"csrf_token": token, "email": email,
-                                               "password": password, "next": next_})
-
-
 def send_code(client, code: str, recovery: bool = False):
     path = CODE_STEP + ("?recovery=1" if recovery else "")
     # The token of the session (the code page itself sends a stale login back to the start).
@@ -211,9 +205,9 @@ def test_the_right_code_switches_it_on_and_shows_recovery_codes_once(app, client
 # -- logging in ---------------------------------------------------------------------------
 
 
-def test_login_asks_for_the_code_after_the_password(app, client, people, clock):
+def test_login_asks_for_the_code_after_the_password(app, client, people, clock, auth):
     totp, _codes = enable(app, people.member_a, clock)
-    answer = post_login(client, MEMBER, MEMBER_PASSWORD, next_="/my/organisation/colleagues")
+    answer = auth.login(MEMBER, MEMBER_PASSWORD, next_="/my/organisation/colleagues")
     assert answer.status_code == 302 and answer.headers["Location"] == CODE_STEP
     with client.session_transaction() as session:
         assert "_user_id" not in session  # waiting for the code is no login
@@ -232,13 +226,13 @@ def test_login_asks_for_the_code_after_the_password(app, client, people, clock):
     assert state.last_login_at is not None and state.failed_logins == 0
 
 
-def test_a_code_works_once(app, people, clock):
+def test_a_code_works_once(app, people, clock, auth):
     totp, _codes = enable(app, people.member_a, clock)
     first, second = app.test_client(), app.test_client()
     code = totp.at(clock.now)
-    post_login(first, MEMBER, MEMBER_PASSWORD)
+    auth.login(MEMBER, MEMBER_PASSWORD, client=first)
     assert send_code(first, code).status_code == 302
-    post_login(second, MEMBER, MEMBER_PASSWORD)
+    auth.login(MEMBER, MEMBER_PASSWORD, client=second)
     replay = send_code(second, code)
     assert replay.status_code == 422
     assert "it was used already" in replay.get_data(as_text=True)
@@ -248,18 +242,18 @@ def test_a_code_works_once(app, people, clock):
     assert send_code(second, totp.at(clock.now)).status_code == 302
 
 
-def test_a_code_outside_the_window_is_refused(app, client, people, clock):
+def test_a_code_outside_the_window_is_refused(app, client, people, clock, auth):
     totp, _codes = enable(app, people.member_a, clock)
-    post_login(client, MEMBER, MEMBER_PASSWORD)
+    auth.login(MEMBER, MEMBER_PASSWORD)
     assert send_code(client, totp.at(clock.now - 90)).status_code == 422
     assert send_code(client, totp.at(clock.now + 90)).status_code == 422
     assert send_code(client, totp.at(clock.now + 30)).status_code == 302  # a phone a little ahead
 
 
-def test_a_recovery_code_logs_in_once_and_says_how_many_are_left(app, people, clock):
+def test_a_recovery_code_logs_in_once_and_says_how_many_are_left(app, people, clock, auth):
     _totp, codes = enable(app, people.member_a, clock)
     client = app.test_client()
-    post_login(client, MEMBER, MEMBER_PASSWORD)
+    auth.login(MEMBER, MEMBER_PASSWORD, client=client)
     page = client.get(CODE_STEP + "?recovery=1").get_data(as_text=True)
     assert '<label for="code">Recovery code' in page and 'inputmode="numeric"' not in page
     answer = send_code(client, codes[3].upper().replace("-", " "), recovery=True)  # as typed
@@ -272,19 +266,19 @@ def test_a_recovery_code_logs_in_once_and_says_how_many_are_left(app, people, cl
         assert _db.session.scalar(select(func.count()).select_from(RecoveryCode).where(
             RecoveryCode.used_at.is_not(None))) == 1
     again = app.test_client()
-    post_login(again, MEMBER, MEMBER_PASSWORD)
+    auth.login(MEMBER, MEMBER_PASSWORD, client=again)
     assert send_code(again, codes[3], recovery=True).status_code == 422
     assert send_code(again, codes[4], recovery=True).status_code == 302
 
 
-def test_wrong_codes_are_throttled_like_wrong_passwords(app, people, clock):
+def test_wrong_codes_are_throttled_like_wrong_passwords(app, people, clock, auth):
     totp, codes = enable(app, people.member_a, clock)
     client = app.test_client()
-    post_login(client, MEMBER, MEMBER_PASSWORD)
+    auth.login(MEMBER, MEMBER_PASSWORD, client=client)
     for _attempt in range(services.LOCK_AFTER - 1):
         assert send_code(client, wrong_code(totp, clock)).status_code == 422
     # A right password again does not wipe the wrong codes out.
-    post_login(client, MEMBER, MEMBER_PASSWORD)
+    auth.login(MEMBER, MEMBER_PASSWORD, client=client)
     assert user_state(app, people.member_a).failed_logins == services.LOCK_AFTER - 1
     assert send_code(client, "not-a-code").status_code == 422
     state = user_state(app, people.member_a)
@@ -326,9 +320,9 @@ def test_every_code_spends_the_accounts_budget_before_it_is_checked(app, people,
         assert _db.session.get(User, people.member_a).failed_logins == 3  # each counted in SQL
 
 
-def test_the_code_must_follow_the_password_within_five_minutes(app, client, people, clock):
+def test_the_code_must_follow_the_password_within_five_minutes(app, client, people, clock, auth):
     totp, _codes = enable(app, people.member_a, clock)
-    post_login(client, MEMBER, MEMBER_PASSWORD)
+    auth.login(MEMBER, MEMBER_PASSWORD)
     with client.session_transaction() as session:
         pending = session["two_factor_login"]
         session["two_factor_login"] = {**pending, "t": pending["t"] - 301}
@@ -338,9 +332,9 @@ def test_the_code_must_follow_the_password_within_five_minutes(app, client, peop
     assert client.get(CODE_STEP).headers["Location"] == "/account/login"  # and it is gone
 
 
-def test_a_new_password_ends_a_login_waiting_for_its_code(app, client, people, clock):
+def test_a_new_password_ends_a_login_waiting_for_its_code(app, client, people, clock, auth):
     totp, _codes = enable(app, people.member_a, clock)
-    post_login(client, MEMBER, MEMBER_PASSWORD)
+    auth.login(MEMBER, MEMBER_PASSWORD)
     with app.app_context():
         services.end_sessions(_db.session.get(User, people.member_a))
     assert send_code(client, totp.at(clock.now)).headers["Location"] == "/account/login"
@@ -349,7 +343,7 @@ def test_a_new_password_ends_a_login_waiting_for_its_code(app, client, people, c
 # -- recovery codes and switching it off ---------------------------------------------------------
 
 
-def test_new_recovery_codes_replace_the_old_ones(app, client, people, clock):
+def test_new_recovery_codes_replace_the_old_ones(app, client, people, clock, auth):
     totp, old = enable(app, people.member_a, clock)
     login_as(client, app, people.member_a)
     token = csrf_token(client, SETUP)
@@ -365,12 +359,12 @@ def test_new_recovery_codes_replace_the_old_ones(app, client, people, clock):
     assert len(new) == 10 and not set(new) & set(old)
     assert audit(app, "user.recovery_codes_renewed")
     visitor = app.test_client()
-    post_login(visitor, MEMBER, MEMBER_PASSWORD)
+    auth.login(MEMBER, MEMBER_PASSWORD, client=visitor)
     assert send_code(visitor, old[0], recovery=True).status_code == 422
     assert send_code(visitor, new[0], recovery=True).status_code == 302
 
 
-def test_a_member_may_switch_it_off_with_the_password(app, client, people, clock):
+def test_a_member_may_switch_it_off_with_the_password(app, client, people, clock, auth):
     enable(app, people.member_a, clock)
     login_as(client, app, people.member_a)
     page = client.get(SETUP).get_data(as_text=True)
@@ -387,7 +381,7 @@ def test_a_member_may_switch_it_off_with_the_password(app, client, people, clock
     with app.app_context():
         assert _db.session.scalar(select(func.count()).select_from(RecoveryCode)) == 0
     assert audit(app, "user.two_factor_disabled")
-    assert post_login(app.test_client(), MEMBER, MEMBER_PASSWORD).headers["Location"] == "/my/organisation"
+    assert auth.login(MEMBER, MEMBER_PASSWORD, client=app.test_client()).headers["Location"] == "/my/organisation"
 
 
 # -- coordinators: required ---------------------------------------------------------------------
@@ -398,15 +392,15 @@ def required(app):
     app.config["COORDINATOR_2FA"] = "required"
 
 
-def test_members_need_no_second_factor_even_when_coordinators_do(app, client, people, required):
-    answer = post_login(client, MEMBER, MEMBER_PASSWORD)
+def test_members_need_no_second_factor_even_when_coordinators_do(app, client, people, required, auth):
+    answer = auth.login(MEMBER, MEMBER_PASSWORD)
     assert answer.headers["Location"] == "/my/organisation"
     assert client.get("/my/organisation").status_code == 200
 
 
 def test_a_coordinator_without_it_must_set_it_up_and_reaches_nothing_else(app, client, people,
-                                                                         required, clock):
-    answer = post_login(client, COORDINATOR, COORDINATOR_PASSWORD, next_="/admin/petitions")
+                                                                         required, clock, auth):
+    answer = auth.login(COORDINATOR, COORDINATOR_PASSWORD, next_="/admin/petitions")
     assert answer.status_code == 302 and answer.headers["Location"] == SETUP
     for path in ("/admin/", "/admin/organisations", "/admin/coordinators", "/admin/audit",
                  "/account/password", "/my/organisation", "/", "/account/login"):
@@ -424,7 +418,7 @@ def test_a_coordinator_without_it_must_set_it_up_and_reaches_nothing_else(app, c
     # From now on the login asks for the code.
     clock.advance(30)
     other = app.test_client()
-    assert post_login(other, COORDINATOR, COORDINATOR_PASSWORD).headers["Location"] == CODE_STEP
+    assert auth.login(COORDINATOR, COORDINATOR_PASSWORD, client=other).headers["Location"] == CODE_STEP
     assert send_code(other, totp.at(clock.now)).headers["Location"] == "/admin/organisations"
 
 
@@ -460,10 +454,10 @@ def test_a_coordinator_may_switch_it_off_when_optional(app, client, people, cloc
 # -- reset by another coordinator ------------------------------------------------------------------
 
 
-def test_another_coordinator_resets_it_and_their_sessions_end(app, people, second, required, clock):
+def test_another_coordinator_resets_it_and_their_sessions_end(app, people, second, required, clock, auth):
     totp, _codes = enable(app, second, clock)
     theirs = app.test_client()
-    post_login(theirs, SECOND_EMAIL, SECOND_PASSWORD)
+    auth.login(SECOND_EMAIL, SECOND_PASSWORD, client=theirs)
     assert send_code(theirs, totp.at(clock.now)).status_code == 302
     assert theirs.get("/admin/").status_code == 200
 
@@ -489,7 +483,7 @@ def test_another_coordinator_resets_it_and_their_sessions_end(app, people, secon
     assert "@" not in repr(event.details)
     # At their next login they set it up again.
     again = app.test_client()
-    assert post_login(again, SECOND_EMAIL, SECOND_PASSWORD).headers["Location"] == SETUP
+    assert auth.login(SECOND_EMAIL, SECOND_PASSWORD, client=again).headers["Location"] == SETUP
     assert again.get("/admin/").headers["Location"] == SETUP
 
 
