@@ -1,4 +1,4 @@
-"""The outbox with a real queue (not inline): rows first, then the worker sends and marks them."""
+"""Notices with a real queue (not inline): rows first, then the worker sends and marks them."""
 
 from __future__ import annotations
 
