@@ -322,6 +322,30 @@ def people(app: Flask):
 
 
 @pytest.fixture
+def second_coordinator(app: Flask, people) -> int:
+    """The id of a second active coordinator, beside ``people.coordinator``."""
+    from tests.factories import (
+        SECOND_COORDINATOR_EMAIL,
+        SECOND_COORDINATOR_PASSWORD,
+        add_coordinator,
+    )
+
+    with app.test_request_context():
+        return add_coordinator(SECOND_COORDINATOR_EMAIL, SECOND_COORDINATOR_PASSWORD).id
+
+
+@pytest.fixture
+def audience(app: Flask, people) -> None:
+    """Mail-outs' list ``updates``: 3 English speakers in Germany, 2 German speakers in France."""
+    from tests.factories import add_subscribers, make_list
+
+    with app.app_context():
+        mailing_list = make_list(3)
+        add_subscribers(mailing_list, range(3, 5), locale="de", country="FR")
+        _db.session.commit()
+
+
+@pytest.fixture
 def auth(app: Flask, client: FlaskClient):
     """Logs ``client`` in: ``auth.coordinator()``, ``auth.member(org)``, ``auth.login(email, password)``."""
     from tests.helpers import AuthActions

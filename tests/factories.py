@@ -16,6 +16,8 @@ from objectwar.mailing.models import MailingList, Subscriber, Subscription, Subs
 MEMBER_PASSWORD = "a long and rare passphrase"
 COORDINATOR_PASSWORD = "coordinator passphrase 2026"
 COORDINATOR_EMAIL = "coord@campaign.example"
+SECOND_COORDINATOR_EMAIL = "second@campaign.example"
+SECOND_COORDINATOR_PASSWORD = "second coordinator passphrase"
 
 
 # -- organisations and accounts -------------------------------------------------------

@@ -12,7 +12,7 @@ from objectwar.extensions import db as _db
 from objectwar.extensions import limiter
 from objectwar.mail.models import Notice, NoticeKind
 from tests.factories import COORDINATOR_PASSWORD, MEMBER_PASSWORD
-from tests.helpers import csrf_token, link_in, login_as
+from tests.helpers import csrf_token, link_in
 
 
 def test_login_page_and_default_pages(client, people, auth):
@@ -80,8 +80,8 @@ def test_logout_ends_the_session_on_the_server(client, app, people, auth):
     assert replay.get("/my/organisation").status_code == 302
 
 
-def test_logout_needs_post_and_csrf(client, people):
-    login_as(client, client.application, people.member_a)
+def test_logout_needs_post_and_csrf(client, people, auth):
+    auth.member(people.org_a)
     assert client.get("/account/logout").status_code == 405
     assert client.post("/account/logout").status_code == 400
     assert client.get("/my/organisation").status_code == 200
@@ -238,8 +238,8 @@ def test_reset_token_tampered_expired_and_wrong_purpose(client, app, people, mon
 # -- invitations -----------------------------------------------------------------------------
 
 
-def test_invitation_accept_once(client, app, people, outbox):
-    login_as(client, app, people.member_a)
+def test_invitation_accept_once(client, app, people, outbox, auth):
+    auth.member(people.org_a)
     token = csrf_token(client, "/my/organisation/colleagues")
     response = client.post("/my/organisation/colleagues",
                            data={"csrf_token": token, "email": "carol@a.example"})
@@ -276,8 +276,8 @@ def test_invitation_expires_after_seven_days(client, app, people, monkeypatch):
     assert client.get(f"/account/invitation/{token}").status_code == 404
 
 
-def test_inviting_a_known_address_answers_the_same(client, app, people, outbox):
-    login_as(client, app, people.member_a)
+def test_inviting_a_known_address_answers_the_same(client, app, people, outbox, auth):
+    auth.member(people.org_a)
     token = csrf_token(client, "/my/organisation/colleagues")
     known = client.post("/my/organisation/colleagues", data={"csrf_token": token,
                                                              "email": "bob@b.example"},
@@ -291,10 +291,10 @@ def test_inviting_a_known_address_answers_the_same(client, app, people, outbox):
     assert [m.recipients for m in outbox] == [["dave@a.example"]]
 
 
-def test_revoked_invitation_link_is_dead(client, app, people):
+def test_revoked_invitation_link_is_dead(client, app, people, auth):
     with app.app_context():
         token = services.invitation_token(_db.session.get(Invitation, people.invitation_b))
-    login_as(client, app, people.member_b)
+    auth.member(people.org_b)
     csrf = csrf_token(client, "/my/organisation/colleagues")
     response = client.post(f"/my/organisation/invitations/{people.invitation_b}/revoke",
                            data={"csrf_token": csrf})

@@ -13,22 +13,13 @@ from objectwar.extensions import db as _db
 from objectwar.mailing import delivery, mailouts
 from objectwar.mailing.models import Delivery, DeliveryStatus, Mailout, MailoutStatus
 from objectwar.types import utcnow
-from tests.factories import COORDINATOR_EMAIL, add_subscribers, make_list
+from tests.factories import COORDINATOR_EMAIL
 from tests.helpers import csrf_token, login_as
 
 
 @pytest.fixture
 def app_overrides(relay):
     return {**relay.config(), "MAILOUT_BATCH_SIZE": 5, "MAILOUT_RATE_PER_MINUTE": 1_000_000}
-
-
-@pytest.fixture
-def audience(app, people):
-    """List ``updates``: 3 English speakers in Germany, 2 German speakers in France."""
-    with app.app_context():
-        mailing_list = make_list(3)
-        add_subscribers(mailing_list, range(3, 5), locale="de", country="FR")
-        _db.session.commit()
 
 
 def new_mailout(app, **data) -> int:

@@ -19,8 +19,8 @@ from objectwar.mailing.models import (
     Subscription,
     SubscriptionStatus,
 )
-from tests.factories import COORDINATOR_EMAIL, COORDINATOR_PASSWORD, add_subscribers, make_list
-from tests.helpers import csrf_token
+from tests.factories import COORDINATOR_EMAIL, COORDINATOR_PASSWORD
+from tests.helpers import csrf_token, log_in_browser
 from tests.test_admin_mailouts import (
     audited,
     count,
@@ -36,15 +36,6 @@ REPLY_CHOICES = ["Campaign team <team@objectwar.test>", "press@objectwar.test"]
 def app_overrides(relay):
     return {**relay.config(), "MAILOUT_BATCH_SIZE": 5, "MAILOUT_RATE_PER_MINUTE": 1_000_000,
             "MAIL_FROM_CHOICES": REPLY_CHOICES}
-
-
-@pytest.fixture
-def audience(app, people):
-    """List ``updates``: 3 English speakers in Germany, 2 German speakers in France."""
-    with app.app_context():
-        mailing_list = make_list(3)
-        add_subscribers(mailing_list, range(3, 5), locale="de", country="FR")
-        _db.session.commit()
 
 
 def texts_of(app, mailout_id: int) -> dict[str, tuple[str, str]]:
@@ -408,14 +399,6 @@ def _mark_sent(app, mailout_id: int, how_many: int) -> None:
         _db.session.commit()
 
 
-def _log_in(page, base: str, path: str) -> None:
-    page.goto(base + path)
-    page.fill("#email", COORDINATOR_EMAIL)
-    page.fill("#password", COORDINATOR_PASSWORD)
-    page.click("#content form button[type=submit]")
-    assert page.url.endswith(path), page.url
-
-
 @pytest.mark.browser
 @pytest.mark.sqlite_only
 def test_the_figures_change_without_a_reload(app, browser, live_server, people, audience):
@@ -428,7 +411,7 @@ def test_the_figures_change_without_a_reload(app, browser, live_server, people, 
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     try:
         detail = f"/admin/mailouts/{mailout_id}"
-        _log_in(page, live_server, detail)
+        log_in_browser(page, live_server, detail, COORDINATOR_EMAIL, COORDINATOR_PASSWORD)
         assert page.text_content('[data-figure="sent"]').strip() == "0 / 5"
         assert page.is_hidden("[data-refresh-link]") and page.is_visible("[data-refresh-note]")
         page.evaluate("window.notReloaded = true")
@@ -451,7 +434,7 @@ def test_without_javascript_a_refresh_link(app, browser, live_server, people, au
     page = context.new_page()
     try:
         detail = f"/admin/mailouts/{mailout_id}"
-        _log_in(page, live_server, detail)
+        log_in_browser(page, live_server, detail, COORDINATOR_EMAIL, COORDINATOR_PASSWORD)
         assert page.text_content('[data-figure="sent"]').strip() == "0 / 5"
         link = page.get_by_role("link", name="Refresh the figures")
         assert link.is_visible() and page.is_hidden("[data-refresh-note]")

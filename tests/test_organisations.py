@@ -152,8 +152,8 @@ def test_reject_needs_a_message_and_emails_it(client, app, coordinator_id, outbo
     assert app.test_client().get("/organisations/friedensnetz-koln").status_code == 404
 
 
-def test_suspend_has_a_confirmation_step_and_hides_everywhere(client, app, people):
-    login_as(client, app, people.coordinator)
+def test_suspend_has_a_confirmation_step_and_hides_everywhere(client, app, people, auth):
+    auth.coordinator()
     page = client.get(f"/admin/organisations/{people.org_a}/suspend")
     assert page.status_code == 200 and "Suspend this organisation?" in page.get_data(as_text=True)
     with app.app_context():
@@ -176,8 +176,8 @@ def test_suspend_has_a_confirmation_step_and_hides_everywhere(client, app, peopl
         assert actions[-2:] == ["organisation.suspend", "organisation.reinstate"]
 
 
-def test_members_cannot_decide(client, app, people):
-    login_as(client, app, people.member_a)
+def test_members_cannot_decide(client, app, people, auth):
+    auth.member(people.org_a)
     token = csrf_token(client, "/my/organisation")
     response = client.post(f"/admin/organisations/{people.org_b}/suspend", data={"csrf_token": token})
     assert response.status_code == 403
@@ -269,8 +269,8 @@ def test_failed_smtp_leaves_the_notice_due(app, people, smtp_server):
     assert received["To"] == "alice@a.example"
 
 
-def test_coordinator_edits_any_profile_audited(client, app, people):
-    login_as(client, app, people.coordinator)
+def test_coordinator_edits_any_profile_audited(client, app, people, auth):
+    auth.coordinator()
     path = f"/admin/organisations/{people.org_b}/profile"
     token = csrf_token(client, path)
     response = client.post(path, data={"csrf_token": token, "name": "Organisation B", "country": "FR",
@@ -284,13 +284,13 @@ def test_coordinator_edits_any_profile_audited(client, app, people):
         assert event.details["changes"]["website"] == ["https://org-b.example", None]
 
 
-def test_invitation_of_a_suspended_organisation_is_dead(client, app, people):
+def test_invitation_of_a_suspended_organisation_is_dead(client, app, people, auth):
     from objectwar.accounts.services import invitation_token
 
     with app.app_context():
         token = invitation_token(_db.session.get(Invitation, people.invitation_b))
     assert client.get(f"/account/invitation/{token}").status_code == 200
-    login_as(client, app, people.coordinator)
+    auth.coordinator()
     assert decide(client, people.org_b, "suspend").status_code == 302
     assert app.test_client().get(f"/account/invitation/{token}").status_code == 404
 

@@ -14,7 +14,7 @@ from objectwar.extensions import db as _db
 from objectwar.petitions import authoring
 from objectwar.petitions.authoring import Translation
 from objectwar.petitions.models import Petition, PetitionStatus
-from tests.helpers import csrf_token, login_as
+from tests.helpers import csrf_token
 
 
 def new_petition_form(**changes) -> dict:
@@ -280,10 +280,10 @@ def test_the_address_of_an_open_petition_cannot_change(app, auth, people, create
 @pytest.mark.parametrize("path", ["/admin/petitions/new", "/admin/petitions/refuge-now/edit",
                                   "/admin/petitions/refuge-now/preview",
                                   "/admin/petitions/refuge-now/status/open"])
-def test_members_and_strangers_are_kept_out(app, client, people, created, path):
+def test_members_and_strangers_are_kept_out(app, client, people, created, path, auth):
     client.get("/account/logout")
     with client.session_transaction() as session:
         session.clear()
     assert client.get(path).status_code == 302  # to the login page
-    login_as(client, app, people.member_a)
+    auth.member(people.org_a)
     assert client.get(path).status_code in (403, 404)

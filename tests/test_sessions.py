@@ -38,10 +38,9 @@ def test_a_session_ends_after_30_idle_minutes_and_12_hours(client, auth, people,
     assert answer.status_code == 302 and "/account/login" in answer.headers["Location"]
 
 
-def test_a_session_from_before_the_rule_ends(client, app, people):
-    from tests.helpers import login_as
+def test_a_session_from_before_the_rule_ends(client, app, people, auth):
 
-    login_as(client, app, people.member_a)
+    auth.member(people.org_a)
     with client.session_transaction() as session:
         del session["login_at"], session["seen_at"]
     assert client.get("/my/organisation").status_code == 302

@@ -17,15 +17,18 @@ from objectwar.accounts import services, two_factor
 from objectwar.accounts.models import RecoveryCode, User
 from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
-from tests.factories import COORDINATOR_PASSWORD, MEMBER_PASSWORD
+from tests.factories import (
+    COORDINATOR_PASSWORD,
+    MEMBER_PASSWORD,
+    SECOND_COORDINATOR_EMAIL,
+    SECOND_COORDINATOR_PASSWORD,
+)
 from tests.helpers import csrf_token, login_as
 
 SETUP = "/account/two-factor"
 CODE_STEP = "/account/login/code"
 MEMBER = "alice@a.example"
 COORDINATOR = "coord@campaign.example"
-SECOND_EMAIL = "second@campaign.example"
-SECOND_PASSWORD = "second coordinator passphrase"
 CODE_PATTERN = re.compile(r"<code>([a-z2-9]{5}-[a-z2-9]{5})</code>")
 
 
@@ -88,20 +91,12 @@ def audit(app, action: str) -> list[AuditEvent]:
                                         .order_by(AuditEvent.id)))
 
 
-@pytest.fixture
-def second(app, people) -> int:
-    """A second active coordinator beside ``people.coordinator``."""
-    with app.test_request_context():
-        user, _created = services.create_coordinator(SECOND_EMAIL, SECOND_PASSWORD)
-        return user.id
-
-
 # -- setting it up ---------------------------------------------------------------------------
 
 
 def test_the_set_up_page_shows_a_qr_code_and_the_key_kept_encrypted(app, client, people, database_urls,
-                                                                     backend):
-    login_as(client, app, people.member_a)
+                                                                     backend, auth):
+    auth.member(people.org_a)
     page = client.get(SETUP)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -149,8 +144,8 @@ def test_a_set_up_begun_by_someone_else_is_replaced_not_completed(app, people, c
     assert secret_of(app, people.member_a) != planted
 
 
-def test_a_wrong_code_is_refused_at_the_field_and_changes_nothing(app, client, people, clock):
-    login_as(client, app, people.member_a)
+def test_a_wrong_code_is_refused_at_the_field_and_changes_nothing(app, client, people, clock, auth):
+    auth.member(people.org_a)
     client.get(SETUP)
     totp = pyotp.TOTP(secret_of(app, people.member_a))
     for code in (wrong_code(totp, clock), "", "12345", "abcdef"):
@@ -166,8 +161,8 @@ def test_a_wrong_code_is_refused_at_the_field_and_changes_nothing(app, client, p
 
 
 def test_the_right_code_switches_it_on_and_shows_recovery_codes_once(app, client, people, clock,
-                                                                     database_urls, backend):
-    login_as(client, app, people.member_a)
+                                                                     database_urls, backend, auth):
+    auth.member(people.org_a)
     other = login_as(app.test_client(), app, people.member_a)  # another device of the member
     client.get(SETUP)
     totp = pyotp.TOTP(secret_of(app, people.member_a))
@@ -345,7 +340,7 @@ def test_a_new_password_ends_a_login_waiting_for_its_code(app, client, people, c
 
 def test_new_recovery_codes_replace_the_old_ones(app, client, people, clock, auth):
     totp, old = enable(app, people.member_a, clock)
-    login_as(client, app, people.member_a)
+    auth.member(people.org_a)
     token = csrf_token(client, SETUP)
     wrong = client.post("/account/two-factor/recovery-codes",
                         data={"renew-csrf_token": token, "renew-proof": "not my password at all"})
@@ -366,7 +361,7 @@ def test_new_recovery_codes_replace_the_old_ones(app, client, people, clock, aut
 
 def test_a_member_may_switch_it_off_with_the_password(app, client, people, clock, auth):
     enable(app, people.member_a, clock)
-    login_as(client, app, people.member_a)
+    auth.member(people.org_a)
     page = client.get(SETUP).get_data(as_text=True)
     assert "Switch two-factor login off" in page
     token = csrf_token(client, SETUP)
@@ -430,9 +425,9 @@ def test_an_api_token_of_a_coordinator_without_it_still_works(app, people, requi
     assert answer.status_code == 200
 
 
-def test_a_coordinator_cannot_switch_it_off_while_it_is_required(app, client, people, required, clock):
+def test_a_coordinator_cannot_switch_it_off_while_it_is_required(app, client, people, required, clock, auth):
     enable(app, people.coordinator, clock)
-    login_as(client, app, people.coordinator)
+    auth.coordinator()
     page = client.get(SETUP).get_data(as_text=True)
     assert "Switch two-factor login off" not in page and "Coordinators must use two-factor" in page
     answer = client.post("/account/two-factor/disable",
@@ -442,9 +437,9 @@ def test_a_coordinator_cannot_switch_it_off_while_it_is_required(app, client, pe
     assert user_state(app, people.coordinator).has_two_factor
 
 
-def test_a_coordinator_may_switch_it_off_when_optional(app, client, people, clock):
+def test_a_coordinator_may_switch_it_off_when_optional(app, client, people, clock, auth):
     enable(app, people.coordinator, clock)
-    login_as(client, app, people.coordinator)
+    auth.coordinator()
     answer = client.post("/account/two-factor/disable",
                          data={"disable-csrf_token": csrf_token(client, SETUP),
                                "disable-proof": COORDINATOR_PASSWORD})
@@ -454,53 +449,53 @@ def test_a_coordinator_may_switch_it_off_when_optional(app, client, people, cloc
 # -- reset by another coordinator ------------------------------------------------------------------
 
 
-def test_another_coordinator_resets_it_and_their_sessions_end(app, people, second, required, clock, auth):
-    totp, _codes = enable(app, second, clock)
+def test_another_coordinator_resets_it_and_their_sessions_end(app, people, second_coordinator, required, clock, auth):
+    totp, _codes = enable(app, second_coordinator, clock)
     theirs = app.test_client()
-    auth.login(SECOND_EMAIL, SECOND_PASSWORD, client=theirs)
+    auth.login(SECOND_COORDINATOR_EMAIL, SECOND_COORDINATOR_PASSWORD, client=theirs)
     assert send_code(theirs, totp.at(clock.now)).status_code == 302
     assert theirs.get("/admin/").status_code == 200
 
     enable(app, people.coordinator, clock)
     mine = login_as(app.test_client(), app, people.coordinator)
     listing = mine.get("/admin/coordinators").get_data(as_text=True)
-    path = f"/admin/coordinators/{second}/reset-two-factor"
+    path = f"/admin/coordinators/{second_coordinator}/reset-two-factor"
     assert f'href="{path}"' in listing
     assert f"/admin/coordinators/{people.coordinator}/reset-two-factor" not in listing
     assert "Reset the two-factor login of second@campaign.example?" in mine.get(path).get_data(
         as_text=True)
-    assert mine.get(path).status_code == 200 and user_state(app, second).has_two_factor  # GET: nothing
+    assert mine.get(path).status_code == 200 and user_state(app, second_coordinator).has_two_factor  # GET: nothing
     answer = mine.post(path, data={"csrf_token": csrf_token(mine, path)})
     assert answer.status_code == 302 and answer.headers["Location"] == "/admin/coordinators"
-    state = user_state(app, second)
+    state = user_state(app, second_coordinator)
     assert not state.has_two_factor and state.totp_secret is None
     with app.app_context():
         assert _db.session.scalar(select(func.count()).select_from(RecoveryCode).where(
-            RecoveryCode.user_id == second)) == 0
+            RecoveryCode.user_id == second_coordinator)) == 0
     assert theirs.get("/admin/").status_code == 302  # logged out
     (event,) = audit(app, "coordinator.two_factor_reset")
-    assert (event.actor_id, event.target_type, event.target_id) == (people.coordinator, "user", second)
+    assert (event.actor_id, event.target_type, event.target_id) == (people.coordinator, "user", second_coordinator)
     assert "@" not in repr(event.details)
     # At their next login they set it up again.
     again = app.test_client()
-    assert auth.login(SECOND_EMAIL, SECOND_PASSWORD, client=again).headers["Location"] == SETUP
+    assert auth.login(SECOND_COORDINATOR_EMAIL, SECOND_COORDINATOR_PASSWORD, client=again).headers["Location"] == SETUP
     assert again.get("/admin/").headers["Location"] == SETUP
 
 
-def test_no_reset_of_ones_own_nor_of_a_member_nor_without_csrf(app, people, second, clock):
+def test_no_reset_of_ones_own_nor_of_a_member_nor_without_csrf(app, people, second_coordinator, clock):
     enable(app, people.coordinator, clock)
     mine = login_as(app.test_client(), app, people.coordinator)
     own = f"/admin/coordinators/{people.coordinator}/reset-two-factor"
     assert "You cannot reset your own two-factor login here." in mine.get(own).get_data(as_text=True)
     answer = mine.post(own, data={"csrf_token": csrf_token(mine, own)})
     assert answer.status_code == 409 and user_state(app, people.coordinator).has_two_factor
-    off = f"/admin/coordinators/{second}/reset-two-factor"
+    off = f"/admin/coordinators/{second_coordinator}/reset-two-factor"
     assert mine.post(off, data={"csrf_token": csrf_token(mine, off)}).status_code == 409
     member = f"/admin/coordinators/{people.member_a}/reset-two-factor"
     assert mine.get(member).status_code == 404
-    enable(app, second, clock)
-    assert mine.post(f"/admin/coordinators/{second}/reset-two-factor").status_code == 400
-    assert user_state(app, second).has_two_factor
+    enable(app, second_coordinator, clock)
+    assert mine.post(f"/admin/coordinators/{second_coordinator}/reset-two-factor").status_code == 400
+    assert user_state(app, second_coordinator).has_two_factor
     assert audit(app, "coordinator.two_factor_reset") == []
 
 
