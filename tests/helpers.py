@@ -88,17 +88,19 @@ class AuthActions:
         return client.post(LOGIN, data={"csrf_token": token, "email": email, "password": password,
                                         "next": next_})
 
-    def logout(self):
-        """Post the logout form of the test's client; returns the answer."""
-        token = csrf_token(self.client, "/account/password")
-        return self.client.post("/account/logout", data={"csrf_token": token})
+    def logout(self, *, client: FlaskClient | None = None):
+        """Post the logout form (with ``client``, the test's own by default); returns the answer."""
+        client = client or self.client
+        token = csrf_token(client, "/account/password")
+        return client.post("/account/logout", data={"csrf_token": token})
 
     def as_user(self, user_id: int) -> FlaskClient:
         """The test's client, logged in as that user."""
         self.user_id = user_id
         return login_as(self.client, self.app, user_id)
 
-    def coordinator(self, email: str = COORDINATOR_EMAIL, password: str = COORDINATOR_PASSWORD) -> FlaskClient:
+    def coordinator(self, email: str = COORDINATOR_EMAIL,
+                    password: str = COORDINATOR_PASSWORD) -> FlaskClient:
         """The test's client, logged in as the coordinator with that address (created if missing)."""
         with self.app.test_request_context():
             user_id = add_coordinator(email, password).id

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from objectwar import security
 from objectwar.extensions import db as _db
+from tests.factories import MEMBER_PASSWORD
 from tests.helpers import csrf_token
 
 OWNER = "alice@a.example"
-OWNER_PASSWORD = "a long and rare passphrase"
+OWNER_PASSWORD = MEMBER_PASSWORD
 
 
 def _client_at(app, address: str):
@@ -25,7 +26,7 @@ def test_a_strangers_wrong_passwords_do_not_keep_the_owner_out(app, auth, people
 
     owner = _client_at(app, "198.51.100.7")
     assert auth.login(OWNER, OWNER_PASSWORD, client=owner).status_code == 302  # the owner's browser, known from now on
-    assert owner.post("/account/logout", data={"csrf_token": _csrf(owner)}).status_code == 302
+    assert auth.logout(client=owner).status_code == 302
 
     stranger = _client_at(app, "203.0.113.9")
     for attempt in range(7):

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from tests.factories import COORDINATOR_PASSWORD, MEMBER_PASSWORD
+
 
 def _age_session(client, idle_minutes: float = 0, hours_since_login: float = 0) -> None:
     with client.session_transaction() as session:
@@ -14,8 +16,8 @@ def _age_session(client, idle_minutes: float = 0, hours_since_login: float = 0) 
 
 
 @pytest.mark.parametrize("who, email, password, page", [
-    ("member", "alice@a.example", "a long and rare passphrase", "/my/organisation"),
-    ("coordinator", "coord@campaign.example", "coordinator passphrase 2026", "/admin/organisations"),
+    ("member", "alice@a.example", MEMBER_PASSWORD, "/my/organisation"),
+    ("coordinator", "coord@campaign.example", COORDINATOR_PASSWORD, "/admin/organisations"),
 ])
 def test_a_session_ends_after_30_idle_minutes_and_12_hours(client, auth, people, who, email, password,
                                                             page):
@@ -49,10 +51,10 @@ def test_a_session_from_before_the_rule_ends(client, app, people, auth):
 def test_session_lifetimes_are_configurable(app, auth, people, monkeypatch):
     app.config.update(SESSION_IDLE_MINUTES=5, SESSION_MAX_HOURS=1)
     client = app.test_client()
-    assert auth.login("alice@a.example", "a long and rare passphrase", client=client).status_code == 302
+    assert auth.login("alice@a.example", MEMBER_PASSWORD, client=client).status_code == 302
     _age_session(client, idle_minutes=6)
     assert client.get("/my/organisation").status_code == 302
-    assert auth.login("alice@a.example", "a long and rare passphrase", client=client).status_code == 302
+    assert auth.login("alice@a.example", MEMBER_PASSWORD, client=client).status_code == 302
     _age_session(client, hours_since_login=1.1)
     assert client.get("/my/organisation").status_code == 302
     monkeypatch.setenv("SESSION_IDLE_MINUTES", "45")
