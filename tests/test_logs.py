@@ -18,7 +18,7 @@ def test_sending_with_debug_on_prints_no_address_name_or_link(app, backend, data
         seed_demo()
     capfd.readouterr()
     answer = debugging.test_client().post(API_URL, json=person(first_name="Zoltan",
-                                                                 email="zoltan.probe@example.org"))
+                                                                email="zoltan.probe@example.org"))
     assert answer.status_code == 202
     assert len(smtp_server.messages) == 1  # it did go out, over SMTP
     printed = "".join(capfd.readouterr())

@@ -123,7 +123,6 @@ def test_json_endpoints_answer_415_to_other_content_types(app, client, demo, con
         assert answer.get_json() == {"errors": {"request": ["Please send JSON."]}}
 
 
-
 # -- the database down is a 503 with Retry-After, and the app recovers by itself -------
 
 
@@ -186,7 +185,6 @@ def test_the_app_recovers_when_the_database_comes_back(app, tmp_path):
     assert client.get("/api/v1/petitions").get_json()["petitions"]
     with down.app_context():
         _db.engine.dispose()
-
 
 
 # -- the size of a public body is checked before anything parses it ---------------------
