@@ -368,101 +368,45 @@ def raw_engine(url: str):
     return create_engine(url)
 
 
-# -- organisations and accounts (issue 3) ---------------------------------------------
-
-MEMBER_PASSWORD = "a long and rare passphrase"
-COORDINATOR_PASSWORD = "coordinator passphrase 2026"
-
-
-@dataclass
-class People:
-    """Ids of two member organisations, their users and a coordinator (see ``people``)."""
-
-    org_a: int
-    org_b: int
-    member_a: int
-    colleague_a: int
-    member_b: int
-    invitation_b: int
-    coordinator: int
-
-
-def add_member_organisation(slug: str, name: str, country: str = "DE"):
-    from objectwar.organisations.models import Organisation, OrganisationStatus
-
-    organisation = Organisation(slug=slug, name=name, country=country, city="Berlin",
-                                website=f"https://{slug}.example", description=f"About {name}.",
-                                contact_name="Contact", contact_email=f"contact@{slug}.example",
-                                status=OrganisationStatus.MEMBER)
-    _db.session.add(organisation)
-    _db.session.flush()
-    return organisation
-
-
-def add_member_user(organisation, email: str, password: str = MEMBER_PASSWORD):
-    from objectwar import security
-    from objectwar.accounts.models import Role, User
-
-    user = User(email_digest=security.email_digest(email), email=email, role=Role.MEMBER,
-                organisation_id=organisation.id, password_hash=security.hash_password(password))
-    _db.session.add(user)
-    _db.session.flush()
-    return user
+# -- organisations and accounts ------------------------------------------------------
 
 
 @pytest.fixture
-def people(app: Flask) -> People:
+def people(app: Flask):
     """Organisations A and B (members), A's two users, B's user and open invitation, a coordinator."""
-    from objectwar.accounts.models import Invitation
-    from objectwar.accounts.services import create_coordinator
+    from tests.factories import make_people
 
     with app.test_request_context():
-        org_a = add_member_organisation("org-a", "Organisation A", "DE")
-        org_b = add_member_organisation("org-b", "Organisation B", "FR")
-        member_a = add_member_user(org_a, "alice@a.example")
-        colleague_a = add_member_user(org_a, "anna@a.example")
-        member_b = add_member_user(org_b, "bob@b.example")
-        invitation_b = Invitation(organisation_id=org_b.id, email_digest="0" * 64,
-                                  email="new@b.example", locale="en")
-        _db.session.add(invitation_b)
-        _db.session.commit()
-        coordinator, _created = create_coordinator("coord@campaign.example", COORDINATOR_PASSWORD)
-        return People(org_a.id, org_b.id, member_a.id, colleague_a.id, member_b.id,
-                      invitation_b.id, coordinator.id)
+        return make_people()
 
 
-def login_as(client: FlaskClient, app: Flask, user_id: int | None) -> FlaskClient:
-    """Give ``client`` a logged-in session of that user (``None``: stay anonymous)."""
-    if user_id is None:
-        return client
-    from objectwar.accounts.models import User
+@pytest.fixture
+def second_coordinator(app: Flask, people) -> int:
+    """The id of a second active coordinator, beside ``people.coordinator``."""
+    from tests.factories import (
+        SECOND_COORDINATOR_EMAIL,
+        SECOND_COORDINATOR_PASSWORD,
+        add_coordinator,
+    )
+
+    with app.test_request_context():
+        return add_coordinator(SECOND_COORDINATOR_EMAIL, SECOND_COORDINATOR_PASSWORD).id
+
+
+@pytest.fixture
+def audience(app: Flask, people) -> None:
+    """Mail-outs' list ``updates``: 3 English speakers in Germany, 2 German speakers in France."""
+    from tests.factories import add_subscribers, make_list
 
     with app.app_context():
-        session_id = _db.session.get(User, user_id).get_id()
-    import time
-
-    with client.session_transaction() as session:
-        session["_user_id"] = session_id
-        session["_fresh"] = True
-        session["login_at"] = session["seen_at"] = int(time.time())  # as objectwar.sessions.begin
-    return client
+        mailing_list = make_list(3)
+        add_subscribers(mailing_list, range(3, 5), locale="de", country="FR")
+        _db.session.commit()
 
 
-def log_in_browser(page, base: str, path: str, email: str, password: str) -> None:
-    """Log in through the login page a visit to ``path`` leads to (browser tests)."""
-    page.goto(base + path)
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.click("#content form button[type=submit]")
-    assert page.url.endswith(path), page.url
+@pytest.fixture
+def auth(app: Flask, client: FlaskClient):
+    """Logs ``client`` in: ``auth.coordinator()``, ``auth.member(org)``, ``auth.login(email, password)``."""
+    from tests.helpers import AuthActions
 
-
-def csrf_token(client: FlaskClient, path: str) -> str:
-    """The CSRF token of the form on ``path`` (the client keeps the session it belongs to)."""
-    import re
-
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
-        r'value="([^"]+)"[^>]*name="csrf_token"', page)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
+    return AuthActions(app, client)

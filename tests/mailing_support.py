@@ -1,4 +1,4 @@
-"""Helpers of the mailing tests: a scriptable SMTP server and test data."""
+"""The mailing tests' scriptable SMTP server (their data comes from tests/factories.py)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,6 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from objectwar import security
-from objectwar.extensions import db
-from objectwar.mailing.models import MailingList, Subscriber, Subscription, SubscriptionStatus
 from tests.conftest import free_port
 
 
@@ -104,37 +101,3 @@ class Relay:
         while self.count() < count and time.monotonic() < deadline:
             time.sleep(0.05)
 
-
-def address(index: int) -> str:
-    return f"person{index:05d}@example.org"
-
-
-def make_list(count: int, *, slug: str = "updates", locale: str = "en", country: str = "DE",
-              name: Callable[[int], str | None] = lambda i: f"Person {i}",
-              status: SubscriptionStatus = SubscriptionStatus.SUBSCRIBED) -> MailingList:
-    """A list with ``count`` subscribers (inside an app context); commits."""
-    mailing_list = MailingList(slug=slug, name=f"List {slug}", public=True)
-    db.session.add(mailing_list)
-    db.session.flush()
-    add_subscribers(mailing_list, range(count), locale=locale, country=country, name=name, status=status)
-    db.session.commit()
-    return mailing_list
-
-
-def add_subscribers(mailing_list: MailingList, indexes, *, locale: str = "en", country: str = "DE",
-                    name: Callable[[int], str | None] = lambda i: f"Person {i}",
-                    status: SubscriptionStatus = SubscriptionStatus.SUBSCRIBED) -> list[Subscriber]:
-    people = []
-    for index in indexes:
-        subscriber = Subscriber(email_digest=security.email_digest(address(index)),
-                                email=address(index), name=name(index), locale=locale,
-                                country=country)
-        people.append(subscriber)
-    db.session.add_all(people)
-    db.session.flush()
-    db.session.add_all([
-        Subscription(list_id=mailing_list.id, subscriber_id=person.id, status=status, source="test")
-        for person in people
-    ])
-    db.session.flush()
-    return people

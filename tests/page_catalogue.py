@@ -308,7 +308,7 @@ def seed(app: Flask, people: Any) -> World:
     from objectwar.petitions.models import Signature
     from objectwar.privacy import services as privacy
     from objectwar.privacy.services import DataAction
-    from tests.mailing_support import add_subscribers
+    from tests.factories import add_subscribers
 
     with app.test_request_context():
         seed_demo()

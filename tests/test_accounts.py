@@ -5,29 +5,24 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import COORDINATOR_PASSWORD, MEMBER_PASSWORD, csrf_token, login_as
 
 from objectwar.accounts import services
 from objectwar.accounts.models import Invitation, User
 from objectwar.extensions import db as _db
 from objectwar.extensions import limiter
 from objectwar.mail.models import Notice, NoticeKind
+from tests.factories import COORDINATOR_PASSWORD, MEMBER_PASSWORD
+from tests.helpers import csrf_token, link_in
 
 
-def post_login(client, email, password, next_=""):
-    token = csrf_token(client, "/account/login")
-    return client.post("/account/login", data={"csrf_token": token, "email": email,
-                                               "password": password, "next": next_})
-
-
-def test_login_page_and_default_pages(client, people):
+def test_login_page_and_default_pages(client, people, auth):
     assert client.get("/account/login").status_code == 200
-    response = post_login(client, "alice@a.example", MEMBER_PASSWORD)
+    response = auth.login("alice@a.example", MEMBER_PASSWORD)
     assert response.status_code == 302
     assert response.headers["Location"] == "/my/organisation"
     assert client.get("/my/organisation").status_code == 200
     other = client.application.test_client()
-    response = post_login(other, "COORD@campaign.example ", COORDINATOR_PASSWORD)
+    response = auth.login("COORD@campaign.example ", COORDINATOR_PASSWORD, client=other)
     assert response.headers["Location"] == "/admin/organisations"
 
 
@@ -35,14 +30,14 @@ def test_login_page_and_default_pages(client, people):
     "//evil.example/x", "/\\evil.example", "https://evil.example/", "javascript:alert(1)",
     "http:/evil.example", "/\tevil", " //evil.example", "\\\\evil.example", "evil.example",
 ])
-def test_login_never_redirects_off_site(client, people, target):
-    response = post_login(client, "alice@a.example", MEMBER_PASSWORD, next_=target)
+def test_login_never_redirects_off_site(client, people, target, auth):
+    response = auth.login("alice@a.example", MEMBER_PASSWORD, next_=target)
     assert response.status_code == 302
     assert response.headers["Location"] == "/my/organisation"
 
 
-def test_login_follows_a_local_next(client, people):
-    response = post_login(client, "alice@a.example", MEMBER_PASSWORD,
+def test_login_follows_a_local_next(client, people, auth):
+    response = auth.login("alice@a.example", MEMBER_PASSWORD,
                           next_="/my/organisation/colleagues?x=1")
     assert response.headers["Location"] == "/my/organisation/colleagues?x=1"
 
@@ -54,26 +49,26 @@ def test_stranger_is_sent_to_login_with_next(client, people):
     assert "%2Fmy%2Forganisation%2Fprofile" in response.headers["Location"]
 
 
-def test_wrong_password_and_unknown_address_answer_the_same(client, people):
-    wrong = post_login(client, "alice@a.example", "not the password at all")
-    unknown = post_login(client, "nobody@a.example", "not the password at all")
+def test_wrong_password_and_unknown_address_answer_the_same(client, people, auth):
+    wrong = auth.login("alice@a.example", "not the password at all")
+    unknown = auth.login("nobody@a.example", "not the password at all")
     assert wrong.status_code == unknown.status_code == 422
     strip = lambda r: re.sub(r'value="[^"]*"', "", r.get_data(as_text=True))  # noqa: E731
     assert strip(wrong) == strip(unknown)
     assert client.get("/my/organisation").status_code == 302
 
 
-def test_login_clears_the_previous_session(client, people):
+def test_login_clears_the_previous_session(client, people, auth):
     with client.session_transaction() as session:
         session["planted"] = "by an attacker"
-    post_login(client, "alice@a.example", MEMBER_PASSWORD)
+    auth.login("alice@a.example", MEMBER_PASSWORD)
     with client.session_transaction() as session:
         assert "planted" not in session
         assert session["_user_id"].startswith(f"{people.member_a}:")
 
 
-def test_logout_ends_the_session_on_the_server(client, app, people):
-    post_login(client, "alice@a.example", MEMBER_PASSWORD)
+def test_logout_ends_the_session_on_the_server(client, app, people, auth):
+    auth.login("alice@a.example", MEMBER_PASSWORD)
     with client.session_transaction() as session:
         stolen = dict(session)
     token = csrf_token(client, "/my/organisation")
@@ -85,27 +80,27 @@ def test_logout_ends_the_session_on_the_server(client, app, people):
     assert replay.get("/my/organisation").status_code == 302
 
 
-def test_logout_needs_post_and_csrf(client, people):
-    login_as(client, client.application, people.member_a)
+def test_logout_needs_post_and_csrf(client, people, auth):
+    auth.member(people.org_a)
     assert client.get("/account/logout").status_code == 405
     assert client.post("/account/logout").status_code == 400
     assert client.get("/my/organisation").status_code == 200
 
 
-def test_log_out_everywhere(client, app, people):
+def test_log_out_everywhere(client, app, people, auth):
     other = app.test_client()
-    post_login(client, "alice@a.example", MEMBER_PASSWORD)
-    post_login(other, "alice@a.example", MEMBER_PASSWORD)
+    auth.login("alice@a.example", MEMBER_PASSWORD)
+    auth.login("alice@a.example", MEMBER_PASSWORD, client=other)
     token = csrf_token(client, "/account/password")
     assert client.post("/account/logout-everywhere", data={"csrf_token": token}).status_code == 302
     assert other.get("/my/organisation").status_code == 302
     assert client.get("/my/organisation").status_code == 302
 
 
-def test_password_change_keeps_this_session_and_ends_others(client, app, people):
+def test_password_change_keeps_this_session_and_ends_others(client, app, people, auth):
     other = app.test_client()
-    post_login(client, "alice@a.example", MEMBER_PASSWORD)
-    post_login(other, "alice@a.example", MEMBER_PASSWORD)
+    auth.login("alice@a.example", MEMBER_PASSWORD)
+    auth.login("alice@a.example", MEMBER_PASSWORD, client=other)
     token = csrf_token(client, "/account/password")
     bad = client.post("/account/password", data={"csrf_token": token, "current": "wrong one here",
                                                  "password": "x" * 5, "confirm": "x" * 5})
@@ -117,7 +112,7 @@ def test_password_change_keeps_this_session_and_ends_others(client, app, people)
     assert response.status_code == 302
     assert client.get("/my/organisation").status_code == 200
     assert other.get("/my/organisation").status_code == 302
-    assert post_login(app.test_client(), "alice@a.example", new).status_code == 302
+    assert auth.login("alice@a.example", new, client=app.test_client()).status_code == 302
 
 
 def test_account_throttle_grows_and_expires(client, app, people):
@@ -144,10 +139,10 @@ def app_overrides():
     return {"ACCOUNT_RATE_LIMIT": "3 per minute"}
 
 
-def test_client_address_throttle_answers_429_with_retry_after(client, people):
+def test_client_address_throttle_answers_429_with_retry_after(client, people, auth):
     for _ in range(3):
-        assert post_login(client, "nobody@a.example", "whatever it is").status_code == 422
-    response = post_login(client, "alice@a.example", MEMBER_PASSWORD)
+        assert auth.login("nobody@a.example", "whatever it is").status_code == 422
+    response = auth.login("alice@a.example", MEMBER_PASSWORD)
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 0
 
@@ -175,12 +170,6 @@ def ask_reset(client, email):
     return client.post("/account/reset", data={"csrf_token": token, "email": email})
 
 
-def link_in(message) -> str:
-    match = re.search(r"https://objectwar\.test(/account/[^\s\"<]+)", message.body)
-    assert match, message.body
-    return match.group(1)
-
-
 def test_reset_same_answer_for_known_and_unknown(client, people, outbox):
     known = ask_reset(client, "alice@a.example")
     unknown = ask_reset(client, "nobody@a.example")
@@ -189,18 +178,18 @@ def test_reset_same_answer_for_known_and_unknown(client, people, outbox):
     assert [m.recipients for m in outbox] == [["alice@a.example"]]
 
 
-def test_reset_link_sets_password_once_and_is_built_from_public_url(client, app, people, outbox):
+def test_reset_link_sets_password_once_and_is_built_from_public_url(client, app, people, outbox, auth):
     ask_reset(client, "alice@a.example")
     (message,) = outbox
     assert "https://objectwar.test/account/reset/" in message.body
     assert "localhost" not in message.body and "localhost" not in message.html
-    path = link_in(message)
+    path = link_in(message, "/account/")
     assert client.get(path).status_code == 200
     token = csrf_token(client, path)
     new = "my brand new passphrase"
     response = client.post(path, data={"csrf_token": token, "password": new, "confirm": new})
     assert response.status_code == 302
-    assert post_login(app.test_client(), "alice@a.example", new).status_code == 302
+    assert auth.login("alice@a.example", new, client=app.test_client()).status_code == 302
     # Used once: the same link is dead now.
     assert client.get(path).status_code == 404
     with app.app_context():
@@ -218,15 +207,15 @@ def test_reset_link_ignores_the_request_host(client, people, outbox):
     assert "https://objectwar.test/account/reset/" in outbox[0].body
 
 
-def test_reset_rejects_weak_password_and_changes_nothing(client, app, people, outbox):
+def test_reset_rejects_weak_password_and_changes_nothing(client, app, people, outbox, auth):
     ask_reset(client, "alice@a.example")
-    path = link_in(outbox[0])
+    path = link_in(outbox[0], "/account/")
     token = csrf_token(client, path)
     response = client.post(path, data={"csrf_token": token, "password": "password1234",
                                        "confirm": "password1234"})
     assert response.status_code == 422
     assert "too easy to guess" in response.get_data(as_text=True)
-    assert post_login(app.test_client(), "alice@a.example", MEMBER_PASSWORD).status_code == 302
+    assert auth.login("alice@a.example", MEMBER_PASSWORD, client=app.test_client()).status_code == 302
 
 
 def test_reset_token_tampered_expired_and_wrong_purpose(client, app, people, monkeypatch):
@@ -249,15 +238,15 @@ def test_reset_token_tampered_expired_and_wrong_purpose(client, app, people, mon
 # -- invitations -----------------------------------------------------------------------------
 
 
-def test_invitation_accept_once(client, app, people, outbox):
-    login_as(client, app, people.member_a)
+def test_invitation_accept_once(client, app, people, outbox, auth):
+    auth.member(people.org_a)
     token = csrf_token(client, "/my/organisation/colleagues")
     response = client.post("/my/organisation/colleagues",
                            data={"csrf_token": token, "email": "carol@a.example"})
     assert response.status_code == 302
     (message,) = outbox
     assert message.recipients == ["carol@a.example"]
-    path = link_in(message)
+    path = link_in(message, "/account/")
     assert path.startswith("/account/invitation/")
     visitor = app.test_client()
     assert "Organisation A" in visitor.get(path).get_data(as_text=True)
@@ -287,8 +276,8 @@ def test_invitation_expires_after_seven_days(client, app, people, monkeypatch):
     assert client.get(f"/account/invitation/{token}").status_code == 404
 
 
-def test_inviting_a_known_address_answers_the_same(client, app, people, outbox):
-    login_as(client, app, people.member_a)
+def test_inviting_a_known_address_answers_the_same(client, app, people, outbox, auth):
+    auth.member(people.org_a)
     token = csrf_token(client, "/my/organisation/colleagues")
     known = client.post("/my/organisation/colleagues", data={"csrf_token": token,
                                                              "email": "bob@b.example"},
@@ -302,10 +291,10 @@ def test_inviting_a_known_address_answers_the_same(client, app, people, outbox):
     assert [m.recipients for m in outbox] == [["dave@a.example"]]
 
 
-def test_revoked_invitation_link_is_dead(client, app, people):
+def test_revoked_invitation_link_is_dead(client, app, people, auth):
     with app.app_context():
         token = services.invitation_token(_db.session.get(Invitation, people.invitation_b))
-    login_as(client, app, people.member_b)
+    auth.member(people.org_b)
     csrf = csrf_token(client, "/my/organisation/colleagues")
     response = client.post(f"/my/organisation/invitations/{people.invitation_b}/revoke",
                            data={"csrf_token": csrf})

@@ -7,37 +7,23 @@ import io
 import re
 
 import pytest
-from conftest import csrf_token, login_as
 from sqlalchemy import func, select
 
 from objectwar import security
 from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
 from objectwar.mailing.models import MailingList, Subscriber, Subscription, SubscriptionStatus
-from tests.mailing_support import add_subscribers, address
+from tests.factories import add_subscribers, address
+from tests.helpers import csrf_token, login_as, subscription_of
 
 LISTS = "/admin/lists"
 UPDATES = "/admin/lists/updates"
 IMPORT = "/admin/lists/updates/import"
 
 
-@pytest.fixture
-def coordinator(app, client, people, demo):
-    """``client`` logged in as the coordinator."""
-    return login_as(client, app, people.coordinator)
-
-
 def actions(app) -> list[str]:
     with app.app_context():
         return list(_db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
-
-
-def subscription_of(app, email: str, slug: str = "updates") -> Subscription | None:
-    with app.app_context():
-        return _db.session.scalar(
-            select(Subscription).join(Subscriber, Subscriber.id == Subscription.subscriber_id)
-            .join(MailingList, MailingList.id == Subscription.list_id)
-            .where(Subscriber.email_digest == security.email_digest(email), MailingList.slug == slug))
 
 
 def seed(app, count: int = 3, status=SubscriptionStatus.SUBSCRIBED) -> None:
@@ -55,7 +41,8 @@ def test_access_by_role(app, client, people, demo):
     assert login_as(app.test_client(), app, people.coordinator).get(LISTS).status_code == 200
 
 
-def test_index_create_and_edit(app, coordinator):
+def test_index_create_and_edit(app, auth, people, demo):
+    coordinator = auth.coordinator()
     seed(app, 2)
     page = coordinator.get(LISTS).get_data(as_text=True)
     assert "Campaign updates" in page and "<td>2</td>" in page
@@ -84,7 +71,8 @@ def test_index_create_and_edit(app, coordinator):
     assert actions(app) == ["list.create", "list.update"]
 
 
-def test_subscribers_with_status_and_search(app, coordinator):
+def test_subscribers_with_status_and_search(app, auth, people, demo):
+    coordinator = auth.coordinator()
     seed(app, 3)
     page = coordinator.get(UPDATES).get_data(as_text=True)
     for index in range(3):
@@ -97,7 +85,8 @@ def test_subscribers_with_status_and_search(app, coordinator):
     assert "No subscriber with this address." in missing
 
 
-def test_pagination(app, coordinator):
+def test_pagination(app, auth, people, demo):
+    coordinator = auth.coordinator()
     seed(app, 55)
     first = coordinator.get(UPDATES).get_data(as_text=True)
     second = coordinator.get(UPDATES, query_string={"page": 2}).get_data(as_text=True)
@@ -106,7 +95,8 @@ def test_pagination(app, coordinator):
     assert shown == [50, 5]
 
 
-def test_unsubscribe_one(app, coordinator):
+def test_unsubscribe_one(app, auth, people, demo):
+    coordinator = auth.coordinator()
     seed(app, 2)
     subscription = subscription_of(app, address(0))
     url = f"{UPDATES}/subscriptions/{subscription.id}/unsubscribe"
@@ -122,7 +112,8 @@ def test_unsubscribe_one(app, coordinator):
     assert coordinator.post(other, data={"csrf_token": csrf_token(coordinator, UPDATES)}).status_code == 404
 
 
-def test_delete_one_asks_first(app, coordinator):
+def test_delete_one_asks_first(app, auth, people, demo):
+    coordinator = auth.coordinator()
     seed(app, 2)
     subscription = subscription_of(app, address(0))
     url = f"{UPDATES}/subscriptions/{subscription.id}/delete"
@@ -175,7 +166,8 @@ def add_unsubscribed(app, email: str = "left@example.org") -> None:
         _db.session.commit()
 
 
-def test_import_preview_then_result(app, coordinator, people, outbox):
+def test_import_preview_then_result(app, auth, people, demo, outbox):
+    coordinator = auth.coordinator()
     add_unsubscribed(app)
     preview = upload(coordinator, CSV, "supporters 2026.csv")
     assert preview.status_code == 200
@@ -207,7 +199,8 @@ def test_import_preview_then_result(app, coordinator, people, outbox):
     assert confirm_import(coordinator, page).status_code == 422
 
 
-def test_import_without_consent_box_imports_nothing(app, coordinator):
+def test_import_without_consent_box_imports_nothing(app, auth, people, demo):
+    coordinator = auth.coordinator()
     page = upload(coordinator, CSV).get_data(as_text=True)
     refused = confirm_import(coordinator, page, consent=False)
     assert refused.status_code == 422
@@ -226,13 +219,15 @@ def test_import_without_consent_box_imports_nothing(app, coordinator):
     ("email\n", "no rows below its header"),
     ("", "The file is empty."),
 ])
-def test_unusable_files(app, coordinator, content, message):
+def test_unusable_files(app, auth, people, demo, content, message):
+    coordinator = auth.coordinator()
     response = upload(coordinator, content)
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
 
 
-def test_not_utf8(app, coordinator):
+def test_not_utf8(app, auth, people, demo):
+    coordinator = auth.coordinator()
     token = csrf_token(coordinator, IMPORT)
     response = coordinator.post(IMPORT, data={"csrf_token": token, "file": (
         io.BytesIO("email,name\nb@example.org,Bj\xf6rn\n".encode("latin-1")), "x.csv")},
@@ -241,7 +236,8 @@ def test_not_utf8(app, coordinator):
     assert "UTF-8" in response.get_data(as_text=True)
 
 
-def test_an_upload_belongs_to_its_list(app, coordinator):
+def test_an_upload_belongs_to_its_list(app, auth, people, demo):
+    coordinator = auth.coordinator()
     page = upload(coordinator, CSV).get_data(as_text=True)
     with app.app_context():
         _db.session.add(MailingList(slug="other", name="Other"))
@@ -256,7 +252,8 @@ def test_an_upload_belongs_to_its_list(app, coordinator):
 # -- export ----------------------------------------------------------------------------------------
 
 
-def test_export_neutralises_formulas_and_is_audited(app, coordinator):
+def test_export_neutralises_formulas_and_is_audited(app, auth, people, demo):
+    coordinator = auth.coordinator()
     add_unsubscribed(app)
     page = upload(coordinator, CSV).get_data(as_text=True)
     confirm_import(coordinator, page)
@@ -278,7 +275,8 @@ def test_export_neutralises_formulas_and_is_audited(app, coordinator):
                                   .where(AuditEvent.action == "list.export")) == 1
 
 
-def test_comma_separated_with_quotes(app, coordinator):
+def test_comma_separated_with_quotes(app, auth, people, demo):
+    coordinator = auth.coordinator()
     page = upload(coordinator, 'e-mail,name\r\n"q@example.org","Doe, Jane"\r\n').get_data(as_text=True)
     assert "Doe, Jane" in page
     assert confirm_import(coordinator, page).status_code == 200

@@ -6,7 +6,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import csrf_token, login_as
 from sqlalchemy import func, select
 
 from objectwar.audit.models import AuditEvent
@@ -14,28 +13,13 @@ from objectwar.extensions import db as _db
 from objectwar.mailing import delivery, mailouts
 from objectwar.mailing.models import Delivery, DeliveryStatus, Mailout, MailoutStatus
 from objectwar.types import utcnow
-from tests.mailing_support import add_subscribers, make_list
-
-COORDINATOR_EMAIL = "coord@campaign.example"
+from tests.factories import COORDINATOR_EMAIL
+from tests.helpers import csrf_token, login_as
 
 
 @pytest.fixture
 def app_overrides(relay):
     return {**relay.config(), "MAILOUT_BATCH_SIZE": 5, "MAILOUT_RATE_PER_MINUTE": 1_000_000}
-
-
-@pytest.fixture
-def audience(app, people):
-    """List ``updates``: 3 English speakers in Germany, 2 German speakers in France."""
-    with app.app_context():
-        mailing_list = make_list(3)
-        add_subscribers(mailing_list, range(3, 5), locale="de", country="FR")
-        _db.session.commit()
-
-
-@pytest.fixture
-def coordinator(app, client, people):
-    return login_as(client, app, people.coordinator)
 
 
 def new_mailout(app, **data) -> int:
@@ -80,7 +64,8 @@ def test_pages_are_for_coordinators_only(app, client, people, audience):
     assert status_of(app, mailout_id) == MailoutStatus.DRAFT
 
 
-def test_compose_errors_are_shown_at_the_fields_and_nothing_is_stored(app, coordinator, audience):
+def test_compose_errors_are_shown_at_the_fields_and_nothing_is_stored(app, auth, people, audience):
+    coordinator = auth.coordinator()
     answer = post(coordinator, "/admin/mailouts/new", {
         "list": "", "subject": "", "body_markdown": "Body", "locale": "en",
         "subject_de": "Nur ein Betreff", "body_de": "", "rate_per_minute": "0",
@@ -98,7 +83,8 @@ def test_compose_errors_are_shown_at_the_fields_and_nothing_is_stored(app, coord
     assert count(app, Mailout) == 0
 
 
-def test_compose_creates_a_draft_and_its_page_shows_count_and_previews(app, coordinator, people, audience):
+def test_compose_creates_a_draft_and_its_page_shows_count_and_previews(app, auth, people, audience):
+    coordinator = auth.coordinator()
     form = coordinator.get("/admin/mailouts/new").get_data(as_text=True)
     assert 'value="1000000"' in form and "<script" not in form and "style=" not in form
     answer = post(coordinator, "/admin/mailouts/new", {
@@ -125,7 +111,8 @@ def test_compose_creates_a_draft_and_its_page_shows_count_and_previews(app, coor
     assert "News of the campaign" in coordinator.get("/admin/mailouts").get_data(as_text=True)
 
 
-def test_template_injection_is_shown_literally(app, coordinator, audience):
+def test_template_injection_is_shown_literally(app, auth, people, audience):
+    coordinator = auth.coordinator()
     mailout_id = new_mailout(app, subject="<b>{{ config }}</b>",
                              body_markdown="{{ config }} {% for x in range(3) %}X{% endfor %}\n\n"
                                            "<script>alert(1)</script><img src=x onerror=alert(1)>")
@@ -137,7 +124,8 @@ def test_template_injection_is_shown_literally(app, coordinator, audience):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
-def test_send_asks_first_then_delivers_to_everyone(app, coordinator, people, audience, relay):
+def test_send_asks_first_then_delivers_to_everyone(app, auth, people, audience, relay):
+    coordinator = auth.coordinator()
     mailout_id = new_mailout(app, audience={"country": ["DE"]})
     confirm = coordinator.get(f"/admin/mailouts/{mailout_id}/send")
     assert confirm.status_code == 200 and "Send to 3 people?" in confirm.get_data(as_text=True)
@@ -156,7 +144,8 @@ def test_send_asks_first_then_delivers_to_everyone(app, coordinator, people, aud
     assert again.status_code == 409
 
 
-def test_pause_resume_and_cancel(app, coordinator, people, audience, relay):
+def test_pause_resume_and_cancel(app, auth, people, audience, relay):
+    coordinator = auth.coordinator()
     mailout_id = new_mailout(app)
     with app.app_context():
         delivery.start_sending(mailout_id)  # started, nothing queued yet: all pending
@@ -183,7 +172,8 @@ def test_pause_resume_and_cancel(app, coordinator, people, audience, relay):
     assert relay.count() == 5
 
 
-def test_send_a_test_goes_to_the_coordinator_only(app, coordinator, people, audience, outbox, relay):
+def test_send_a_test_goes_to_the_coordinator_only(app, auth, people, audience, outbox, relay):
+    coordinator = auth.coordinator()
     mailout_id = new_mailout(app)
     detail = f"/admin/mailouts/{mailout_id}"
     answer = post(coordinator, f"{detail}/test", {"locale": "de"}, form_page=detail)
@@ -198,7 +188,8 @@ def test_send_a_test_goes_to_the_coordinator_only(app, coordinator, people, audi
     assert len(outbox) == 1
 
 
-def test_schedule_in_the_past_is_a_field_error(app, coordinator, audience):
+def test_schedule_in_the_past_is_a_field_error(app, auth, people, audience):
+    coordinator = auth.coordinator()
     mailout_id = new_mailout(app)
     detail = f"/admin/mailouts/{mailout_id}"
     past = (utcnow() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")

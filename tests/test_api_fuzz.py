@@ -142,7 +142,7 @@ def seeded(app) -> dict:
     from objectwar.mailing import mailouts
     from objectwar.mailing.models import MailingList
     from objectwar.petitions import authoring
-    from tests.mailing_support import add_subscribers
+    from tests.factories import add_subscribers
 
     with app.test_request_context():
         seed_demo()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import login_as
 
 from objectwar.audit import services as audit
 from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
+from tests.helpers import login_as
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def test_members_and_strangers_are_kept_out(app, client, log):
 @pytest.mark.browser
 @pytest.mark.sqlite_only
 def test_the_log_fits_a_phone_and_filters_without_javascript(app, browser, live_server, log):
-    from conftest import COORDINATOR_PASSWORD
+    from tests.factories import COORDINATOR_PASSWORD
 
     context = browser.new_context(viewport={"width": 360, "height": 740}, java_script_enabled=False)
     page = context.new_page()

@@ -38,7 +38,7 @@ from objectwar.mailing.models import (
     SuppressionReason,
 )
 from objectwar.types import utcnow
-from tests.mailing_support import add_subscribers, address, make_list
+from tests.factories import add_subscribers, address, make_list
 
 REPORTS = Path(__file__).parent / "reports"
 COORDINATOR = "sender@campaign.example"
@@ -518,9 +518,7 @@ def test_a_worker_pauses_a_mailout_whose_relay_refuses_too_many_addresses(app, r
         assert _db.session.scalar(select(Notice.kind)) == NoticeKind.MAILOUT_REPORTS
 
 
-def test_the_api_and_the_page_show_the_counts_and_rates(app, client, people, received):
-    from conftest import login_as
-
+def test_the_api_and_the_page_show_the_counts_and_rates(app, client, people, received, auth):
     from objectwar.accounts.services import create_api_token
 
     assert pipe(app, report("postfix_hard", received[address(1)])).exit_code == 0
@@ -533,7 +531,7 @@ def test_the_api_and_the_page_show_the_counts_and_rates(app, client, people, rec
     body = answer.get_json()
     assert (body["bounced"], body["complained"]) == (1, 1)
     assert (body["bounce_rate"], body["complaint_rate"]) == (0.25, 0.25)
-    page = login_as(client, app, people.coordinator).get("/admin/mailouts/1").get_data(as_text=True)
+    page = auth.coordinator().get("/admin/mailouts/1").get_data(as_text=True)
     assert re.search(r"<dt>Bounced</dt><dd[^>]*>1 \(25%\)</dd>", page)
     assert re.search(r"<dt>Reported as spam</dt><dd[^>]*>1 \(25%\)</dd>", page)
 

@@ -15,16 +15,16 @@ import io
 import re
 
 import pytest
-from conftest import (
+
+from objectwar.accounts.services import create_coordinator
+from objectwar.extensions import db as _db
+from tests.factories import (
     COORDINATOR_PASSWORD,
     MEMBER_PASSWORD,
     add_member_organisation,
     add_member_user,
-    log_in_browser,
 )
-
-from objectwar.accounts.services import create_coordinator
-from objectwar.extensions import db as _db
+from tests.helpers import log_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 

@@ -18,7 +18,7 @@ from objectwar.mail.models import Notice, NoticeKind
 from objectwar.mailing import delivery, mailouts
 from objectwar.mailing.models import Delivery, DeliveryStatus
 from objectwar.types import utcnow
-from tests.mailing_support import make_list
+from tests.factories import make_list
 
 LEASE = 300
 

@@ -3,13 +3,11 @@ the last active coordinator stays."""
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from datetime import timedelta
 
 import pytest
-from conftest import COORDINATOR_PASSWORD, MEMBER_PASSWORD, csrf_token, login_as
 from sqlalchemy import event, func, select
 
 from objectwar.accounts import coordinators, services
@@ -20,20 +18,17 @@ from objectwar.extensions import db as _db
 from objectwar.mail.models import Notice
 from objectwar.organisations.models import Organisation
 from objectwar.types import utcnow
+from tests.factories import (
+    COORDINATOR_PASSWORD,
+    MEMBER_PASSWORD,
+    SECOND_COORDINATOR_EMAIL,
+    SECOND_COORDINATOR_PASSWORD,
+)
+from tests.helpers import csrf_token, link_in, login_as
 
-SECOND_EMAIL = "second@campaign.example"
-SECOND_PASSWORD = "second coordinator passphrase"
 PAGE = "/admin/coordinators"
 INVITED_TO_COORDINATE = ("You are invited to coordinate the #ObjectWarCampaign: to decide on partner "
                          "organisations, run petitions and send mail-outs. Choose your password here:")
-
-
-@pytest.fixture
-def second(app, people) -> int:
-    """The id of a second active coordinator, beside ``people.coordinator``."""
-    with app.test_request_context():
-        user, _created = services.create_coordinator(SECOND_EMAIL, SECOND_PASSWORD)
-        return user.id
 
 
 def as_user(app, user_id: int | None):
@@ -48,18 +43,6 @@ def invite(client, email: str, locale: str = "en"):
 def confirm(client, user_id: int, action: str):
     path = f"{PAGE}/{user_id}/{action}"
     return client.post(path, data={"csrf_token": csrf_token(client, path)})
-
-
-def post_login(client, email: str, password: str):
-    token = csrf_token(client, "/account/login")
-    return client.post("/account/login", data={"csrf_token": token, "email": email,
-                                               "password": password})
-
-
-def link_in(message) -> str:
-    match = re.search(r"https://objectwar\.test(/account/invitation/[^\s\"<]+)", message.body)
-    assert match, message.body
-    return match.group(1)
 
 
 def audit_events(app, action: str | None = None) -> list[AuditEvent]:
@@ -95,7 +78,7 @@ def test_an_invited_coordinator_joins_and_reaches_the_admin(app, people, outbox)
     listing = client.get(PAGE).get_data(as_text=True)
     assert "Open invitations" in listing and "new.coord@campaign.example" in listing
 
-    path = link_in(message)
+    path = link_in(message, "/account/invitation/")
     visitor = app.test_client()
     assert "You are joining the coordinators" in visitor.get(path).get_data(as_text=True)
     token = csrf_token(visitor, path)
@@ -178,7 +161,7 @@ def test_an_address_invited_to_an_organisation_is_not_invited_to_coordinate(app,
 def test_a_withdrawn_invitation_link_is_dead(app, people, outbox):
     client = as_user(app, people.coordinator)
     invite(client, "withdrawn@campaign.example")
-    path = link_in(outbox[0])
+    path = link_in(outbox[0], "/account/invitation/")
     with app.app_context():
         invitation_id = _db.session.scalar(select(Invitation.id).where(
             Invitation.role == Role.COORDINATOR))
@@ -216,61 +199,61 @@ def test_the_last_active_coordinator_cannot_be_deactivated(app, people):
                                             people.coordinator)
 
 
-def test_an_inactive_coordinator_does_not_count_as_another(app, people, second):
+def test_an_inactive_coordinator_does_not_count_as_another(app, people, second_coordinator):
     client = as_user(app, people.coordinator)
-    assert confirm(client, second, "deactivate").status_code == 302
+    assert confirm(client, second_coordinator, "deactivate").status_code == 302
     assert confirm(client, people.coordinator, "deactivate").status_code == 409
     assert coordinator_state(app, people.coordinator)[0] is True
 
 
-def test_a_deactivated_coordinator_is_logged_out_everywhere(app, people, second, outbox):
-    theirs = as_user(app, second)
+def test_a_deactivated_coordinator_is_logged_out_everywhere(app, people, second_coordinator, outbox, auth):
+    theirs = as_user(app, second_coordinator)
     assert theirs.get("/admin/").status_code == 200
     assert invite(theirs, "their.friend@campaign.example").status_code == 302
     with app.test_request_context():
-        api_token = services.create_api_token(SECOND_EMAIL, "script")
+        api_token = services.create_api_token(SECOND_COORDINATOR_EMAIL, "script")
     assert app.test_client().get("/api/v1/lists", headers={
         "Authorization": f"Bearer {api_token}"}).status_code == 200
 
     client = as_user(app, people.coordinator)
     assert "Deactivate the account of second@campaign.example?" in client.get(
-        f"{PAGE}/{second}/deactivate").get_data(as_text=True)
-    response = confirm(client, second, "deactivate")
+        f"{PAGE}/{second_coordinator}/deactivate").get_data(as_text=True)
+    response = confirm(client, second_coordinator, "deactivate")
     assert response.status_code == 302 and response.headers["Location"] == PAGE
     assert theirs.get("/admin/").headers["Location"].startswith("/account/login")
-    assert post_login(app.test_client(), SECOND_EMAIL, SECOND_PASSWORD).status_code == 422
+    assert auth.login(SECOND_COORDINATOR_EMAIL, SECOND_COORDINATOR_PASSWORD, client=app.test_client()).status_code == 422
     assert app.test_client().get("/api/v1/lists", headers={
         "Authorization": f"Bearer {api_token}"}).status_code == 401
-    assert app.test_client().get(link_in(outbox[0])).status_code == 404  # their invitation died
+    assert app.test_client().get(link_in(outbox[0], "/account/invitation/")).status_code == 404  # their invitation died
     listing = client.get(PAGE).get_data(as_text=True)
-    assert f"{PAGE}/{second}/reactivate" in listing and "inactive" in listing
+    assert f"{PAGE}/{second_coordinator}/reactivate" in listing and "inactive" in listing
     (event_,) = audit_events(app, "coordinator.deactivate")
-    assert (event_.actor_id, event_.target_id) == (people.coordinator, second)
+    assert (event_.actor_id, event_.target_id) == (people.coordinator, second_coordinator)
     assert event_.details == {"invitations_withdrawn": 1}
     # Twice: nothing more to do, said on the page.
-    assert confirm(client, second, "deactivate").status_code == 409
+    assert confirm(client, second_coordinator, "deactivate").status_code == 409
 
-    response = confirm(client, second, "reactivate")
+    response = confirm(client, second_coordinator, "reactivate")
     assert response.status_code == 302
     assert theirs.get("/admin/").status_code == 302  # old sessions stay dead
-    assert post_login(app.test_client(), SECOND_EMAIL, SECOND_PASSWORD).status_code == 302
-    assert [e.target_id for e in audit_events(app, "coordinator.reactivate")] == [second]
-    assert confirm(client, second, "reactivate").status_code == 409
+    assert auth.login(SECOND_COORDINATOR_EMAIL, SECOND_COORDINATOR_PASSWORD, client=app.test_client()).status_code == 302
+    assert [e.target_id for e in audit_events(app, "coordinator.reactivate")] == [second_coordinator]
+    assert confirm(client, second_coordinator, "reactivate").status_code == 409
     assert_no_address_in_the_log(app)
 
 
-def test_a_coordinator_who_is_not_the_last_may_leave(app, people, second):
+def test_a_coordinator_who_is_not_the_last_may_leave(app, people, second_coordinator):
     client = as_user(app, people.coordinator)
     response = confirm(client, people.coordinator, "deactivate")
     assert response.status_code == 302 and response.headers["Location"] == "/account/login"
     assert client.get("/admin/").headers["Location"].startswith("/account/login")
     assert coordinator_state(app, people.coordinator)[0] is False
-    assert coordinator_state(app, second)[0] is True
+    assert coordinator_state(app, second_coordinator)[0] is True
 
 
-def test_only_coordinators_are_managed_here(app, people, second):
+def test_only_coordinators_are_managed_here(app, people, second_coordinator):
     with app.test_request_context():
-        actor = _db.session.get(User, second)
+        actor = _db.session.get(User, second_coordinator)
         with pytest.raises(NotFound):
             coordinators.deactivate_coordinator(actor, people.member_a)
         with pytest.raises(NotFound):
@@ -280,21 +263,21 @@ def test_only_coordinators_are_managed_here(app, people, second):
     assert "alice@a.example" not in client.get(PAGE).get_data(as_text=True)
 
 
-def test_members_and_strangers_are_kept_out(app, people, second):
+def test_members_and_strangers_are_kept_out(app, people, second_coordinator, auth):
     member = as_user(app, people.member_a)
     assert member.get(PAGE).status_code == 403
     token = csrf_token(member, "/my/organisation/colleagues")
     assert member.post(PAGE, data={"csrf_token": token, "email": "x@a.example",
                                    "locale": "en"}).status_code == 403
-    assert member.post(f"{PAGE}/{second}/deactivate",
+    assert member.post(f"{PAGE}/{second_coordinator}/deactivate",
                        data={"csrf_token": token}).status_code == 403
-    assert coordinator_state(app, second)[0] is True
+    assert coordinator_state(app, second_coordinator)[0] is True
     stranger = app.test_client()
     assert stranger.get(PAGE).headers["Location"].startswith("/account/login")
     with app.app_context():
         assert _db.session.scalar(select(func.count()).where(
             Invitation.role == Role.COORDINATOR)) == 0
-    assert post_login(app.test_client(), "alice@a.example", MEMBER_PASSWORD).status_code == 302
+    assert auth.login("alice@a.example", MEMBER_PASSWORD, client=app.test_client()).status_code == 302
 
 
 def test_the_admin_navigation_leads_here(app, people):
@@ -305,7 +288,7 @@ def test_the_admin_navigation_leads_here(app, people):
 @pytest.mark.browser
 @pytest.mark.sqlite_only
 def test_the_pages_fit_a_phone_and_work_without_javascript(app, browser, live_server, people,
-                                                            second, outbox):
+                                                            second_coordinator, outbox):
     context = browser.new_context(viewport={"width": 360, "height": 740}, java_script_enabled=False)
     page = context.new_page()
     try:
@@ -320,7 +303,7 @@ def test_the_pages_fit_a_phone_and_work_without_javascript(app, browser, live_se
         assert "The invitation is on its way." in page.inner_text("#content")
         page.wait_for_load_state("load")
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
-        page.click(f"a[href='{PAGE}/{second}/deactivate']")
+        page.click(f"a[href='{PAGE}/{second_coordinator}/deactivate']")
         page.wait_for_load_state("load")
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         page.click("#content form button[type=submit]")
@@ -331,7 +314,7 @@ def test_the_pages_fit_a_phone_and_work_without_javascript(app, browser, live_se
         context.close()
     assert [m.recipients for m in outbox] == [
         ["a.rather.long.address.of.a.new.coordinator@campaign.example"]]
-    assert coordinator_state(app, second)[0] is False
+    assert coordinator_state(app, second_coordinator)[0] is False
 
 
 @pytest.mark.postgres
@@ -339,7 +322,7 @@ def test_two_coordinators_deactivating_each_other_at_once_leave_one_active(pg_ap
     """Each sees the other active before either writes; one must win, the other be refused."""
     with pg_app.test_request_context():
         first, _created = services.create_coordinator("first@campaign.example", COORDINATOR_PASSWORD)
-        other, _created = services.create_coordinator(SECOND_EMAIL, SECOND_PASSWORD)
+        other, _created = services.create_coordinator(SECOND_COORDINATOR_EMAIL, SECOND_COORDINATOR_PASSWORD)
         pair = [(first.id, other.id), (other.id, first.id)]
 
     # Both deactivations pause just before their UPDATE, so without the row locks

@@ -11,11 +11,11 @@ import re
 from html import unescape
 
 import pytest
-from conftest import csrf_token
 
 from objectwar.accounts import services as accounts
 from objectwar.accounts.models import Invitation, User
 from objectwar.extensions import db as _db
+from tests.helpers import csrf_token
 from tests.signing_support import SIGN_URL, SLUG, form_data, sign_form
 
 LANGUAGES = ("en", "de", "ru", "uk", "be")

@@ -13,7 +13,6 @@ import time
 from unittest import mock
 
 import pytest
-from conftest import MEMBER_PASSWORD
 from sqlalchemy import func, select
 
 from objectwar.accounts import services as accounts
@@ -22,6 +21,7 @@ from objectwar.extensions import db as _db
 from objectwar.organisations.models import Organisation
 from objectwar.petitions import signing
 from objectwar.petitions.models import Signature
+from tests.factories import MEMBER_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 

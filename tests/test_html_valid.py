@@ -14,10 +14,10 @@ import subprocess
 from collections import defaultdict
 
 import pytest
-from conftest import login_as
 from page_catalogue import APP_OVERRIDES, PAGES, fetch, seed
 
 from tests.checkers import JAVA, VNU, missing_vnu
+from tests.helpers import login_as
 
 pytestmark = [pytest.mark.sqlite_only]
 

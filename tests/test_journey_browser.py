@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import COORDINATOR_PASSWORD
 
 from objectwar.accounts.services import create_coordinator
+from tests.factories import COORDINATOR_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 

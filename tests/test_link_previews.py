@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 import pytest
-from conftest import login_as
 from PIL import Image
 from sqlalchemy import update
 
@@ -13,6 +12,7 @@ from objectwar.demo import PETITION_SLUG
 from objectwar.extensions import db as _db
 from objectwar.petitions import posters, previews
 from objectwar.petitions.models import Petition, PetitionStatus
+from tests.helpers import login_as
 
 PAGE = f"/petitions/{PETITION_SLUG}"
 IMAGE = f"{PAGE}/share.png"

@@ -9,16 +9,15 @@ Chromium is not installed.
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from conftest import COORDINATOR_PASSWORD
 from sqlalchemy import delete, select
 
 from objectwar.extensions import db as _db
 from objectwar.mailing import delivery
 from objectwar.mailing.models import MailingList, Subscription
 from objectwar.petitions.models import PetitionText
+from tests.factories import COORDINATOR_PASSWORD
+from tests.helpers import link_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 
@@ -41,10 +40,6 @@ def visitor(browser):
 
 def body_of(message) -> str:
     return message.get_body(("plain",)).get_content()
-
-
-def link_in(text: str, part: str) -> str:
-    return re.search(r"https://objectwar\.test(/\S*" + re.escape(part) + r"\S*)", text).group(1)
 
 
 def subscribe(page, base: str, slug: str, email: str) -> None:

@@ -24,7 +24,7 @@ from objectwar.mailing.models import (
     Subscription,
     SubscriptionStatus,
 )
-from tests.mailing_support import add_subscribers, address, make_list
+from tests.factories import add_subscribers, address, make_list
 
 
 def _user(email: str, role: Role) -> str:
@@ -42,7 +42,7 @@ def tokens(app):
                 "member": _user("member@objectwar.test", Role.MEMBER)}
 
 
-def auth(token: str) -> dict:
+def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -105,17 +105,17 @@ def test_forged_or_altered_tokens_are_refused_and_say_nothing(app, client, token
 
 
 def test_api_needs_a_coordinator_token(client, tokens):
-    for headers in ({}, auth("wrong"), {"Authorization": "Basic abc"}):
+    for headers in ({}, bearer("wrong"), {"Authorization": "Basic abc"}):
         answer = client.get("/api/v1/lists", headers=headers)
         assert answer.status_code == 401
         assert answer.headers["WWW-Authenticate"].startswith("Bearer")
         assert "errors" in answer.get_json()
-    assert client.get("/api/v1/lists", headers=auth(tokens["member"])).status_code == 403
-    assert client.post("/api/v1/mailouts", json={}, headers=auth(tokens["member"])).status_code == 403
+    assert client.get("/api/v1/lists", headers=bearer(tokens["member"])).status_code == 403
+    assert client.post("/api/v1/mailouts", json={}, headers=bearer(tokens["member"])).status_code == 403
 
 
 def test_lists_with_their_subscriber_counts(client, tokens):
-    answer = client.get("/api/v1/lists", headers=auth(tokens["coordinator"]))
+    answer = client.get("/api/v1/lists", headers=bearer(tokens["coordinator"]))
     assert answer.get_json() == {"lists": [{"slug": "updates", "name": "List updates", "subscribers": 3}]}
 
 
@@ -138,7 +138,7 @@ def test_import_adds_updates_and_never_resubscribes_who_left(app, client, tokens
         {"email": address(0)},                                        # already there, nothing new
         {"email": "not an address"}, {"email": "x@example.org", "locale": "xx", "country": "ZZ"}, "junk",
     ]
-    answer = client.post("/api/v1/lists/updates/subscribers", headers=auth(tokens["coordinator"]),
+    answer = client.post("/api/v1/lists/updates/subscribers", headers=bearer(tokens["coordinator"]),
                          json={"subscribers": people, "confirmed": True})
     assert answer.status_code == 200
     result = answer.get_json()
@@ -157,7 +157,7 @@ def test_import_adds_updates_and_never_resubscribes_who_left(app, client, tokens
 
 
 def test_unconfirmed_import_waits_for_a_confirmation(app, client, tokens):
-    answer = client.post("/api/v1/lists/updates/subscribers", headers=auth(tokens["coordinator"]),
+    answer = client.post("/api/v1/lists/updates/subscribers", headers=bearer(tokens["coordinator"]),
                          json={"subscribers": [{"email": "later@example.org"}]})
     assert answer.get_json()["added"] == 1
     with app.app_context():
@@ -168,7 +168,7 @@ def test_unconfirmed_import_waits_for_a_confirmation(app, client, tokens):
 
 
 def test_import_refuses_bad_shapes_and_unknown_lists(client, tokens):
-    headers = auth(tokens["coordinator"])
+    headers = bearer(tokens["coordinator"])
     assert client.post("/api/v1/lists/nope/subscribers", headers=headers,
                        json={"subscribers": []}).status_code == 404
     for body in ({"subscribers": "x"}, {"subscribers": [], "confirmed": "yes"}, [], "text"):
@@ -189,7 +189,7 @@ def test_export_streams_csv_with_formulas_neutralised_and_is_audited(app, client
         add_subscribers(mailing_list, range(50, 50 + len(dangerous)),
                         name=lambda i: dangerous[i - 50])
         _db.session.commit()
-    answer = client.get("/api/v1/lists/updates/subscribers.csv", headers=auth(tokens["coordinator"]))
+    answer = client.get("/api/v1/lists/updates/subscribers.csv", headers=bearer(tokens["coordinator"]))
     assert answer.status_code == 200 and answer.is_streamed
     assert answer.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True), newline="")))
@@ -203,7 +203,7 @@ def test_export_streams_csv_with_formulas_neutralised_and_is_audited(app, client
         event = _db.session.scalar(select(AuditEvent).where(AuditEvent.action == "list.export"))
         assert event is not None and event.actor_id is not None
     assert client.get("/api/v1/lists/updates/subscribers.csv",
-                      headers=auth(tokens["member"])).status_code == 403
+                      headers=bearer(tokens["member"])).status_code == 403
 
 
 def test_export_is_a_generator_of_chunks(app, tokens):
@@ -218,7 +218,7 @@ def test_export_is_a_generator_of_chunks(app, tokens):
 
 
 def test_mailout_life_through_the_api(app, client, tokens):
-    headers = auth(tokens["coordinator"])
+    headers = bearer(tokens["coordinator"])
     answer = client.post("/api/v1/mailouts", headers=headers, json={
         "list": "updates", "subject": "News", "body_markdown": "Hello {{ name }}",
         "translations": {"de": {"subject": "Neuigkeiten", "body_markdown": "Hallo {{ name }}"}},
@@ -245,7 +245,7 @@ def test_mailout_life_through_the_api(app, client, tokens):
 
 
 def test_pause_and_cancel_through_the_api(app, client, tokens):
-    headers = auth(tokens["coordinator"])
+    headers = bearer(tokens["coordinator"])
     mailout_id = client.post("/api/v1/mailouts", headers=headers, json={
         "list": "updates", "subject": "S", "body_markdown": "B"}).get_json()["id"]
     assert client.post(f"/api/v1/mailouts/{mailout_id}/pause", headers=headers).status_code == 409
@@ -264,7 +264,7 @@ def test_pause_and_cancel_through_the_api(app, client, tokens):
 
 
 def test_unknown_mailouts_are_404(client, tokens):
-    headers = auth(tokens["coordinator"])
+    headers = bearer(tokens["coordinator"])
     assert client.get("/api/v1/mailouts/12345", headers=headers).status_code == 404
     assert client.post("/api/v1/mailouts/12345/send", headers=headers).status_code == 404
     assert client.get("/api/v1/mailouts/abc", headers=headers).status_code == 404
@@ -272,7 +272,7 @@ def test_unknown_mailouts_are_404(client, tokens):
 
 def test_an_id_beyond_the_range_is_404_for_every_method(client, tokens):
     """GET and PUT share the address: Werkzeug once answered the PUT 405 ("GET allowed")."""
-    headers = auth(tokens["coordinator"])
+    headers = bearer(tokens["coordinator"])
     for method in (client.get, client.put):
         answer = method("/api/v1/mailouts/2147483648", headers=headers, json={})
         assert answer.status_code == 404, method
@@ -280,7 +280,7 @@ def test_an_id_beyond_the_range_is_404_for_every_method(client, tokens):
 
 
 def test_edit_and_duplicate_through_the_api(app, client, tokens):
-    headers = auth(tokens["coordinator"])
+    headers = bearer(tokens["coordinator"])
     fields = {"list": "updates", "subject": "News", "body_markdown": "Hello {{ name }}"}
     mailout_id = client.post("/api/v1/mailouts", headers=headers, json=fields).get_json()["id"]
     edited = client.put(f"/api/v1/mailouts/{mailout_id}", headers=headers,
@@ -311,7 +311,7 @@ def test_edit_and_duplicate_through_the_api(app, client, tokens):
     ({"translations": {"DE": {"subject": "S", "body_markdown": "B"}}}, "translations.DE"),
 ])
 def test_mailout_fields_the_document_forbids_are_refused(client, tokens, changes, field):
-    headers = auth(tokens["coordinator"])
+    headers = bearer(tokens["coordinator"])
     answer = client.post("/api/v1/mailouts", headers=headers, json={
         "list": "updates", "subject": "S", "body_markdown": "B", **changes})
     assert answer.status_code == 422
@@ -319,7 +319,7 @@ def test_mailout_fields_the_document_forbids_are_refused(client, tokens, changes
 
 
 def test_bad_mailout_bodies_get_422_with_fields(client, tokens):
-    headers = auth(tokens["coordinator"])
+    headers = bearer(tokens["coordinator"])
     answer = client.post("/api/v1/mailouts", headers=headers, json={"list": "updates"})
     assert answer.status_code == 422
     assert {"subject", "body_markdown"} <= set(answer.get_json()["errors"])
@@ -343,7 +343,7 @@ json_values = st.recursive(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=json_values)
 def test_garbage_never_causes_a_500(client, tokens, body):
-    headers = {**auth(tokens["coordinator"]), "Content-Type": "application/json"}
+    headers = {**bearer(tokens["coordinator"]), "Content-Type": "application/json"}
     data = json.dumps(body)
     for path in ("/api/v1/mailouts", "/api/v1/lists/updates/subscribers"):
         answer = client.post(path, headers=headers, data=data)

@@ -25,7 +25,7 @@ from objectwar.mailing.models import (
     SubscriptionStatus,
 )
 from objectwar.types import utcnow
-from tests.mailing_support import add_subscribers, address, make_list
+from tests.factories import add_subscribers, address, make_list
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import COORDINATOR_PASSWORD, csrf_token, login_as
 from sqlalchemy import select, update
 
 from objectwar.extensions import db as _db
@@ -20,9 +19,9 @@ from objectwar.mailing.models import (
     Subscription,
     SubscriptionStatus,
 )
-from tests.mailing_support import add_subscribers, make_list
+from tests.factories import COORDINATOR_EMAIL, COORDINATOR_PASSWORD
+from tests.helpers import csrf_token, log_in_browser
 from tests.test_admin_mailouts import (
-    COORDINATOR_EMAIL,
     audited,
     count,
     new_mailout,
@@ -39,20 +38,6 @@ def app_overrides(relay):
             "MAIL_FROM_CHOICES": REPLY_CHOICES}
 
 
-@pytest.fixture
-def audience(app, people):
-    """List ``updates``: 3 English speakers in Germany, 2 German speakers in France."""
-    with app.app_context():
-        mailing_list = make_list(3)
-        add_subscribers(mailing_list, range(3, 5), locale="de", country="FR")
-        _db.session.commit()
-
-
-@pytest.fixture
-def coordinator(app, client, people):
-    return login_as(client, app, people.coordinator)
-
-
 def texts_of(app, mailout_id: int) -> dict[str, tuple[str, str]]:
     with app.app_context():
         found = _db.session.get(Mailout, mailout_id)
@@ -62,7 +47,8 @@ def texts_of(app, mailout_id: int) -> dict[str, tuple[str, str]]:
 # -- editing a draft ------------------------------------------------------------------
 
 
-def test_the_edit_form_shows_the_draft_and_saves_every_field(app, coordinator, people, audience):
+def test_the_edit_form_shows_the_draft_and_saves_every_field(app, auth, people, audience):
+    coordinator = auth.coordinator()
     mailout_id = new_mailout(app)
     edit = f"/admin/mailouts/{mailout_id}/edit"
     page = coordinator.get(edit).get_data(as_text=True)
@@ -91,7 +77,8 @@ def test_the_edit_form_shows_the_draft_and_saves_every_field(app, coordinator, p
         (people.coordinator, mailout_id, ["en", "ru"])]
 
 
-def test_edit_errors_stay_at_the_fields_and_change_nothing(app, coordinator, audience):
+def test_edit_errors_stay_at_the_fields_and_change_nothing(app, auth, people, audience):
+    coordinator = auth.coordinator()
     mailout_id = new_mailout(app)
     edit = f"/admin/mailouts/{mailout_id}/edit"
     answer = post(coordinator, edit, {"list": "updates", "locale": "en", "subject": "",
@@ -106,7 +93,8 @@ def test_edit_errors_stay_at_the_fields_and_change_nothing(app, coordinator, aud
     assert not audited(app, "mailout.update")
 
 
-def test_a_scheduled_mailout_can_be_edited_and_a_started_one_cannot(app, coordinator, audience):
+def test_a_scheduled_mailout_can_be_edited_and_a_started_one_cannot(app, auth, people, audience):
+    coordinator = auth.coordinator()
     from datetime import timedelta
 
     from objectwar.types import utcnow
@@ -146,7 +134,8 @@ def test_the_service_refuses_to_edit_once_sending_started(app, audience):
     assert texts_of(app, mailout_id)["en"][0] == "News of the campaign"
 
 
-def test_a_translation_the_form_cannot_show_is_kept(app, coordinator, audience):
+def test_a_translation_the_form_cannot_show_is_kept(app, auth, people, audience):
+    coordinator = auth.coordinator()
     mailout_id = new_mailout(app, locale="de", subject="Neuigkeiten", body_markdown="Hallo",
                              translations={"en": {"subject": "News", "body_markdown": "Hello"}})
     edit = f"/admin/mailouts/{mailout_id}/edit"
@@ -159,7 +148,8 @@ def test_a_translation_the_form_cannot_show_is_kept(app, coordinator, audience):
 # -- duplicating ------------------------------------------------------------------------------
 
 
-def test_a_sent_mailout_is_duplicated_as_a_new_draft(app, coordinator, people, audience, relay):
+def test_a_sent_mailout_is_duplicated_as_a_new_draft(app, auth, people, audience, relay):
+    coordinator = auth.coordinator()
     original = new_mailout(app, audience={"country": ["DE"]}, rate_per_minute=77)
     detail = f"/admin/mailouts/{original}"
     post(coordinator, f"{detail}/send", form_page=f"{detail}/send")
@@ -183,7 +173,8 @@ def test_a_sent_mailout_is_duplicated_as_a_new_draft(app, coordinator, people, a
 
 
 def test_a_from_name_and_a_reply_to_reach_the_relay_the_copy_and_the_test(
-        app, coordinator, people, audience, relay):
+        app, auth, people, audience, relay):
+    coordinator = auth.coordinator()
     edit_page = coordinator.get("/admin/mailouts/new").get_data(as_text=True)
     assert '<option value="team@objectwar.test">Campaign team &lt;team@objectwar.test&gt;</option>' in edit_page
     answer = post(coordinator, "/admin/mailouts/new", {
@@ -238,8 +229,9 @@ def test_without_a_from_name_or_reply_to_the_configured_sender_and_no_reply_to(a
     ({"from_name": "\u202eevil"}, {"from_name"}),
     ({"from_name": ["list"]}, {"from_name"}),
 ])
-def test_a_reply_to_not_offered_or_a_bad_name_is_refused_and_nothing_stored(app, coordinator, audience,
+def test_a_reply_to_not_offered_or_a_bad_name_is_refused_and_nothing_stored(app, auth, people, audience,
                                                                            fields, errors):
+    auth.coordinator()
     body = {"list": "updates", "subject": "News", "body_markdown": "Hi", **fields}
     with pytest.raises(mailouts.ValidationError) as raised, app.app_context():
         mailouts.create_mailout(body)
@@ -255,7 +247,8 @@ def test_the_reply_to_matches_case_blind_and_is_stored_as_configured(app, audien
         assert mailouts.progress(created)["reply_to"] == "press@objectwar.test"
 
 
-def test_a_reply_to_no_longer_offered_is_left_out_and_the_page_says_so(app, coordinator, audience):
+def test_a_reply_to_no_longer_offered_is_left_out_and_the_page_says_so(app, auth, people, audience):
+    coordinator = auth.coordinator()
     with app.app_context():
         mailout_id = mailouts.create_mailout({"list": "updates", "subject": "News", "body_markdown": "Hi",
                                               "reply_to": "press@objectwar.test"}).id
@@ -269,7 +262,8 @@ def test_a_reply_to_no_longer_offered_is_left_out_and_the_page_says_so(app, coor
             to="a@b.example", to_name=None, message_id="<x@y>", values={}).decode()
 
 
-def test_an_edit_form_error_on_the_reply_to_stays_at_its_field(app, coordinator, audience):
+def test_an_edit_form_error_on_the_reply_to_stays_at_its_field(app, auth, people, audience):
+    coordinator = auth.coordinator()
     mailout_id = new_mailout(app)
     edit = f"/admin/mailouts/{mailout_id}/edit"
     answer = post(coordinator, edit, {"list": "updates", "locale": "en", "subject": "S", "body_markdown": "B",
@@ -284,7 +278,8 @@ def test_an_edit_form_error_on_the_reply_to_stays_at_its_field(app, coordinator,
 # -- cancelling one that finished meanwhile --------------------------------------------------
 
 
-def test_cancelling_a_mailout_that_finished_meanwhile_says_so_on_its_page(app, coordinator, audience, relay):
+def test_cancelling_a_mailout_that_finished_meanwhile_says_so_on_its_page(app, auth, people, audience, relay):
+    coordinator = auth.coordinator()
     mailout_id = new_mailout(app)
     detail = f"/admin/mailouts/{mailout_id}"
     token = csrf_token(coordinator, f"{detail}/cancel")  # the coordinator looks at "Cancel for good?"
@@ -303,7 +298,8 @@ def test_cancelling_a_mailout_that_finished_meanwhile_says_so_on_its_page(app, c
     assert again.request.path == detail and "already been sent to everyone" in again.get_data(as_text=True)
 
 
-def test_cancelling_a_cancelled_one_says_so_too(app, coordinator, audience):
+def test_cancelling_a_cancelled_one_says_so_too(app, auth, people, audience):
+    coordinator = auth.coordinator()
     mailout_id = new_mailout(app)
     detail = f"/admin/mailouts/{mailout_id}"
     token = csrf_token(coordinator, f"{detail}/cancel")
@@ -318,7 +314,8 @@ def test_cancelling_a_cancelled_one_says_so_too(app, coordinator, audience):
 
 
 def test_the_test_mail_has_a_sample_name_and_a_working_sample_unsubscribe_link(
-        app, coordinator, audience, outbox):
+        app, auth, people, audience, outbox):
+    coordinator = auth.coordinator()
     mailout_id = new_mailout(app)
     detail = f"/admin/mailouts/{mailout_id}"
     assert post(coordinator, f"{detail}/test", {"locale": "de"}, form_page=detail).status_code == 302
@@ -355,7 +352,8 @@ def test_a_forged_sample_link_is_no_link(app, audience):
 # -- the progress figures ------------------------------------------------------------------
 
 
-def test_the_progress_json_mirrors_the_figures_and_the_page_has_no_meta_refresh(app, coordinator, audience):
+def test_the_progress_json_mirrors_the_figures_and_the_page_has_no_meta_refresh(app, auth, people, audience):
+    coordinator = auth.coordinator()
     mailout_id = new_mailout(app)
     with app.app_context():
         delivery.start_sending(mailout_id)
@@ -377,7 +375,8 @@ def test_the_progress_json_mirrors_the_figures_and_the_page_has_no_meta_refresh(
     assert coordinator.get("/static/mailout-progress.js").status_code == 200
 
 
-def test_a_finished_mailout_page_has_no_script(app, coordinator, audience, relay):
+def test_a_finished_mailout_page_has_no_script(app, auth, people, audience, relay):
+    coordinator = auth.coordinator()
     mailout_id = new_mailout(app)
     detail = f"/admin/mailouts/{mailout_id}"
     post(coordinator, f"{detail}/send", form_page=f"{detail}/send")
@@ -400,14 +399,6 @@ def _mark_sent(app, mailout_id: int, how_many: int) -> None:
         _db.session.commit()
 
 
-def _log_in(page, base: str, path: str) -> None:
-    page.goto(base + path)
-    page.fill("#email", COORDINATOR_EMAIL)
-    page.fill("#password", COORDINATOR_PASSWORD)
-    page.click("#content form button[type=submit]")
-    assert page.url.endswith(path), page.url
-
-
 @pytest.mark.browser
 @pytest.mark.sqlite_only
 def test_the_figures_change_without_a_reload(app, browser, live_server, people, audience):
@@ -420,7 +411,7 @@ def test_the_figures_change_without_a_reload(app, browser, live_server, people, 
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     try:
         detail = f"/admin/mailouts/{mailout_id}"
-        _log_in(page, live_server, detail)
+        log_in_browser(page, live_server, detail, COORDINATOR_EMAIL, COORDINATOR_PASSWORD)
         assert page.text_content('[data-figure="sent"]').strip() == "0 / 5"
         assert page.is_hidden("[data-refresh-link]") and page.is_visible("[data-refresh-note]")
         page.evaluate("window.notReloaded = true")
@@ -443,7 +434,7 @@ def test_without_javascript_a_refresh_link(app, browser, live_server, people, au
     page = context.new_page()
     try:
         detail = f"/admin/mailouts/{mailout_id}"
-        _log_in(page, live_server, detail)
+        log_in_browser(page, live_server, detail, COORDINATOR_EMAIL, COORDINATOR_PASSWORD)
         assert page.text_content('[data-figure="sent"]').strip() == "0 / 5"
         link = page.get_by_role("link", name="Refresh the figures")
         assert link.is_visible() and page.is_hidden("[data-refresh-note]")

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import csrf_token, login_as
 from sqlalchemy import select, update
 
 from objectwar import security, tasks
@@ -19,7 +18,8 @@ from objectwar.mail.models import Notice, NoticeKind
 from objectwar.mailing import delivery, mailouts
 from objectwar.mailing.models import Mailout, MailoutStatus
 from objectwar.types import utcnow
-from tests.mailing_support import make_list
+from tests.factories import make_list
+from tests.helpers import csrf_token
 
 COORDINATOR = "coord@campaign.example"
 
@@ -66,13 +66,13 @@ def failing_mailout(app, relay, **coordinator: str) -> int:
 
 
 def test_send_a_test_is_a_row_first_and_a_lost_queue_message_is_sent_by_the_sweep(
-        app, client, people, relay):
+        app, client, people, relay, auth):
     with app.app_context():
         make_list(2)
         mailout_id = mailouts.create_mailout({
             "list": "updates", "subject": "News", "body_markdown": "Hello {{ name }}",
             "translations": {"de": {"subject": "Neuigkeiten", "body_markdown": "Hallo {{ name }}"}}}).id
-    coordinator = login_as(client, app, people.coordinator)
+    coordinator = auth.coordinator()
     detail = f"/admin/mailouts/{mailout_id}"
     answer = coordinator.post(f"{detail}/test", data={"csrf_token": csrf_token(coordinator, detail),
                                                       "locale": "de"})

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from conftest import csrf_token, login_as
 from sqlalchemy import select
 
 from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
 from objectwar.petitions import counts, signing
 from objectwar.petitions.models import Petition, Signature
+from tests.helpers import csrf_token, login_as
 from tests.signing_support import SLUG, person
 
 
@@ -45,9 +45,9 @@ def moderate(client, signature_id: int, action: str):
     return client.post(path, data={"csrf_token": csrf_token(client, path)})
 
 
-def test_a_hidden_name_leaves_the_public_page_at_once_and_still_counts(app, client, signers, people):
+def test_a_hidden_name_leaves_the_public_page_at_once_and_still_counts(app, client, signers, people, auth):
     assert "Vandalo M." in public_page(client)  # cached by this process from now on
-    login_as(client, app, people.coordinator)
+    auth.coordinator()
     assert "Vandalo Müller" in client.get(f"/admin/petitions/{SLUG}/signers").get_data(as_text=True)
     assert moderate(client, signers["vandal"], "hide").status_code == 302
     anonymous = app.test_client()
@@ -60,8 +60,8 @@ def test_a_hidden_name_leaves_the_public_page_at_once_and_still_counts(app, clie
         assert "Vandalo" not in str(event.details)
 
 
-def test_deleting_spam_adjusts_the_count_and_the_country_in_one_go(app, client, signers, people):
-    login_as(client, app, people.coordinator)
+def test_deleting_spam_adjusts_the_count_and_the_country_in_one_go(app, client, signers, people, auth):
+    auth.coordinator()
     moderate(client, signers["vandal"], "delete")
     moderate(client, signers["pending"], "delete")  # unconfirmed: the count stays
     assert petition(app).signature_count == 1
@@ -74,22 +74,22 @@ def test_deleting_spam_adjusts_the_count_and_the_country_in_one_go(app, client, 
     assert "Vandalo" not in public_page(app.test_client())
 
 
-def test_unknown_signatures_and_other_roles(app, client, signers, people):
-    login_as(client, app, people.coordinator)
+def test_unknown_signatures_and_other_roles(app, client, signers, people, auth):
+    auth.coordinator()
     assert client.get(f"/admin/petitions/{SLUG}/signers/999999/hide").status_code == 404
     member = app.test_client()
     login_as(member, app, people.member_a)
     assert member.get(f"/admin/petitions/{SLUG}/signers").status_code == 403
 
 
-def test_the_handover_page_names_only_who_chose_to_be_named(app, client, demo, people):
+def test_the_handover_page_names_only_who_chose_to_be_named(app, client, demo, people, auth):
     with app.test_request_context("/"):
         for key, first, public in (("named", "Namedperson", True), ("quiet", "Quietperson", False)):
             outcome = signing.sign(SLUG, person(email=f"{key}@example.org", first_name=first,
                                                 public_name=public), default_locale="en")
             signature = _db.session.get(Signature, outcome.signature_id)
             signing.confirm(SLUG, signing.confirmation_token(signature))
-    login_as(client, app, people.coordinator)
+    auth.coordinator()
     page = client.get(f"/admin/petitions/{SLUG}/handover").get_data(as_text=True)
     assert "Namedperson Müller" in page and "Quietperson" not in page
     assert "2 people signed and confirmed this petition." in page

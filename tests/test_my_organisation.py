@@ -6,7 +6,6 @@ import io
 import os
 import re
 
-from conftest import csrf_token, login_as
 from PIL import Image, PngImagePlugin
 from sqlalchemy import select
 
@@ -15,6 +14,7 @@ from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
 from objectwar.organisations.models import Organisation
 from objectwar.petitions.models import Petition, PetitionStatus, Signature
+from tests.helpers import csrf_token, login_as
 
 PROFILE = {"name": "Organisation A", "country": "DE", "city": "Berlin",
            "website": "https://org-a.example", "description": "About Organisation A."}
@@ -25,8 +25,8 @@ def post_profile(client, **changes):
     return client.post("/my/organisation/profile", data={**PROFILE, **changes, "csrf_token": token})
 
 
-def test_profile_edit_is_audited_and_public(client, app, people):
-    login_as(client, app, people.member_a)
+def test_profile_edit_is_audited_and_public(client, app, people, auth):
+    auth.member(people.org_a)
     response = post_profile(client, name="Organisation A e.V.", city="Hamburg",
                             description="We help **objectors**. [Site](https://a.example)\n\n"
                                         "<script>alert(1)</script> [x](javascript:alert(1))")
@@ -44,8 +44,8 @@ def test_profile_edit_is_audited_and_public(client, app, people):
         assert "country" not in event.details["changes"]
 
 
-def test_profile_bad_input_changes_nothing(client, app, people):
-    login_as(client, app, people.member_a)
+def test_profile_bad_input_changes_nothing(client, app, people, auth):
+    auth.member(people.org_a)
     response = post_profile(client, name="Renamed", website="javascript:alert(1)", country="ZZ")
     assert response.status_code == 422
     page = response.get_data(as_text=True)
@@ -70,10 +70,10 @@ def upload(client, data: bytes, filename: str):
                        data={"csrf_token": token, "logo": (io.BytesIO(data), filename)})
 
 
-def test_logo_is_re_encoded_without_metadata_and_bounded(client, app, people):
+def test_logo_is_re_encoded_without_metadata_and_bounded(client, app, people, auth):
     original = png_with_script_in_metadata()
     assert b"tEXt" in original and b"<script>" in original
-    login_as(client, app, people.member_a)
+    auth.member(people.org_a)
     assert upload(client, original, "logo.png").status_code == 302
     with app.app_context():
         name = _db.session.get(Organisation, people.org_a).logo
@@ -93,16 +93,16 @@ def test_logo_is_re_encoded_without_metadata_and_bounded(client, app, people):
     assert f"/organisations/logos/{name}" in app.test_client().get("/organisations").get_data(as_text=True)
 
 
-def test_jpeg_and_webp_are_accepted(client, app, people):
-    login_as(client, app, people.member_a)
+def test_jpeg_and_webp_are_accepted(client, app, people, auth):
+    auth.member(people.org_a)
     for fmt in ("JPEG", "WEBP"):
         output = io.BytesIO()
         Image.new("RGB", (40, 30), (10, 20, 30)).save(output, format=fmt)
         assert upload(client, output.getvalue(), "x.img").status_code == 302
 
 
-def test_html_renamed_png_and_other_files_are_refused(client, app, people):
-    login_as(client, app, people.member_a)
+def test_html_renamed_png_and_other_files_are_refused(client, app, people, auth):
+    auth.member(people.org_a)
     folder = app.config["UPLOAD_DIR"]
     before = set(os.listdir(folder)) if os.path.isdir(folder) else set()
     message = "Upload a PNG, JPEG or WebP image of at most 2 MB."
@@ -128,8 +128,8 @@ def test_logo_route_refuses_strange_names_and_hidden_organisations(client, app, 
     assert client.get("/organisations/logos/" + "a" * 32 + ".png").status_code == 404
 
 
-def test_colleagues_list_and_remove_with_confirmation(client, app, people):
-    login_as(client, app, people.member_a)
+def test_colleagues_list_and_remove_with_confirmation(client, app, people, auth):
+    auth.member(people.org_a)
     page = client.get("/my/organisation/colleagues").get_data(as_text=True)
     assert "anna@a.example" in page and "bob@b.example" not in page and "new@b.example" not in page
     confirm = client.get(f"/my/organisation/colleagues/{people.colleague_a}/remove")
@@ -149,9 +149,9 @@ def test_colleagues_list_and_remove_with_confirmation(client, app, people):
     assert response.status_code == 409
 
 
-def test_idor_a_cannot_touch_b(client, app, people):
+def test_idor_a_cannot_touch_b(client, app, people, auth):
     """Member A posts B's identifiers: 404, and nothing of B changes."""
-    login_as(client, app, people.member_a)
+    auth.member(people.org_a)
     token = csrf_token(client, "/my/organisation")
     assert client.get(f"/my/organisation/colleagues/{people.member_b}/remove").status_code == 404
     assert client.post(f"/my/organisation/colleagues/{people.member_b}/remove",
@@ -189,7 +189,7 @@ def test_permission_functions(app, people):
         assert not permissions.can_edit_organisation(a, org_a)
 
 
-def test_credited_signatures_with_embed_snippet_and_link(client, app, people, demo):
+def test_credited_signatures_with_embed_snippet_and_link(client, app, people, demo, auth):
     from objectwar import security
     from objectwar.demo import PETITION_SLUG
     from objectwar.types import utcnow
@@ -205,14 +205,14 @@ def test_credited_signatures_with_embed_snippet_and_link(client, app, people, de
                 first_name="S", last_name=str(n), country="DE", locale="en", organisation_id=org,
                 consent_version="1", confirmed_at=utcnow() if confirmed else None))
         _db.session.commit()
-    login_as(client, app, people.member_a)
+    auth.member(people.org_a)
     page = client.get("/my/organisation").get_data(as_text=True)
     assert "2 confirmed signatures" in page
     assert f"https://objectwar.test/petitions/{PETITION_SLUG}?org=org-a" in page
     assert (f"&lt;iframe src=&#34;https://objectwar.test/petitions/{PETITION_SLUG}/embed?org=org-a&#34;"
             in page)
     assert "draft-one" not in page
-    login_as(client, app, people.member_b)
+    auth.member(people.org_b)
     assert "1 confirmed signature" in client.get("/my/organisation").get_data(as_text=True)
 
 
@@ -228,15 +228,15 @@ def _png_header_only(width: int, height: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
 
 
-def test_decompression_bombs_are_refused_before_decoding(client, app, people):
-    login_as(client, app, people.member_a)
+def test_decompression_bombs_are_refused_before_decoding(client, app, people, auth):
+    auth.member(people.org_a)
     for size in ((7000, 7000), (60000, 60000)):
         response = upload(client, _png_header_only(*size), "bomb.png")
         assert response.status_code == 422, size
 
 
-def test_odd_identifiers_never_500(client, app, people):
-    login_as(client, app, people.member_a)
+def test_odd_identifiers_never_500(client, app, people, auth):
+    auth.member(people.org_a)
     for path in ("/my/organisation/colleagues/99999999999999999999/remove",
                  "/my/organisation/colleagues/-1/remove", "/my/organisation/colleagues/0/remove",
                  "/organisations/%00", "/organisations/" + "a" * 500, "/organisations/logos/%00.png",

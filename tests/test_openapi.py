@@ -86,3 +86,11 @@ def test_names_are_documented_as_the_code_takes_them(client):
         assert not re.search(name["pattern"], refused), refused
     for taken in ("Anna", "  Anna Müller  ", "Ли", "O'Neil-Smith"):
         assert re.search(name["pattern"], taken), taken
+
+
+def test_openapi_lists_400_and_415_where_a_body_is_read(client):
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    for operations in paths.values():
+        for operation in operations.values():
+            if "requestBody" in operation:
+                assert {"400", "415"} <= set(operation["responses"])

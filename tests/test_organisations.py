@@ -5,16 +5,19 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import COORDINATOR_PASSWORD, csrf_token, login_as
 from sqlalchemy import select
 
 from objectwar.accounts.models import Invitation
-from objectwar.accounts.services import create_coordinator, find_user_by_email
+from objectwar.accounts.services import find_user_by_email
 from objectwar.audit.models import AuditEvent
+from objectwar.errors import ValidationError
 from objectwar.extensions import db as _db
 from objectwar.mail import notices as delivery
 from objectwar.mail.models import Notice
 from objectwar.organisations.models import Organisation, OrganisationStatus
+from objectwar.validation import BIDI_CONTROLS, validate_url
+from tests.factories import add_coordinator
+from tests.helpers import csrf_token, login_as
 
 APPLICATION = {
     "name": "Friedensnetz Köln", "country": "DE", "city": "Köln",
@@ -32,14 +35,14 @@ def apply(client, **changes):
 
 
 @pytest.fixture
-def coordinator(app):
+def coordinator_id(app) -> int:
+    """A coordinator exists (and is told of applications); nobody is logged in."""
     with app.test_request_context():
-        user, _created = create_coordinator("coord@campaign.example", COORDINATOR_PASSWORD)
-        return user.id
+        return add_coordinator().id
 
 
 def test_apply_creates_an_application_and_emails_applicant_and_coordinators(
-        client, app, coordinator, outbox):
+        client, app, coordinator_id, outbox):
     response = apply(client, lang=None)
     # Answered by a redirect: reloading the page it leads to sends nothing again.
     assert response.status_code == 303
@@ -101,10 +104,10 @@ def applied_id(app):
         return _db.session.scalar(select(Organisation.id))
 
 
-def test_approve_makes_a_member_and_invites_the_contact(client, app, coordinator, outbox):
+def test_approve_makes_a_member_and_invites_the_contact(client, app, coordinator_id, outbox):
     apply(app.test_client())
     organisation_id = applied_id(app)
-    login_as(client, app, coordinator)
+    login_as(client, app, coordinator_id)
     page = client.get("/admin/organisations").get_data(as_text=True)
     assert "Friedensnetz Köln" in page
     detail = client.get(f"/admin/organisations/{organisation_id}").get_data(as_text=True)
@@ -120,7 +123,7 @@ def test_approve_makes_a_member_and_invites_the_contact(client, app, coordinator
         assert organisation.status == OrganisationStatus.MEMBER
         assert _db.session.scalar(select(Invitation)).organisation_id == organisation_id
         event = _db.session.scalar(select(AuditEvent).where(AuditEvent.action == "organisation.approve"))
-        assert event.actor_id == coordinator
+        assert event.actor_id == coordinator_id
         assert event.details["changes"] == {"status": ["applied", "member"]}
     assert "Friedensnetz Köln" in app.test_client().get("/organisations").get_data(as_text=True)
     # Approving twice is a conflict, not a second invitation.
@@ -128,10 +131,10 @@ def test_approve_makes_a_member_and_invites_the_contact(client, app, coordinator
     assert len(outbox) == 1
 
 
-def test_reject_needs_a_message_and_emails_it(client, app, coordinator, outbox):
+def test_reject_needs_a_message_and_emails_it(client, app, coordinator_id, outbox):
     apply(app.test_client())
     organisation_id = applied_id(app)
-    login_as(client, app, coordinator)
+    login_as(client, app, coordinator_id)
     outbox.clear()
     response = decide(client, organisation_id, "reject", message="  ")
     assert response.status_code == 422
@@ -149,8 +152,8 @@ def test_reject_needs_a_message_and_emails_it(client, app, coordinator, outbox):
     assert app.test_client().get("/organisations/friedensnetz-koln").status_code == 404
 
 
-def test_suspend_has_a_confirmation_step_and_hides_everywhere(client, app, people):
-    login_as(client, app, people.coordinator)
+def test_suspend_has_a_confirmation_step_and_hides_everywhere(client, app, people, auth):
+    auth.coordinator()
     page = client.get(f"/admin/organisations/{people.org_a}/suspend")
     assert page.status_code == 200 and "Suspend this organisation?" in page.get_data(as_text=True)
     with app.app_context():
@@ -173,8 +176,8 @@ def test_suspend_has_a_confirmation_step_and_hides_everywhere(client, app, peopl
         assert actions[-2:] == ["organisation.suspend", "organisation.reinstate"]
 
 
-def test_members_cannot_decide(client, app, people):
-    login_as(client, app, people.member_a)
+def test_members_cannot_decide(client, app, people, auth):
+    auth.member(people.org_a)
     token = csrf_token(client, "/my/organisation")
     response = client.post(f"/admin/organisations/{people.org_b}/suspend", data={"csrf_token": token})
     assert response.status_code == 403
@@ -220,7 +223,7 @@ def test_api_organisations_members_only_no_contact_data(client, app, people):
         "organisations"]] == ["org-b"]
 
 
-def test_periodic_task_sends_what_the_queue_lost(app, coordinator, outbox):
+def test_periodic_task_sends_what_the_queue_lost(app, coordinator_id, outbox):
     from datetime import timedelta
 
     from objectwar.mail import notices as outbox_services
@@ -266,8 +269,8 @@ def test_failed_smtp_leaves_the_notice_due(app, people, smtp_server):
     assert received["To"] == "alice@a.example"
 
 
-def test_coordinator_edits_any_profile_audited(client, app, people):
-    login_as(client, app, people.coordinator)
+def test_coordinator_edits_any_profile_audited(client, app, people, auth):
+    auth.coordinator()
     path = f"/admin/organisations/{people.org_b}/profile"
     token = csrf_token(client, path)
     response = client.post(path, data={"csrf_token": token, "name": "Organisation B", "country": "FR",
@@ -281,13 +284,13 @@ def test_coordinator_edits_any_profile_audited(client, app, people):
         assert event.details["changes"]["website"] == ["https://org-b.example", None]
 
 
-def test_invitation_of_a_suspended_organisation_is_dead(client, app, people):
+def test_invitation_of_a_suspended_organisation_is_dead(client, app, people, auth):
     from objectwar.accounts.services import invitation_token
 
     with app.app_context():
         token = invitation_token(_db.session.get(Invitation, people.invitation_b))
     assert client.get(f"/account/invitation/{token}").status_code == 200
-    login_as(client, app, people.coordinator)
+    auth.coordinator()
     assert decide(client, people.org_b, "suspend").status_code == 302
     assert app.test_client().get(f"/account/invitation/{token}").status_code == 404
 
@@ -370,3 +373,25 @@ def test_applications_racing_for_one_name_all_get_in(pg_app):
             select(Organisation.slug).where(Organisation.name == "Refusers Aid")))
     assert len(slugs) == 8 and len(set(slugs)) == 8
     assert "refusers-aid" in slugs
+
+
+# -- bidirectional controls in web addresses -----------------------------------------
+
+
+@pytest.mark.parametrize("control", sorted(BIDI_CONTROLS))
+def test_web_addresses_refuse_bidirectional_controls(app, control):
+    with app.test_request_context():
+        for value in (f"https://evil.example/{control}gpj.exe", f"https://a{control}b.example",
+                      f"https://ok.example/?q={control}"):
+            with pytest.raises(ValidationError) as refused:
+                validate_url(value)
+            assert refused.value.errors == {"website": ["Remove the control characters from this field."]}
+        assert validate_url("https://friedensnetz.example/über") == "https://friedensnetz.example/über"
+
+
+def test_the_apply_form_refuses_a_website_with_u202e(client, app):
+    response = apply(client, website="https://friedensnetz.example/\u202eexe.pdf")
+    assert response.status_code == 422
+    assert "Remove the control characters from this field." in response.get_data(as_text=True)
+    with app.app_context():
+        assert _db.session.scalar(select(Organisation)) is None

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from conftest import login_as
 from page_catalogue import (
     APP_OVERRIDES,
     EXCLUDED,
@@ -31,6 +30,7 @@ from page_catalogue import (
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.checkers import AXE, missing_axe
+from tests.helpers import login_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 

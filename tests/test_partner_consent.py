@@ -7,7 +7,6 @@ import csv
 import io
 
 import pytest
-from conftest import login_as
 from sqlalchemy import select
 
 from objectwar.audit.models import AuditEvent
@@ -59,14 +58,14 @@ def test_the_api_takes_partner_consent_only_with_an_organisation(app, demo, peop
         assert _db.session.get(Signature, signature_id).partner_consent is recorded
 
 
-def test_the_partner_exports_only_who_agreed_and_sees_countries_folded(app, client, demo, people):
+def test_the_partner_exports_only_who_agreed_and_sees_countries_folded(app, client, demo, people, auth):
     sign_and_confirm(app, email="agree@example.org", first_name="Agnes", organisation="org-a",
                      partner_consent=True)
     sign_and_confirm(app, email="no@example.org", first_name="Nora", organisation="org-a",
                      country="BY")
     sign_and_confirm(app, email="other@example.org", first_name="Otto", organisation="org-b",
                      partner_consent=True)
-    login_as(client, app, people.member_a)
+    auth.member(people.org_a)
     overview = client.get("/my/organisation").get_data(as_text=True)
     table = overview.split('class="by-country"', 1)[1].split("</table>", 1)[0]
     assert "Belarus" not in table and "Other countries" in table  # 1 + 1: folded

@@ -35,7 +35,7 @@ def test_count_is_exact_after_every_confirmation(app, client, demo):
 
 
 def test_logged_in_visitors_get_their_own_page(app, demo, people):
-    from tests.conftest import login_as
+    from tests.helpers import login_as
 
     coordinator = login_as(app.test_client(), app, people.coordinator)
     app.test_client().get(PAGE)  # an anonymous visit fills the cache

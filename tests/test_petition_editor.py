@@ -7,7 +7,6 @@ import re
 import time
 
 import pytest
-from conftest import csrf_token, login_as
 from sqlalchemy import func, select
 
 from objectwar.audit.models import AuditEvent
@@ -15,6 +14,7 @@ from objectwar.extensions import db as _db
 from objectwar.petitions import authoring
 from objectwar.petitions.authoring import Translation
 from objectwar.petitions.models import Petition, PetitionStatus
+from tests.helpers import csrf_token
 
 
 def new_petition_form(**changes) -> dict:
@@ -54,18 +54,15 @@ def demand_titles(petition: Petition, locale: str) -> list[str]:
 
 
 @pytest.fixture
-def coordinator(app, client, people):
-    return login_as(client, app, people.coordinator)
-
-
-@pytest.fixture
-def created(app, coordinator):
+def created(app, auth, people):
+    coordinator = auth.coordinator()
     response = submit(coordinator, "/admin/petitions/new", new_petition_form())
     assert response.status_code == 302, response.get_data(as_text=True)
     return stored(app)
 
 
-def test_a_coordinator_creates_a_draft_from_the_form(app, coordinator, created):
+def test_a_coordinator_creates_a_draft_from_the_form(app, auth, people, created):
+    coordinator = auth.coordinator()
     assert created.status == PetitionStatus.DRAFT and created.goal == 2500
     assert {t.locale: t.title for t in created.texts} == {"en": "Refuge now"}
     assert demand_titles(created, "en") == ["Humanitarian visas"]
@@ -87,7 +84,8 @@ def test_a_coordinator_creates_a_draft_from_the_form(app, coordinator, created):
     ({"demands.0.texts.en.title": "", "demands.0.texts.en.text": "A text without a title"},
      "demands.0.texts.en.title"),
 ])
-def test_a_bad_field_is_refused_at_the_field_and_nothing_is_stored(app, coordinator, changes, field):
+def test_a_bad_field_is_refused_at_the_field_and_nothing_is_stored(app, auth, people, changes, field):
+    coordinator = auth.coordinator()
     response = submit(coordinator, "/admin/petitions/new", new_petition_form(**changes))
     assert response.status_code == 422
     page = response.get_data(as_text=True)
@@ -98,13 +96,15 @@ def test_a_bad_field_is_refused_at_the_field_and_nothing_is_stored(app, coordina
             assert value.replace("&", "&amp;") in page
 
 
-def test_a_slug_taken_is_refused(app, coordinator, created):
+def test_a_slug_taken_is_refused(app, auth, people, created):
+    coordinator = auth.coordinator()
     response = submit(coordinator, "/admin/petitions/new", new_petition_form(**{"texts.en.title": "Again"}))
     assert response.status_code == 422 and 'id="f-slug-error"' in response.get_data(as_text=True)
     assert petitions_stored(app) == 1
 
 
-def test_a_new_petition_can_be_written_first_in_german(app, coordinator):
+def test_a_new_petition_can_be_written_first_in_german(app, auth, people):
+    coordinator = auth.coordinator()
     form = {k.replace(".en.", ".de."): v for k, v in new_petition_form(default_locale="de").items()}
     response = submit(coordinator, "/admin/petitions/new?locale=de", form)
     assert response.status_code == 302
@@ -129,7 +129,8 @@ def edit_form(client, path: str) -> dict:
     return {name: html.unescape(value) for name, value in form.items()}
 
 
-def test_a_translation_is_written_beside_the_default_text(app, coordinator, created):
+def test_a_translation_is_written_beside_the_default_text(app, auth, people, created):
+    coordinator = auth.coordinator()
     path = "/admin/petitions/refuge-now/edit?locale=de"
     form = edit_form(coordinator, path)
     assert form["texts.en.title"] == "Refuge now" and form["texts.de.title"] == ""
@@ -149,7 +150,8 @@ def test_a_translation_is_written_beside_the_default_text(app, coordinator, crea
     assert demand_titles(petition, "ru") == ["Гуманитарные визы"]
 
 
-def test_demands_are_added_reordered_and_removed_keeping_their_translations(app, coordinator, created):
+def test_demands_are_added_reordered_and_removed_keeping_their_translations(app, auth, people, created):
+    coordinator = auth.coordinator()
     path = "/admin/petitions/refuge-now/edit?locale=de"
     form = edit_form(coordinator, path)
     form["demands.0.texts.de.title"] = "Humanitäre Visa"
@@ -178,7 +180,8 @@ def test_demands_are_added_reordered_and_removed_keeping_their_translations(app,
     assert demand_titles(petition, "de") == ["Humanitäre Visa"]
 
 
-def test_a_translation_is_outdated_when_the_default_text_changes_after_it(app, coordinator, created):
+def test_a_translation_is_outdated_when_the_default_text_changes_after_it(app, auth, people, created):
+    coordinator = auth.coordinator()
     path = "/admin/petitions/refuge-now/edit?locale=de"
     form = edit_form(coordinator, path)
     form.update({"texts.de.title": "Zuflucht jetzt", "demands.0.texts.de.title": "Humanitäre Visa",
@@ -210,7 +213,8 @@ def test_a_translation_is_outdated_when_the_default_text_changes_after_it(app, c
     assert states["de"] == Translation.CURRENT
 
 
-def test_the_preview_shows_the_unsaved_text_as_the_public_page_does(app, coordinator, created):
+def test_the_preview_shows_the_unsaved_text_as_the_public_page_does(app, auth, people, created):
+    coordinator = auth.coordinator()
     path = "/admin/petitions/refuge-now/edit?locale=de"
     form = edit_form(coordinator, path)
     form.update({"texts.de.title": "Zuflucht jetzt", "texts.de.body_markdown": "<script>x()</script>*Jetzt*",
@@ -230,7 +234,8 @@ def test_the_preview_shows_the_unsaved_text_as_the_public_page_does(app, coordin
     assert {t.locale: t.title for t in stored(app).texts}["de"] == "Zuflucht jetzt"
 
 
-def test_a_preview_with_an_error_shows_the_form_again(app, coordinator, created):
+def test_a_preview_with_an_error_shows_the_form_again(app, auth, people, created):
+    coordinator = auth.coordinator()
     path = "/admin/petitions/refuge-now/edit"
     form = edit_form(coordinator, path)
     form.update({"texts.en.title": "", "action": "preview"})
@@ -238,7 +243,8 @@ def test_a_preview_with_an_error_shows_the_form_again(app, coordinator, created)
     assert response.status_code == 422 and 'id="f-texts.en.title-error"' in response.get_data(as_text=True)
 
 
-def test_the_saved_preview_of_a_draft_and_its_opening(app, coordinator, created):
+def test_the_saved_preview_of_a_draft_and_its_opening(app, auth, people, created):
+    coordinator = auth.coordinator()
     page = coordinator.get("/admin/petitions/refuge-now/preview?locale=en").get_data(as_text=True)
     assert "<h1>Refuge now</h1>" in page and "inert" in page  # the sign form is shown, not usable
     confirm = coordinator.get("/admin/petitions/refuge-now/status/open")
@@ -259,7 +265,8 @@ def test_the_saved_preview_of_a_draft_and_its_opening(app, coordinator, created)
     assert [m["after"] for m in moves] == ["open", "closed", "open"]
 
 
-def test_the_address_of_an_open_petition_cannot_change(app, coordinator, created):
+def test_the_address_of_an_open_petition_cannot_change(app, auth, people, created):
+    coordinator = auth.coordinator()
     submit(coordinator, "/admin/petitions/refuge-now/status/open", {})
     form = edit_form(coordinator, "/admin/petitions/refuge-now/edit")
     form.update({"slug": "another-address", "default_locale": "xx", "action": "save"})
@@ -273,10 +280,10 @@ def test_the_address_of_an_open_petition_cannot_change(app, coordinator, created
 @pytest.mark.parametrize("path", ["/admin/petitions/new", "/admin/petitions/refuge-now/edit",
                                   "/admin/petitions/refuge-now/preview",
                                   "/admin/petitions/refuge-now/status/open"])
-def test_members_and_strangers_are_kept_out(app, client, people, created, path):
+def test_members_and_strangers_are_kept_out(app, client, people, created, path, auth):
     client.get("/account/logout")
     with client.session_transaction() as session:
         session.clear()
     assert client.get(path).status_code == 302  # to the login page
-    login_as(client, app, people.member_a)
+    auth.member(people.org_a)
     assert client.get(path).status_code in (403, 404)

@@ -8,7 +8,6 @@ import tracemalloc
 from datetime import UTC, datetime
 
 import pytest
-from conftest import csrf_token, login_as
 from sqlalchemy import bindparam, select, text
 
 from objectwar import security
@@ -18,6 +17,7 @@ from objectwar.extensions import db as _db
 from objectwar.petitions import export, signing
 from objectwar.petitions.models import Petition, Signature
 from objectwar.types import UTCDateTime
+from tests.helpers import csrf_token
 from tests.signing_support import SLUG, person
 
 
@@ -70,8 +70,8 @@ def test_the_email_column_only_when_named_and_bad_columns_are_refused(app, clien
             AuditEvent.action == "petition.export").offset(1)) is None  # one export only
 
 
-def test_the_admin_asks_before_a_file_with_addresses(app, client, confirmed, people):
-    login_as(client, app, people.coordinator)
+def test_the_admin_asks_before_a_file_with_addresses(app, client, confirmed, people, auth):
+    auth.coordinator()
     path = f"/admin/petitions/{SLUG}/export"
     token = csrf_token(client, path)
     plain = client.post(path, data={"csrf_token": token, "columns": ["first_name", "country"]})

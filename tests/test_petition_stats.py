@@ -80,10 +80,9 @@ def test_a_petition_without_signatures_has_no_rate(app, demo):
 # -- the admin pages ------------------------------------------------------------------
 
 
-def test_the_dashboard_lists_petitions_lists_and_mailouts_with_a_chart(app, client, signed, people):
-    from conftest import login_as
+def test_the_dashboard_lists_petitions_lists_and_mailouts_with_a_chart(app, client, signed, people, auth):
 
-    login_as(client, app, people.coordinator)
+    auth.coordinator()
     html = client.get("/admin/").get_data(as_text=True)
     assert "Protection and asylum" in html or SLUG in html
     assert f"/admin/petitions/{SLUG}/days.svg" in html
@@ -91,10 +90,9 @@ def test_the_dashboard_lists_petitions_lists_and_mailouts_with_a_chart(app, clie
     assert f"/admin/petitions/{SLUG}" in petitions_page
 
 
-def test_the_stats_page_gives_the_numbers_of_the_chart(app, client, signed, people):
-    from conftest import login_as
+def test_the_stats_page_gives_the_numbers_of_the_chart(app, client, signed, people, auth):
 
-    login_as(client, app, people.coordinator)
+    auth.coordinator()
     html = client.get(f"/admin/petitions/{SLUG}").get_data(as_text=True)
     assert "2026-11-20" in html and "2026-11-21" in html and "60%" in html
     assert "Belarus" in html  # coordinators see every country
@@ -110,7 +108,7 @@ def test_the_stats_page_gives_the_numbers_of_the_chart(app, client, signed, peop
 @pytest.mark.sqlite_only
 def test_the_chart_is_drawn_without_javascript_and_the_pages_fit_a_phone(
         app, browser, live_server, signed):
-    from conftest import COORDINATOR_PASSWORD
+    from tests.factories import COORDINATOR_PASSWORD
 
     context = browser.new_context(viewport={"width": 360, "height": 740}, java_script_enabled=False)
     page = context.new_page()
@@ -135,9 +133,7 @@ def test_the_chart_is_drawn_without_javascript_and_the_pages_fit_a_phone(
         context.close()
 
 
-def test_the_dashboard_shows_the_growth_of_the_updates_list(app, client, demo, people):
-    from conftest import login_as
-
+def test_the_dashboard_shows_the_growth_of_the_updates_list(app, client, demo, people, auth):
     from objectwar.mailing import lists as mailing_lists
     from objectwar.mailing.services import subscribe_confirmed
 
@@ -149,5 +145,5 @@ def test_the_dashboard_shows_the_growth_of_the_updates_list(app, client, demo, p
         _db.session.commit()
         growth = mailing_lists.growth("updates")
     assert growth == [{"date": datetime.now(UTC).date().isoformat(), "joined": 3}]
-    login_as(client, app, people.coordinator)
+    auth.coordinator()
     assert "New subscribers to the updates list" in client.get("/admin/").get_data(as_text=True)

@@ -6,7 +6,6 @@ import json
 import re
 
 import pytest
-from conftest import csrf_token
 from sqlalchemy import func, select
 
 from objectwar import security
@@ -23,7 +22,8 @@ from objectwar.mailing.models import (
 )
 from objectwar.petitions.models import Petition, Signature
 from objectwar.privacy import services as privacy
-from tests.signing_support import SLUG, link_in, sign_form
+from tests.helpers import csrf_token, link_in
+from tests.signing_support import SLUG, sign_form
 
 PAGE = f"/petitions/{SLUG}"
 ANNA = "anna@example.org"

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from conftest import csrf_token, login_as
 
 from objectwar.accounts import services as accounts
 from objectwar.accounts.models import Invitation, User
@@ -27,6 +26,7 @@ from objectwar.demo import PETITION_SLUG
 from objectwar.extensions import db as _db
 from objectwar.mailing import mailouts
 from objectwar.organisations.models import Organisation
+from tests.helpers import csrf_token, login_as
 
 LOGIN = "login"  # 302 to /account/login?next=...
 REDIRECT = "redirect"  # 302 anywhere else

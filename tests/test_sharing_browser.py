@@ -6,17 +6,17 @@ import io
 import re
 
 import pytest
-from conftest import (
-    COORDINATOR_PASSWORD,
-    MEMBER_PASSWORD,
-    add_member_organisation,
-    add_member_user,
-    log_in_browser,
-)
 from PIL import Image
 
 from objectwar.demo import PETITION_SLUG
 from objectwar.extensions import db as _db
+from tests.factories import (
+    COORDINATOR_PASSWORD,
+    MEMBER_PASSWORD,
+    add_member_organisation,
+    add_member_user,
+)
+from tests.helpers import log_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 

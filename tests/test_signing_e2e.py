@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from objectwar.extensions import db as _db
 from objectwar.petitions import signing
 from objectwar.petitions.models import Petition, Signature
-from tests.signing_support import API_URL, SLUG, link_in, person, sign_form
+from tests.helpers import link_in
+from tests.signing_support import API_URL, SLUG, person, sign_form
 
 PAGE = f"/petitions/{SLUG}"
 

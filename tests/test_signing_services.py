@@ -17,7 +17,8 @@ from objectwar.petitions.models import Petition, PetitionStatus, Signature
 from objectwar.petitions.services import get_public_petition
 from objectwar.privacy.services import purge_unconfirmed
 from objectwar.types import utcnow
-from tests.signing_support import SLUG, link_in, person
+from tests.helpers import link_in
+from tests.signing_support import SLUG, person
 
 
 @pytest.fixture

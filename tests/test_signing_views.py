@@ -10,13 +10,13 @@ from sqlalchemy import func, select
 
 from objectwar.extensions import db as _db
 from objectwar.petitions.models import Petition, PetitionStatus, Signature
+from tests.helpers import link_in
 from tests.signing_support import (
     API_URL,
     SIGN_URL,
     SLUG,
     form_data,
     hidden_fields,
-    link_in,
     person,
     sign_form,
 )

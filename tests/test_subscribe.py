@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
-from conftest import csrf_token
 from sqlalchemy import func, select
 
 from objectwar import security
@@ -14,6 +12,7 @@ from objectwar.extensions import db as _db
 from objectwar.mailing import lists, services
 from objectwar.mailing.models import MailingList, Subscriber, Subscription, SubscriptionStatus
 from objectwar.types import utcnow
+from tests.helpers import csrf_token, link_in, subscription_of
 
 FORM = "/lists/updates/subscribe"
 
@@ -29,18 +28,6 @@ def subscribe(client, email="reader@example.org", name="Reader", consent="y", **
     if consent:
         data["consent"] = consent
     return client.post(FORM, data=data)
-
-
-def link_in(message) -> str:
-    return re.search(r"https://objectwar\.test(/lists/[^\s\"<]+)", message.body).group(1)
-
-
-def subscription_of(app, email: str, slug: str = "updates") -> Subscription | None:
-    with app.app_context():
-        return _db.session.scalar(
-            select(Subscription).join(Subscriber, Subscriber.id == Subscription.subscriber_id)
-            .join(MailingList, MailingList.id == Subscription.list_id)
-            .where(Subscriber.email_digest == security.email_digest(email), MailingList.slug == slug))
 
 
 def test_subscribe_confirm_by_email(app, client, demo, outbox):
@@ -63,7 +50,7 @@ def test_subscribe_confirm_by_email(app, client, demo, outbox):
     assert message.subject == "Please confirm your subscription"
     assert "Campaign updates" not in message.subject  # a neutral subject
     assert message.html and "Confirm my subscription" in message.html
-    link = link_in(message)
+    link = link_in(message, "/lists/")
 
     # GET shows a button and changes nothing (mail scanners follow links).
     confirm_page = client.get(link)
@@ -110,7 +97,7 @@ def test_same_answer_for_a_known_address(app, client, demo, outbox):
 
 def test_subscribed_person_gets_already_subscribed(app, client, demo, outbox):
     subscribe(client)
-    client.post(link_in(outbox[0]), data={"csrf_token": csrf_token(client, FORM)})
+    client.post(link_in(outbox[0], "/lists/"), data={"csrf_token": csrf_token(client, FORM)})
     with app.app_context():  # a day later
         subscription = _db.session.get(Subscription, subscription_of(app, "reader@example.org").id)
         subscription.confirmation_sent_at = utcnow() - timedelta(days=1)
@@ -134,7 +121,7 @@ def test_unsubscribed_person_may_opt_in_again_through_the_form(app, client, demo
     assert subscribe(client, email="left@example.org").status_code == 302
     # Asking changes nothing: only the owner's confirmation does.
     assert subscription_of(app, "left@example.org").status == SubscriptionStatus.UNSUBSCRIBED
-    link = link_in(outbox[0])
+    link = link_in(outbox[0], "/lists/")
     client.post(link, data={"csrf_token": csrf_token(client, link)})
     subscription = subscription_of(app, "left@example.org")
     assert subscription.status == SubscriptionStatus.SUBSCRIBED
@@ -164,7 +151,7 @@ def test_only_public_lists(app, client, demo):
 
 def test_forged_or_foreign_links_are_refused(app, client, demo, outbox):
     subscribe(client)
-    link = link_in(outbox[0])
+    link = link_in(outbox[0], "/lists/")
     assert client.get(link + "x").status_code == 404
     with app.app_context():
         _db.session.add(MailingList(slug="other", name="Other", public=True))
@@ -198,3 +185,76 @@ def test_rate_limit(app, client, demo, outbox):
     assert limited.status_code == 429
     assert int(limited.headers["Retry-After"]) > 0
     assert subscription_of(app, "c@example.org") is None
+
+
+# -- a subscription's confirmation link never undoes an unsubscribe -----------------
+
+
+def _subscribe_and_get_link(client, outbox, email: str) -> str:
+    before = len(outbox)
+    assert subscribe(client, email=email).status_code == 302
+    assert len(outbox) == before + 1
+    return link_in(outbox[-1], "/lists/")
+
+
+def _post_link(client, link: str):
+    return client.post(link, data={"csrf_token": csrf_token(client, "/lists/updates/subscribe")})
+
+
+def _status(app, email: str):
+    subscription = subscription_of(app, email)
+    return subscription.status, subscription.changed_at
+
+
+def test_an_old_confirmation_link_does_not_undo_an_unsubscribe(app, client, demo, outbox):
+    from objectwar.mailing import delivery, lists
+    from objectwar.mailing.models import Subscription, SubscriptionStatus
+
+    email = "changed.mind@example.org"
+    link = _subscribe_and_get_link(client, outbox, email)
+    assert _post_link(client, link).status_code == 200
+    subscribed, confirmed_at = _status(app, email)
+    assert subscribed == SubscriptionStatus.SUBSCRIBED
+    assert _post_link(client, link).status_code == 200  # again: changes nothing
+    assert _status(app, email) == (SubscriptionStatus.SUBSCRIBED, confirmed_at)
+
+    with app.app_context():
+        subscription = _db.session.scalar(select(Subscription))
+        lists.unsubscribe(delivery.unsubscribe_token(subscription.subscriber_id, subscription.list_id))
+    for answer in (client.get(link), _post_link(client, link)):
+        assert answer.status_code == 404
+        assert "not valid or has expired" in answer.get_data(as_text=True)
+    assert _status(app, email)[0] == SubscriptionStatus.UNSUBSCRIBED
+
+    # The person asks again through the form (a day later): the new link works, the old one does not.
+    with app.app_context():
+        subscription = _db.session.scalar(select(Subscription))
+        subscription.confirmation_sent_at = subscription.confirmation_sent_at.replace(year=2000)
+        _db.session.commit()
+    fresh = _subscribe_and_get_link(client, outbox, email)
+    assert fresh != link
+    assert _post_link(client, link).status_code == 404
+    assert _status(app, email)[0] == SubscriptionStatus.UNSUBSCRIBED
+    assert _post_link(client, fresh).status_code == 200
+    assert _status(app, email)[0] == SubscriptionStatus.SUBSCRIBED
+
+
+@pytest.mark.parametrize("final", ["bounced", "complained"])
+def test_no_confirmation_link_resubscribes_a_bounced_or_complaining_address(
+        app, client, demo, outbox, final):
+    from objectwar.mailing import services
+    from objectwar.mailing.models import Subscription, SubscriptionStatus
+    from objectwar.types import utcnow
+
+    email = "gone@example.org"
+    link = _subscribe_and_get_link(client, outbox, email)
+    with app.app_context():
+        subscription = _db.session.scalar(select(Subscription))
+        subscription.status = SubscriptionStatus(final)
+        subscription.changed_at = utcnow()
+        _db.session.commit()
+        current = services.subscription_token(subscription)  # even a link of the present state
+    for token_link in (link, link.rsplit("/", 1)[0] + "/" + current):
+        assert _post_link(client, token_link).status_code == 404
+        assert client.get(token_link).status_code == 404
+    assert _status(app, email)[0] == SubscriptionStatus(final)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import csrf_token, login_as
 from sqlalchemy import select, text
 
 from objectwar import security
@@ -19,9 +18,10 @@ from objectwar.mailing.models import (
     Suppression,
     SuppressionReason,
 )
-from tests.mailing_support import add_subscribers, address
+from tests.factories import add_subscribers, address
+from tests.helpers import csrf_token, link_in, subscription_of
 from tests.test_admin_lists import confirm_import, upload
-from tests.test_subscribe import link_in, subscribe
+from tests.test_subscribe import subscribe
 
 UPDATES = "/admin/lists/updates"
 GONE = address(0)
@@ -33,22 +33,13 @@ def app_overrides() -> dict:
 
 
 @pytest.fixture
-def coordinator(app, client, people, demo):
-    """``client`` logged in as the coordinator; list ``updates`` holds person 0 and 1."""
+def two_subscribers(app, people, demo):
+    """List ``updates`` holds person 0 and 1; the private list ``press`` nobody."""
     with app.app_context():
         mailing_list = _db.session.scalar(select(MailingList).where(MailingList.slug == "updates"))
         add_subscribers(mailing_list, range(2))
         _db.session.add(MailingList(slug="press", name="Press", public=False))
         _db.session.commit()
-    return login_as(client, app, people.coordinator)
-
-
-def subscription_of(app, email: str, slug: str = "updates") -> Subscription | None:
-    with app.app_context():
-        return _db.session.scalar(
-            select(Subscription).join(Subscriber, Subscriber.id == Subscription.subscriber_id)
-            .join(MailingList, MailingList.id == Subscription.list_id)
-            .where(Subscriber.email_digest == security.email_digest(email), MailingList.slug == slug))
 
 
 def suppressions(app) -> list[tuple[str, str | None, SuppressionReason]]:
@@ -87,7 +78,8 @@ def digest(email: str) -> str:
     return security.email_digest(email)
 
 
-def test_a_deletion_by_hand_writes_a_suppression_with_the_digest_only(app, coordinator):
+def test_a_deletion_by_hand_writes_a_suppression_with_the_digest_only(app, auth, two_subscribers):
+    coordinator = auth.coordinator()
     delete_by_hand(app, coordinator)
     with app.app_context():  # the address itself is nowhere in the table
         assert suppressions(app) == [(digest(GONE), "updates", SuppressionReason.DELETED)]
@@ -95,7 +87,8 @@ def test_a_deletion_by_hand_writes_a_suppression_with_the_digest_only(app, coord
         assert GONE not in repr(stored) and "person00000" not in repr(stored)
 
 
-def test_csv_import_skips_a_deleted_address(app, coordinator, outbox):
+def test_csv_import_skips_a_deleted_address(app, auth, two_subscribers, outbox):
+    coordinator = auth.coordinator()
     delete_by_hand(app, coordinator)
     preview = upload(coordinator, f"email\n{GONE}\nnew@example.org\n").get_data(as_text=True)
     result = confirm_import(coordinator, preview)
@@ -105,7 +98,8 @@ def test_csv_import_skips_a_deleted_address(app, coordinator, outbox):
     assert not outbox
 
 
-def test_api_import_skips_a_deleted_address_on_that_list_only(app, coordinator, outbox):
+def test_api_import_skips_a_deleted_address_on_that_list_only(app, auth, two_subscribers, outbox):
+    coordinator = auth.coordinator()
     delete_by_hand(app, coordinator)
     for confirmed in (True, False):  # an unconfirmed import would send it an email
         summary = api_import(app, [GONE, address(1)], confirmed=confirmed)
@@ -117,7 +111,8 @@ def test_api_import_skips_a_deleted_address_on_that_list_only(app, coordinator, 
     assert subscription_of(app, GONE, "press").status == SubscriptionStatus.SUBSCRIBED
 
 
-def test_the_owner_comes_back_through_the_form_once_they_confirm(app, coordinator, outbox):
+def test_the_owner_comes_back_through_the_form_once_they_confirm(app, auth, two_subscribers, outbox):
+    coordinator = auth.coordinator()
     delete_by_hand(app, coordinator)
     visitor = app.test_client()
     assert subscribe(visitor, email=GONE).status_code == 302
@@ -127,7 +122,7 @@ def test_the_owner_comes_back_through_the_form_once_they_confirm(app, coordinato
     assert subscription_of(app, GONE).status == SubscriptionStatus.UNCONFIRMED
     assert len(suppressions(app)) == 1
     (message,) = outbox
-    link = link_in(message)
+    link = link_in(message, "/lists/")
     assert visitor.post(link, data={"csrf_token": csrf_token(visitor, link)}).status_code == 200
     assert subscription_of(app, GONE).status == SubscriptionStatus.SUBSCRIBED
     assert suppressions(app) == []
@@ -147,7 +142,8 @@ def test_an_erasure_keeps_the_address_off_every_list(app, demo):
         assert _db.session.query(Subscription).count() == 0
 
 
-def test_delete_one_service_suppresses_in_the_same_transaction(app, coordinator, people):
+def test_delete_one_service_suppresses_in_the_same_transaction(app, auth, two_subscribers, people):
+    auth.coordinator()
     with app.app_context():
         subscription_id = _db.session.scalar(select(Subscription.id).join(Subscriber).where(
             Subscriber.email_digest == security.email_digest(address(1))))
@@ -158,7 +154,8 @@ def test_delete_one_service_suppresses_in_the_same_transaction(app, coordinator,
         assert [found for found, _slug, _reason in suppressions(app)] == [digest(address(1))]
 
 
-def test_subscribe_confirmed_by_a_signature_lifts_the_suppression(app, coordinator):
+def test_subscribe_confirmed_by_a_signature_lifts_the_suppression(app, auth, two_subscribers):
+    coordinator = auth.coordinator()
     delete_by_hand(app, coordinator)
     with app.test_request_context():
         from objectwar.mailing import services
@@ -171,7 +168,8 @@ def test_subscribe_confirmed_by_a_signature_lifts_the_suppression(app, coordinat
     assert suppressions(app) == []
 
 
-def test_the_delete_page_is_translated(app, coordinator):
+def test_the_delete_page_is_translated(app, auth, two_subscribers):
+    coordinator = auth.coordinator()
     subscription = subscription_of(app, GONE)
     page = coordinator.get(f"{UPDATES}/subscriptions/{subscription.id}/delete?lang=de").get_data(as_text=True)
     assert "Kein Import wird die Adresse" in page

@@ -8,7 +8,7 @@ import time
 
 import pyotp
 import pytest
-from conftest import COORDINATOR_PASSWORD, MEMBER_PASSWORD, csrf_token, login_as, raw_engine
+from conftest import raw_engine
 from playwright.sync_api import expect
 from sqlalchemy import func, select, text
 
@@ -17,13 +17,18 @@ from objectwar.accounts import services, two_factor
 from objectwar.accounts.models import RecoveryCode, User
 from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
+from tests.factories import (
+    COORDINATOR_PASSWORD,
+    MEMBER_PASSWORD,
+    SECOND_COORDINATOR_EMAIL,
+    SECOND_COORDINATOR_PASSWORD,
+)
+from tests.helpers import csrf_token, login_as
 
 SETUP = "/account/two-factor"
 CODE_STEP = "/account/login/code"
 MEMBER = "alice@a.example"
 COORDINATOR = "coord@campaign.example"
-SECOND_EMAIL = "second@campaign.example"
-SECOND_PASSWORD = "second coordinator passphrase"
 CODE_PATTERN = re.compile(r"<code>([a-z2-9]{5}-[a-z2-9]{5})</code>")
 
 
@@ -43,12 +48,6 @@ def clock(monkeypatch) -> Clock:
     fixed = Clock()
     monkeypatch.setattr(two_factor, "clock", lambda: fixed.now)
     return fixed
-
-
-def post_login(client, email: str, password: str, next_: str = ""):
-    token = csrf_token(client, "/account/login")
-    return client.post("/account/login", data={"csrf_token": token, "email": email,
-                                               "password": password, "next": next_})
 
 
 def send_code(client, code: str, recovery: bool = False):
@@ -92,20 +91,12 @@ def audit(app, action: str) -> list[AuditEvent]:
                                         .order_by(AuditEvent.id)))
 
 
-@pytest.fixture
-def second(app, people) -> int:
-    """A second active coordinator beside ``people.coordinator``."""
-    with app.test_request_context():
-        user, _created = services.create_coordinator(SECOND_EMAIL, SECOND_PASSWORD)
-        return user.id
-
-
 # -- setting it up ---------------------------------------------------------------------------
 
 
 def test_the_set_up_page_shows_a_qr_code_and_the_key_kept_encrypted(app, client, people, database_urls,
-                                                                     backend):
-    login_as(client, app, people.member_a)
+                                                                     backend, auth):
+    auth.member(people.org_a)
     page = client.get(SETUP)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -153,8 +144,8 @@ def test_a_set_up_begun_by_someone_else_is_replaced_not_completed(app, people, c
     assert secret_of(app, people.member_a) != planted
 
 
-def test_a_wrong_code_is_refused_at_the_field_and_changes_nothing(app, client, people, clock):
-    login_as(client, app, people.member_a)
+def test_a_wrong_code_is_refused_at_the_field_and_changes_nothing(app, client, people, clock, auth):
+    auth.member(people.org_a)
     client.get(SETUP)
     totp = pyotp.TOTP(secret_of(app, people.member_a))
     for code in (wrong_code(totp, clock), "", "12345", "abcdef"):
@@ -170,8 +161,8 @@ def test_a_wrong_code_is_refused_at_the_field_and_changes_nothing(app, client, p
 
 
 def test_the_right_code_switches_it_on_and_shows_recovery_codes_once(app, client, people, clock,
-                                                                     database_urls, backend):
-    login_as(client, app, people.member_a)
+                                                                     database_urls, backend, auth):
+    auth.member(people.org_a)
     other = login_as(app.test_client(), app, people.member_a)  # another device of the member
     client.get(SETUP)
     totp = pyotp.TOTP(secret_of(app, people.member_a))
@@ -209,9 +200,9 @@ def test_the_right_code_switches_it_on_and_shows_recovery_codes_once(app, client
 # -- logging in ---------------------------------------------------------------------------
 
 
-def test_login_asks_for_the_code_after_the_password(app, client, people, clock):
+def test_login_asks_for_the_code_after_the_password(app, client, people, clock, auth):
     totp, _codes = enable(app, people.member_a, clock)
-    answer = post_login(client, MEMBER, MEMBER_PASSWORD, next_="/my/organisation/colleagues")
+    answer = auth.login(MEMBER, MEMBER_PASSWORD, next_="/my/organisation/colleagues")
     assert answer.status_code == 302 and answer.headers["Location"] == CODE_STEP
     with client.session_transaction() as session:
         assert "_user_id" not in session  # waiting for the code is no login
@@ -230,13 +221,13 @@ def test_login_asks_for_the_code_after_the_password(app, client, people, clock):
     assert state.last_login_at is not None and state.failed_logins == 0
 
 
-def test_a_code_works_once(app, people, clock):
+def test_a_code_works_once(app, people, clock, auth):
     totp, _codes = enable(app, people.member_a, clock)
     first, second = app.test_client(), app.test_client()
     code = totp.at(clock.now)
-    post_login(first, MEMBER, MEMBER_PASSWORD)
+    auth.login(MEMBER, MEMBER_PASSWORD, client=first)
     assert send_code(first, code).status_code == 302
-    post_login(second, MEMBER, MEMBER_PASSWORD)
+    auth.login(MEMBER, MEMBER_PASSWORD, client=second)
     replay = send_code(second, code)
     assert replay.status_code == 422
     assert "it was used already" in replay.get_data(as_text=True)
@@ -246,18 +237,18 @@ def test_a_code_works_once(app, people, clock):
     assert send_code(second, totp.at(clock.now)).status_code == 302
 
 
-def test_a_code_outside_the_window_is_refused(app, client, people, clock):
+def test_a_code_outside_the_window_is_refused(app, client, people, clock, auth):
     totp, _codes = enable(app, people.member_a, clock)
-    post_login(client, MEMBER, MEMBER_PASSWORD)
+    auth.login(MEMBER, MEMBER_PASSWORD)
     assert send_code(client, totp.at(clock.now - 90)).status_code == 422
     assert send_code(client, totp.at(clock.now + 90)).status_code == 422
     assert send_code(client, totp.at(clock.now + 30)).status_code == 302  # a phone a little ahead
 
 
-def test_a_recovery_code_logs_in_once_and_says_how_many_are_left(app, people, clock):
+def test_a_recovery_code_logs_in_once_and_says_how_many_are_left(app, people, clock, auth):
     _totp, codes = enable(app, people.member_a, clock)
     client = app.test_client()
-    post_login(client, MEMBER, MEMBER_PASSWORD)
+    auth.login(MEMBER, MEMBER_PASSWORD, client=client)
     page = client.get(CODE_STEP + "?recovery=1").get_data(as_text=True)
     assert '<label for="code">Recovery code' in page and 'inputmode="numeric"' not in page
     answer = send_code(client, codes[3].upper().replace("-", " "), recovery=True)  # as typed
@@ -270,19 +261,19 @@ def test_a_recovery_code_logs_in_once_and_says_how_many_are_left(app, people, cl
         assert _db.session.scalar(select(func.count()).select_from(RecoveryCode).where(
             RecoveryCode.used_at.is_not(None))) == 1
     again = app.test_client()
-    post_login(again, MEMBER, MEMBER_PASSWORD)
+    auth.login(MEMBER, MEMBER_PASSWORD, client=again)
     assert send_code(again, codes[3], recovery=True).status_code == 422
     assert send_code(again, codes[4], recovery=True).status_code == 302
 
 
-def test_wrong_codes_are_throttled_like_wrong_passwords(app, people, clock):
+def test_wrong_codes_are_throttled_like_wrong_passwords(app, people, clock, auth):
     totp, codes = enable(app, people.member_a, clock)
     client = app.test_client()
-    post_login(client, MEMBER, MEMBER_PASSWORD)
+    auth.login(MEMBER, MEMBER_PASSWORD, client=client)
     for _attempt in range(services.LOCK_AFTER - 1):
         assert send_code(client, wrong_code(totp, clock)).status_code == 422
     # A right password again does not wipe the wrong codes out.
-    post_login(client, MEMBER, MEMBER_PASSWORD)
+    auth.login(MEMBER, MEMBER_PASSWORD, client=client)
     assert user_state(app, people.member_a).failed_logins == services.LOCK_AFTER - 1
     assert send_code(client, "not-a-code").status_code == 422
     state = user_state(app, people.member_a)
@@ -324,9 +315,9 @@ def test_every_code_spends_the_accounts_budget_before_it_is_checked(app, people,
         assert _db.session.get(User, people.member_a).failed_logins == 3  # each counted in SQL
 
 
-def test_the_code_must_follow_the_password_within_five_minutes(app, client, people, clock):
+def test_the_code_must_follow_the_password_within_five_minutes(app, client, people, clock, auth):
     totp, _codes = enable(app, people.member_a, clock)
-    post_login(client, MEMBER, MEMBER_PASSWORD)
+    auth.login(MEMBER, MEMBER_PASSWORD)
     with client.session_transaction() as session:
         pending = session["two_factor_login"]
         session["two_factor_login"] = {**pending, "t": pending["t"] - 301}
@@ -336,9 +327,9 @@ def test_the_code_must_follow_the_password_within_five_minutes(app, client, peop
     assert client.get(CODE_STEP).headers["Location"] == "/account/login"  # and it is gone
 
 
-def test_a_new_password_ends_a_login_waiting_for_its_code(app, client, people, clock):
+def test_a_new_password_ends_a_login_waiting_for_its_code(app, client, people, clock, auth):
     totp, _codes = enable(app, people.member_a, clock)
-    post_login(client, MEMBER, MEMBER_PASSWORD)
+    auth.login(MEMBER, MEMBER_PASSWORD)
     with app.app_context():
         services.end_sessions(_db.session.get(User, people.member_a))
     assert send_code(client, totp.at(clock.now)).headers["Location"] == "/account/login"
@@ -347,9 +338,9 @@ def test_a_new_password_ends_a_login_waiting_for_its_code(app, client, people, c
 # -- recovery codes and switching it off ---------------------------------------------------------
 
 
-def test_new_recovery_codes_replace_the_old_ones(app, client, people, clock):
+def test_new_recovery_codes_replace_the_old_ones(app, client, people, clock, auth):
     totp, old = enable(app, people.member_a, clock)
-    login_as(client, app, people.member_a)
+    auth.member(people.org_a)
     token = csrf_token(client, SETUP)
     wrong = client.post("/account/two-factor/recovery-codes",
                         data={"renew-csrf_token": token, "renew-proof": "not my password at all"})
@@ -363,14 +354,14 @@ def test_new_recovery_codes_replace_the_old_ones(app, client, people, clock):
     assert len(new) == 10 and not set(new) & set(old)
     assert audit(app, "user.recovery_codes_renewed")
     visitor = app.test_client()
-    post_login(visitor, MEMBER, MEMBER_PASSWORD)
+    auth.login(MEMBER, MEMBER_PASSWORD, client=visitor)
     assert send_code(visitor, old[0], recovery=True).status_code == 422
     assert send_code(visitor, new[0], recovery=True).status_code == 302
 
 
-def test_a_member_may_switch_it_off_with_the_password(app, client, people, clock):
+def test_a_member_may_switch_it_off_with_the_password(app, client, people, clock, auth):
     enable(app, people.member_a, clock)
-    login_as(client, app, people.member_a)
+    auth.member(people.org_a)
     page = client.get(SETUP).get_data(as_text=True)
     assert "Switch two-factor login off" in page
     token = csrf_token(client, SETUP)
@@ -385,7 +376,7 @@ def test_a_member_may_switch_it_off_with_the_password(app, client, people, clock
     with app.app_context():
         assert _db.session.scalar(select(func.count()).select_from(RecoveryCode)) == 0
     assert audit(app, "user.two_factor_disabled")
-    assert post_login(app.test_client(), MEMBER, MEMBER_PASSWORD).headers["Location"] == "/my/organisation"
+    assert auth.login(MEMBER, MEMBER_PASSWORD, client=app.test_client()).headers["Location"] == "/my/organisation"
 
 
 # -- coordinators: required ---------------------------------------------------------------------
@@ -396,15 +387,15 @@ def required(app):
     app.config["COORDINATOR_2FA"] = "required"
 
 
-def test_members_need_no_second_factor_even_when_coordinators_do(app, client, people, required):
-    answer = post_login(client, MEMBER, MEMBER_PASSWORD)
+def test_members_need_no_second_factor_even_when_coordinators_do(app, client, people, required, auth):
+    answer = auth.login(MEMBER, MEMBER_PASSWORD)
     assert answer.headers["Location"] == "/my/organisation"
     assert client.get("/my/organisation").status_code == 200
 
 
 def test_a_coordinator_without_it_must_set_it_up_and_reaches_nothing_else(app, client, people,
-                                                                         required, clock):
-    answer = post_login(client, COORDINATOR, COORDINATOR_PASSWORD, next_="/admin/petitions")
+                                                                         required, clock, auth):
+    answer = auth.login(COORDINATOR, COORDINATOR_PASSWORD, next_="/admin/petitions")
     assert answer.status_code == 302 and answer.headers["Location"] == SETUP
     for path in ("/admin/", "/admin/organisations", "/admin/coordinators", "/admin/audit",
                  "/account/password", "/my/organisation", "/", "/account/login"):
@@ -422,7 +413,7 @@ def test_a_coordinator_without_it_must_set_it_up_and_reaches_nothing_else(app, c
     # From now on the login asks for the code.
     clock.advance(30)
     other = app.test_client()
-    assert post_login(other, COORDINATOR, COORDINATOR_PASSWORD).headers["Location"] == CODE_STEP
+    assert auth.login(COORDINATOR, COORDINATOR_PASSWORD, client=other).headers["Location"] == CODE_STEP
     assert send_code(other, totp.at(clock.now)).headers["Location"] == "/admin/organisations"
 
 
@@ -434,9 +425,9 @@ def test_an_api_token_of_a_coordinator_without_it_still_works(app, people, requi
     assert answer.status_code == 200
 
 
-def test_a_coordinator_cannot_switch_it_off_while_it_is_required(app, client, people, required, clock):
+def test_a_coordinator_cannot_switch_it_off_while_it_is_required(app, client, people, required, clock, auth):
     enable(app, people.coordinator, clock)
-    login_as(client, app, people.coordinator)
+    auth.coordinator()
     page = client.get(SETUP).get_data(as_text=True)
     assert "Switch two-factor login off" not in page and "Coordinators must use two-factor" in page
     answer = client.post("/account/two-factor/disable",
@@ -446,9 +437,9 @@ def test_a_coordinator_cannot_switch_it_off_while_it_is_required(app, client, pe
     assert user_state(app, people.coordinator).has_two_factor
 
 
-def test_a_coordinator_may_switch_it_off_when_optional(app, client, people, clock):
+def test_a_coordinator_may_switch_it_off_when_optional(app, client, people, clock, auth):
     enable(app, people.coordinator, clock)
-    login_as(client, app, people.coordinator)
+    auth.coordinator()
     answer = client.post("/account/two-factor/disable",
                          data={"disable-csrf_token": csrf_token(client, SETUP),
                                "disable-proof": COORDINATOR_PASSWORD})
@@ -458,53 +449,53 @@ def test_a_coordinator_may_switch_it_off_when_optional(app, client, people, cloc
 # -- reset by another coordinator ------------------------------------------------------------------
 
 
-def test_another_coordinator_resets_it_and_their_sessions_end(app, people, second, required, clock):
-    totp, _codes = enable(app, second, clock)
+def test_another_coordinator_resets_it_and_their_sessions_end(app, people, second_coordinator, required, clock, auth):
+    totp, _codes = enable(app, second_coordinator, clock)
     theirs = app.test_client()
-    post_login(theirs, SECOND_EMAIL, SECOND_PASSWORD)
+    auth.login(SECOND_COORDINATOR_EMAIL, SECOND_COORDINATOR_PASSWORD, client=theirs)
     assert send_code(theirs, totp.at(clock.now)).status_code == 302
     assert theirs.get("/admin/").status_code == 200
 
     enable(app, people.coordinator, clock)
     mine = login_as(app.test_client(), app, people.coordinator)
     listing = mine.get("/admin/coordinators").get_data(as_text=True)
-    path = f"/admin/coordinators/{second}/reset-two-factor"
+    path = f"/admin/coordinators/{second_coordinator}/reset-two-factor"
     assert f'href="{path}"' in listing
     assert f"/admin/coordinators/{people.coordinator}/reset-two-factor" not in listing
     assert "Reset the two-factor login of second@campaign.example?" in mine.get(path).get_data(
         as_text=True)
-    assert mine.get(path).status_code == 200 and user_state(app, second).has_two_factor  # GET: nothing
+    assert mine.get(path).status_code == 200 and user_state(app, second_coordinator).has_two_factor  # GET: nothing
     answer = mine.post(path, data={"csrf_token": csrf_token(mine, path)})
     assert answer.status_code == 302 and answer.headers["Location"] == "/admin/coordinators"
-    state = user_state(app, second)
+    state = user_state(app, second_coordinator)
     assert not state.has_two_factor and state.totp_secret is None
     with app.app_context():
         assert _db.session.scalar(select(func.count()).select_from(RecoveryCode).where(
-            RecoveryCode.user_id == second)) == 0
+            RecoveryCode.user_id == second_coordinator)) == 0
     assert theirs.get("/admin/").status_code == 302  # logged out
     (event,) = audit(app, "coordinator.two_factor_reset")
-    assert (event.actor_id, event.target_type, event.target_id) == (people.coordinator, "user", second)
+    assert (event.actor_id, event.target_type, event.target_id) == (people.coordinator, "user", second_coordinator)
     assert "@" not in repr(event.details)
     # At their next login they set it up again.
     again = app.test_client()
-    assert post_login(again, SECOND_EMAIL, SECOND_PASSWORD).headers["Location"] == SETUP
+    assert auth.login(SECOND_COORDINATOR_EMAIL, SECOND_COORDINATOR_PASSWORD, client=again).headers["Location"] == SETUP
     assert again.get("/admin/").headers["Location"] == SETUP
 
 
-def test_no_reset_of_ones_own_nor_of_a_member_nor_without_csrf(app, people, second, clock):
+def test_no_reset_of_ones_own_nor_of_a_member_nor_without_csrf(app, people, second_coordinator, clock):
     enable(app, people.coordinator, clock)
     mine = login_as(app.test_client(), app, people.coordinator)
     own = f"/admin/coordinators/{people.coordinator}/reset-two-factor"
     assert "You cannot reset your own two-factor login here." in mine.get(own).get_data(as_text=True)
     answer = mine.post(own, data={"csrf_token": csrf_token(mine, own)})
     assert answer.status_code == 409 and user_state(app, people.coordinator).has_two_factor
-    off = f"/admin/coordinators/{second}/reset-two-factor"
+    off = f"/admin/coordinators/{second_coordinator}/reset-two-factor"
     assert mine.post(off, data={"csrf_token": csrf_token(mine, off)}).status_code == 409
     member = f"/admin/coordinators/{people.member_a}/reset-two-factor"
     assert mine.get(member).status_code == 404
-    enable(app, second, clock)
-    assert mine.post(f"/admin/coordinators/{second}/reset-two-factor").status_code == 400
-    assert user_state(app, second).has_two_factor
+    enable(app, second_coordinator, clock)
+    assert mine.post(f"/admin/coordinators/{second_coordinator}/reset-two-factor").status_code == 400
+    assert user_state(app, second_coordinator).has_two_factor
     assert audit(app, "coordinator.two_factor_reset") == []
 
 

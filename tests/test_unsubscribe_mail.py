@@ -19,7 +19,7 @@ from objectwar.extensions import db as _db
 from objectwar.mailing import delivery, mailouts
 from objectwar.mailing.models import Subscriber, Subscription, SubscriptionStatus
 from objectwar.security import email_digest
-from tests.mailing_support import address, make_list
+from tests.factories import address, make_list
 
 
 @pytest.fixture

@@ -18,7 +18,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import free_port, login_as
+from conftest import free_port
+
+from tests.helpers import login_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 

@@ -1,6 +1,6 @@
-"""A database that goes away while a message is on the wire ([9] item 4, found by
-bench/spike.py): the worker waits for it to record the sending, so the claim does not
-lapse and send the message a second time. PostgreSQL: its backends are really ended."""
+"""A database that goes away while a message is on the wire: the worker waits for it to
+record the sending, so the claim does not lapse and send the message a second time.
+PostgreSQL: its backends are really ended."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The mail core ([7] item 2): it imports no domain, every kind of notice has its
-domain's composer, and one classification of SMTP errors holds for every email."""
+"""The mail core imports no domain, every kind of notice has its domain's composer,
+and one classification of SMTP errors holds for every email."""
 
 from __future__ import annotations
 

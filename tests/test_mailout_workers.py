@@ -24,7 +24,7 @@ from objectwar.extensions import db
 from objectwar.mailing import delivery, lists, mailouts
 from objectwar.mailing.models import Delivery, DeliveryStatus, MailoutStatus, Subscriber
 from tests.conftest import REDIS_URL, _empty_tables, make_app
-from tests.mailing_support import address, make_list
+from tests.factories import address, make_list
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REDIS_URL, make_app
-from tests.signing_support import SLUG, link_in, person
+from tests.helpers import link_in
+from tests.signing_support import SLUG, person
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow

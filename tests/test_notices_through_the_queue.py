@@ -1,13 +1,13 @@
-"""The outbox with a real queue (not inline): rows first, then the worker sends and marks them."""
+"""Notices with a real queue (not inline): rows first, then the worker sends and marks them."""
 
 from __future__ import annotations
 
 import pytest
-from conftest import csrf_token
 from sqlalchemy import select
 
 from objectwar.extensions import db as _db
 from objectwar.mail.models import Notice
+from tests.helpers import csrf_token
 
 
 @pytest.fixture
