@@ -262,7 +262,7 @@ def _status(app, email: str):
 
 
 def test_an_old_confirmation_link_does_not_undo_an_unsubscribe(app, client, demo, outbox):
-    from objectwar.mailing import delivery, lists
+    from objectwar.mailing import delivery, unsubscribe
     from objectwar.mailing.models import Subscription, SubscriptionStatus
 
     email = "changed.mind@example.org"
@@ -275,7 +275,7 @@ def test_an_old_confirmation_link_does_not_undo_an_unsubscribe(app, client, demo
 
     with app.app_context():
         subscription = _db.session.scalar(select(Subscription))
-        lists.unsubscribe(delivery.unsubscribe_token(subscription.subscriber_id, subscription.list_id))
+        unsubscribe.unsubscribe(delivery.unsubscribe_token(subscription.subscriber_id, subscription.list_id))
     for answer in (client.get(link), _post_link(client, link)):
         assert answer.status_code == 404
         assert "not valid or has expired" in answer.get_data(as_text=True)
@@ -297,7 +297,7 @@ def test_an_old_confirmation_link_does_not_undo_an_unsubscribe(app, client, demo
 @pytest.mark.parametrize("final", ["bounced", "complained"])
 def test_no_confirmation_link_resubscribes_a_bounced_or_complaining_address(
         app, client, demo, outbox, final):
-    from objectwar.mailing import services
+    from objectwar.mailing import subscribe
     from objectwar.mailing.models import Subscription, SubscriptionStatus
     from objectwar.types import utcnow
 
@@ -308,7 +308,7 @@ def test_no_confirmation_link_resubscribes_a_bounced_or_complaining_address(
         subscription.status = SubscriptionStatus(final)
         subscription.changed_at = utcnow()
         _db.session.commit()
-        current = services.subscription_token(subscription)  # even a link of the present state
+        current = subscribe.subscription_token(subscription)  # even a link of the present state
     for token_link in (link, link.rsplit("/", 1)[0] + "/" + current):
         assert _post_link(client, token_link).status_code == 404
         assert client.get(token_link).status_code == 404

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from objectwar import security
 from objectwar.extensions import db as _db
-from objectwar.mailing import lists, services
+from objectwar.mailing import list_admin
+from objectwar.mailing import subscribe as opt_in
 from objectwar.mailing.models import MailingList, Subscriber, Subscription, SubscriptionStatus
 from objectwar.types import utcnow
 
@@ -123,7 +124,7 @@ def test_subscribed_person_gets_already_subscribed(app, client, demo, outbox):
 
 def test_unsubscribed_person_may_opt_in_again_through_the_form(app, client, demo, outbox):
     with app.app_context():
-        mailing_list = lists.get_list("updates")
+        mailing_list = list_admin.get_list("updates")
         person = Subscriber(email_digest=security.email_digest("left@example.org"),
                             email="left@example.org", locale="en")
         _db.session.add(person)
@@ -182,11 +183,11 @@ def test_the_outbox_catches_a_lost_queue_message(app, client, demo, outbox, monk
         subscription = _db.session.get(Subscription, subscription_of(app, "reader@example.org").id)
         subscription.confirmation_due_at = utcnow() - timedelta(minutes=5)
         _db.session.commit()
-        assert services.overdue_subscription_confirmations() == [subscription.id]
+        assert opt_in.overdue_subscription_confirmations() == [subscription.id]
         tasks.send_overdue_subscription_confirmations.call_local()
     assert len(outbox) == 1
     with app.app_context():
-        assert services.overdue_subscription_confirmations() == []
+        assert opt_in.overdue_subscription_confirmations() == []
 
 
 @pytest.mark.parametrize("app_overrides", [{"SUBSCRIBE_RATE_LIMIT": "2 per minute"}])

@@ -15,7 +15,7 @@ statement: a report handled twice, or two at once, changes nothing more.
 * Both skip the address's pending deliveries of running mail-outs and suppress
   its digest on every list (a ``Suppression`` without list): no import adds it
   again, and no reminder to confirm goes to it. Only the person's own confirmed
-  opt-in brings them back to a list (``lists.lift_suppression``).
+  opt-in brings them back to a list (``suppression.lift_suppression``).
 * Soft bounces (4.x.x) only count. "In a row" runs over the address's sent
   deliveries in the order they were made: ``SOFT_LIMIT`` consecutive ones
   reported soft (or worse) and the address bounced; one that no report came

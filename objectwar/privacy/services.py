@@ -24,7 +24,7 @@ from objectwar.errors import NotFound, ValidationError
 from objectwar.extensions import db
 from objectwar.mail import notices as outbox
 from objectwar.mail.models import Notice, NoticeKind
-from objectwar.mailing import lists
+from objectwar.mailing import suppression
 from objectwar.mailing.models import (
     Delivery,
     Subscriber,
@@ -268,7 +268,7 @@ def erase(token: str) -> dict[str, int]:
         counts["subscribers"] = db.session.execute(
             delete(Subscriber).where(Subscriber.id == subscriber_id)
             .execution_options(synchronize_session=False)).rowcount
-    lists.suppress(digest, SuppressionReason.ERASED)
+    suppression.suppress(digest, SuppressionReason.ERASED)
     if any(counts.values()):
         audit.record("privacy.erase", target_type="data", **counts)
     db.session.commit()

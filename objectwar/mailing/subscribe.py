@@ -19,7 +19,7 @@ from objectwar.extensions import db
 from objectwar.i18n import LANGUAGE_NAMES
 from objectwar.mail import message as mailer
 from objectwar.mail import rows, verp
-from objectwar.mailing import list_texts, lists
+from objectwar.mailing import list_texts, suppression
 from objectwar.mailing.models import MailingList, Subscriber, Subscription, SubscriptionStatus
 from objectwar.types import utcnow
 from objectwar.validation import clean_name, merge, validate_email, validate_locale
@@ -51,14 +51,14 @@ def subscribe_confirmed(list_slug: str, *, email: str, name: str | None, locale:
             status=SubscriptionStatus.SUBSCRIBED, consented_at=consented_at, changed_at=now,
         )
         db.session.add(subscription)
-        lists.lift_suppression(subscriber.email_digest, mailing_list.id)
+        suppression.lift_suppression(subscriber.email_digest, mailing_list.id)
     elif subscription.status not in _FINAL and subscription.status != SubscriptionStatus.SUBSCRIBED:
         subscription.status = SubscriptionStatus.SUBSCRIBED
         subscription.source = source
         subscription.consented_at = consented_at
         subscription.confirmation_due_at = None
         subscription.changed_at = now
-        lists.lift_suppression(subscriber.email_digest, mailing_list.id)
+        suppression.lift_suppression(subscriber.email_digest, mailing_list.id)
     db.session.flush()
     return subscription
 
@@ -222,7 +222,7 @@ def remind_unconfirmed(now: datetime | None = None) -> list[int]:
     digest = select(Subscriber.email_digest).where(
         Subscriber.id == Subscription.subscriber_id).scalar_subquery()
     return rows.remind(Subscription, Subscription.status == SubscriptionStatus.UNCONFIRMED,
-                       ~lists.is_suppressed(digest, Subscription.list_id),
+                       ~suppression.is_suppressed(digest, Subscription.list_id),
                        after=timedelta(hours=hours), now=now)
 
 
@@ -334,6 +334,6 @@ def confirm_subscription(slug: str, token: str) -> Subscription:
         subscription.consented_at = now
         subscription.changed_at = now
         subscription.confirmation_due_at = None
-        lists.lift_suppression(subscription.subscriber.email_digest, subscription.list_id)
+        suppression.lift_suppression(subscription.subscriber.email_digest, subscription.list_id)
         db.session.commit()
     return subscription
