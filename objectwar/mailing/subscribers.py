@@ -30,6 +30,7 @@ from objectwar import csvstream, security
 from objectwar.audit.services import record
 from objectwar.errors import NotFound, ValidationError
 from objectwar.extensions import db
+from objectwar.mailing import subscriptions
 from objectwar.mailing.list_admin import get_list
 from objectwar.mailing.models import (
     MailingList,
@@ -145,11 +146,11 @@ def delete_one(actor_id: int, slug: str, subscription_id: int) -> None:
     subscription = get_subscription(slug, subscription_id)
     skip_pending(subscription)
     suppress(subscription.subscriber.email_digest, SuppressionReason.DELETED,
-                   subscription.list_id)
+             subscription.list_id)
     record("list.delete_subscription", subscription.mailing_list, actor_id=actor_id,
            subscription_id=subscription.id, subscriber_id=subscription.subscriber_id,
            status=str(subscription.status))
-    db.session.delete(subscription)
+    subscriptions.remove(subscriptions.Action.DELETE, Subscription.id == subscription.id)
     db.session.commit()
 
 
@@ -247,23 +248,19 @@ def _import_one(mailing_list: MailingList, person: dict[str, Any], digest: str, 
             if person[field] is not None and getattr(subscriber, field) != person[field]:
                 setattr(subscriber, field, person[field])
                 changed = True
-    status = SubscriptionStatus.SUBSCRIBED if confirmed else SubscriptionStatus.UNCONFIRMED
     if subscription is None:
-        db.session.add(Subscription(
-            list_id=mailing_list.id, subscriber_id=subscriber.id, status=status, source=source,
+        action = (subscriptions.Action.IMPORT_CONFIRMED if confirmed
+                  else subscriptions.Action.IMPORT_UNCONFIRMED)
+        subscriptions.create(
+            action, list_id=mailing_list.id, subscriber_id=subscriber.id, source=source,
             consented_at=now if confirmed else None, confirmation_due_at=None if confirmed else now,
             changed_at=now,
-        ))
+        )
         return "added"
-    if confirmed and subscription.status == SubscriptionStatus.UNCONFIRMED:
-        subscription.status = SubscriptionStatus.SUBSCRIBED
-        subscription.consented_at = now
-        subscription.confirmation_due_at = None
-        subscription.source = source
-        subscription.changed_at = now
+    if confirmed and subscriptions.change(subscription, subscriptions.Action.IMPORT_CONFIRMED,
+                                          consented_at=now, source=source, changed_at=now):
         changed = True
     return "updated" if changed else "skipped"
-
 
 
 # -- CSV upload -------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from objectwar import security
 from objectwar.errors import NotFound
 from objectwar.extensions import db
+from objectwar.mailing import subscriptions
 from objectwar.mailing.delivery import UNSUBSCRIBE_PURPOSE
 from objectwar.mailing.models import (
     Delivery,
@@ -22,10 +23,7 @@ from objectwar.mailing.models import (
     Mailout,
     MailoutStatus,
     Subscription,
-    SubscriptionStatus,
 )
-from objectwar.mailing.subscriptions import FINAL_STATUSES
-from objectwar.types import utcnow
 
 
 def _invalid_link() -> NotFound:
@@ -68,10 +66,7 @@ def unsubscribe(token: str) -> MailingList:
 
 def end_subscription(subscription: Subscription) -> None:
     """Mark a subscription unsubscribed (a final status stays) and skip its pending deliveries."""
-    if subscription.status not in FINAL_STATUSES:
-        subscription.status = SubscriptionStatus.UNSUBSCRIBED
-        subscription.changed_at = utcnow()
-        subscription.confirmation_due_at = None
+    subscriptions.change(subscription, subscriptions.Action.UNSUBSCRIBE)
     skip_pending(subscription)
 
 
