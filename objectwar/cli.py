@@ -161,7 +161,7 @@ def unsubscribe_mail_command() -> None:
     (EX_TEMPFAIL) when it cannot be handled now (the database is unreachable):
     the MTA then tries again later instead of bouncing the message.
     """
-    from objectwar.mailing.lists import unsubscribe_by_mail
+    from objectwar.mailing.unsubscribe import unsubscribe_by_mail
 
     raw = _read_message(sys.stdin.buffer, MAX_MESSAGE_BYTES)
     log = current_app.logger

@@ -19,7 +19,7 @@ from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
 from objectwar.mail import notices as outbox
 from objectwar.mailing import delivery as mail_delivery
-from objectwar.mailing import services as mailing_services
+from objectwar.mailing import subscribe as mailing_subscribe
 from objectwar.petitions import authoring, signing
 from objectwar.privacy import services as privacy
 
@@ -171,7 +171,7 @@ def remind_unconfirmed() -> dict[str, int]:
     signatures = signing.remind_unconfirmed()
     for signature_id in signatures:
         enqueue(send_signature_confirmation, signature_id)
-    subscriptions = mailing_services.remind_unconfirmed()
+    subscriptions = mailing_subscribe.remind_unconfirmed()
     for subscription_id in subscriptions:
         enqueue(send_subscription_confirmation, subscription_id)
     return {"signatures": len(signatures), "subscriptions": len(subscriptions)}
@@ -250,15 +250,15 @@ def sweep_at_worker_start() -> None:
 @app_task()
 def send_subscription_confirmation(subscription_id: int) -> None:
     """Send the confirmation email a subscription row says is due."""
-    mailing_services.send_subscription_confirmation(subscription_id)
+    mailing_subscribe.send_subscription_confirmation(subscription_id)
 
 
 @app_periodic_task(crontab(minute="*"))
 def send_overdue_subscription_confirmations() -> None:
     """Send every subscription confirmation due for over a minute (lost or failed queue message)."""
-    for subscription_id in mailing_services.overdue_subscription_confirmations():
+    for subscription_id in mailing_subscribe.overdue_subscription_confirmations():
         try:
-            mailing_services.send_subscription_confirmation(subscription_id)
+            mailing_subscribe.send_subscription_confirmation(subscription_id)
         except Exception:
             logger.exception("Confirmation email for subscription %s failed; retried later",
                              subscription_id)

@@ -301,7 +301,7 @@ def seed(app: Flask, people: Any) -> World:
         Subscription,
         SubscriptionStatus,
     )
-    from objectwar.mailing.services import subscription_token
+    from objectwar.mailing.subscribe import subscription_token
     from objectwar.organisations.models import Organisation
     from objectwar.organisations.services import save_logo
     from objectwar.petitions import signing

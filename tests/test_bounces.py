@@ -23,7 +23,7 @@ from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
 from objectwar.mail import verp
 from objectwar.mail.models import Notice, NoticeKind
-from objectwar.mailing import bounces, delivery, lists, mailouts, services
+from objectwar.mailing import bounces, delivery, mailouts, subscribe, subscribers
 from objectwar.mailing.models import (
     Delivery,
     DeliveryStatus,
@@ -188,9 +188,9 @@ def test_confirmations_and_notices_leave_with_their_own_envelope_sender(app, rel
     with app.app_context():
         signature_id = signing.sign(SLUG, person(email="anna@example.org"), default_locale="en").signature_id
         assert signing.send_confirmation(signature_id)
-        subscription_id = services.request_subscription(
+        subscription_id = subscribe.request_subscription(
             "updates", {"email": "ben@example.org", "consent": "y"}, default_locale="en")
-        assert services.send_subscription_confirmation(subscription_id)
+        assert subscribe.send_subscription_confirmation(subscription_id)
         user = User(email_digest=security.email_digest(COORDINATOR), email=COORDINATOR,
                     role=Role.COORDINATOR)
         _db.session.add(user)
@@ -350,7 +350,7 @@ def test_bounced_and_complained_addresses_are_skipped_by_the_next_mailout_and_by
         _db.session.commit()
         people = {"subscribers": [{"email": address(1)}, {"email": address(2)}], "confirmed": True}
         for slug in ("updates", "press", "campaign"):
-            summary = lists.import_subscribers(slug, people)
+            summary = subscribers.import_subscribers(slug, people)
             assert (summary["added"], summary["updated"], summary["skipped"]) == (0, 0, 2), slug
     assert statuses(app, address(1)) == BOUNCED
     assert statuses(app, address(2)) == COMPLAINED
@@ -364,10 +364,10 @@ def test_only_the_person_s_own_confirmed_opt_in_brings_them_back(app, relay, rec
             _db.session.add(MailingList(slug=slug, name=slug, public=True))
         _db.session.commit()
         for index in (1, 2):  # each confirms a subscription to "campaign" themselves
-            services.subscribe_confirmed("campaign", email=address(index), name=None, locale="en",
+            subscribe.subscribe_confirmed("campaign", email=address(index), name=None, locale="en",
                                          country=None, source="form", consented_at=utcnow())
         _db.session.commit()
-        summary = lists.import_subscribers(
+        summary = subscribers.import_subscribers(
             "other", {"subscribers": [{"email": address(1)}, {"email": address(2)}], "confirmed": True})
     # The confirmation came through: the address works again. A complaint stays for other lists.
     assert (summary["added"], summary["skipped"]) == (1, 1)
@@ -416,9 +416,9 @@ def test_a_complaint_about_a_subscription_confirmation(app, relay, campaign):
     with app.app_context():
         _db.session.add(MailingList(slug="campaign", name="Campaign", public=True))
         _db.session.commit()
-        subscription_id = services.request_subscription(
+        subscription_id = subscribe.request_subscription(
             "campaign", {"email": address(1), "consent": "y"}, default_locale="en")
-        assert services.send_subscription_confirmation(subscription_id)
+        assert subscribe.send_subscription_confirmation(subscription_id)
     (message,) = relay.messages
     sent = Received(relay.senders[0], message["Message-ID"], address(1))
     raw = report("arf_complaint", sent).replace(

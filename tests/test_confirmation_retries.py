@@ -16,7 +16,7 @@ from objectwar import security, tasks
 from objectwar.extensions import db as _db
 from objectwar.mail import message as mailer
 from objectwar.mail import retry
-from objectwar.mailing import services as mailing
+from objectwar.mailing import subscribe as mailing
 from objectwar.mailing.models import Subscription
 from objectwar.petitions import signing
 from objectwar.petitions.models import Signature

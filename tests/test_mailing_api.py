@@ -17,7 +17,7 @@ from objectwar.accounts.models import Role, User
 from objectwar.accounts.services import create_api_token
 from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
-from objectwar.mailing import delivery, lists
+from objectwar.mailing import delivery, subscribers
 from objectwar.mailing.models import (
     MailingList,
     Subscriber,
@@ -208,7 +208,7 @@ def test_export_streams_csv_with_formulas_neutralised_and_is_audited(app, client
 
 def test_export_is_a_generator_of_chunks(app, tokens):
     with app.app_context():
-        rows = lists.export_csv("updates", chunk_rows=2)
+        rows = subscribers.export_csv("updates", chunk_rows=2)
         assert not isinstance(rows, list)
         chunks = list(rows)
     assert len(chunks) >= 2 and chunks[0].startswith("email,name,")

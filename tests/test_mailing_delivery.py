@@ -15,7 +15,7 @@ from objectwar.errors import Conflict, ValidationError
 from objectwar.mail import notices as notice_delivery
 from objectwar.mail import retry
 from objectwar.mail.models import Notice, NoticeKind
-from objectwar.mailing import delivery, lists, mailouts
+from objectwar.mailing import delivery, mailouts, unsubscribe
 from objectwar.mailing.models import (
     Delivery,
     DeliveryStatus,
@@ -417,7 +417,7 @@ def test_unsubscribe_skips_pending_deliveries(db, relay):
     mailout = new_mailout()
     delivery.start_sending(mailout.id)
     subscription = db.session.scalar(select(Subscription).order_by(Subscription.id).limit(1))
-    lists.unsubscribe(delivery.unsubscribe_token(subscription.subscriber_id, mailing_list.id))
+    unsubscribe.unsubscribe(delivery.unsubscribe_token(subscription.subscriber_id, mailing_list.id))
     assert statuses(mailout.id)[DeliveryStatus.SKIPPED] == 1
     run_to_end(mailout.id)
     assert relay.recipients() == {address(1): 1, address(2): 1}

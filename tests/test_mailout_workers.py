@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from objectwar import tasks
 from objectwar.extensions import db
-from objectwar.mailing import delivery, lists, mailouts
+from objectwar.mailing import delivery, list_admin, mailouts, unsubscribe
 from objectwar.mailing.models import Delivery, DeliveryStatus, MailoutStatus, Subscriber
 from tests.conftest import REDIS_URL, _empty_tables, make_app
 from tests.factories import address, make_list
@@ -135,8 +135,8 @@ def test_a_killed_worker_loses_no_one_and_sends_at_most_one_twice(workers, relay
             select(Delivery.subscriber_id).where(Delivery.mailout_id == mailout_id,
                                                  Delivery.status == DeliveryStatus.PENDING)
             .order_by(Delivery.id.desc()).limit(1))
-        mailing_list = lists.get_list("updates")
-        lists.unsubscribe(delivery.unsubscribe_token(waiting, mailing_list.id))
+        mailing_list = list_admin.get_list("updates")
+        unsubscribe.unsubscribe(delivery.unsubscribe_token(waiting, mailing_list.id))
         gone = db.session.get(Subscriber, waiting).email
         db.session.remove()
     workers.start(threads=2)

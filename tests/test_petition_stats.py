@@ -134,8 +134,8 @@ def test_the_chart_is_drawn_without_javascript_and_the_pages_fit_a_phone(
 
 
 def test_the_dashboard_shows_the_growth_of_the_updates_list(app, client, demo, people, auth):
-    from objectwar.mailing import lists as mailing_lists
-    from objectwar.mailing.services import subscribe_confirmed
+    from objectwar.mailing import list_admin
+    from objectwar.mailing.subscribe import subscribe_confirmed
 
     with app.app_context():
         for number in range(3):
@@ -143,7 +143,7 @@ def test_the_dashboard_shows_the_growth_of_the_updates_list(app, client, demo, p
                                 locale="en", country="DE", source="test",
                                 consented_at=datetime.now(UTC))
         _db.session.commit()
-        growth = mailing_lists.growth("updates")
+        growth = list_admin.growth("updates")
     assert growth == [{"date": datetime.now(UTC).date().isoformat(), "joined": 3}]
     auth.coordinator()
     assert "New subscribers to the updates list" in client.get("/admin/").get_data(as_text=True)

@@ -10,8 +10,8 @@ from sqlalchemy import select, update
 
 from objectwar import security, tasks
 from objectwar.extensions import db as _db
-from objectwar.mailing import lists
-from objectwar.mailing import services as mailing
+from objectwar.mailing import subscribe as mailing
+from objectwar.mailing import suppression
 from objectwar.mailing.models import Subscription, SuppressionReason
 from objectwar.petitions import signing
 from objectwar.petitions.models import Signature
@@ -67,7 +67,7 @@ def test_no_reminder_for_the_confirmed_the_suppressed_or_when_switched_off(ctx, 
     token = signing.confirmation_token(confirmed)
     signing.confirm(SLUG, token)
     _suppressed_id, suppressed = signed_and_sent(email="gone@example.org")
-    lists.suppress(security.email_digest("gone@example.org"), SuppressionReason.DELETED)
+    suppression.suppress(security.email_digest("gone@example.org"), SuppressionReason.DELETED)
     _db.session.commit()
     later = suppressed.confirmation_sent_at + timedelta(hours=30)
     assert signing.remind_unconfirmed(now=later) == []

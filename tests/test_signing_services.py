@@ -437,7 +437,7 @@ def test_confirm_without_updates_does_not_subscribe(ctx, outbox):
 
 
 def test_an_unsubscribed_signer_who_opts_in_again_is_subscribed(ctx, outbox):
-    from objectwar.mailing.services import subscribe_confirmed
+    from objectwar.mailing.subscribe import subscribe_confirmed
 
     kwargs = dict(email="anna@example.org", name="A", locale="en", country="DE", source="x")
     subscription = subscribe_confirmed("updates", consented_at=utcnow(), **kwargs)

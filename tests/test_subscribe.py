@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from objectwar import security
 from objectwar.extensions import db as _db
-from objectwar.mailing import lists, services
+from objectwar.mailing import list_admin
+from objectwar.mailing import subscribe as opt_in
 from objectwar.mailing.models import MailingList, Subscriber, Subscription, SubscriptionStatus
 from objectwar.types import utcnow
 from tests.helpers import csrf_token, link_in, subscription_of
@@ -110,7 +111,7 @@ def test_subscribed_person_gets_already_subscribed(app, client, demo, outbox):
 
 def test_unsubscribed_person_may_opt_in_again_through_the_form(app, client, demo, outbox):
     with app.app_context():
-        mailing_list = lists.get_list("updates")
+        mailing_list = list_admin.get_list("updates")
         person = Subscriber(email_digest=security.email_digest("left@example.org"),
                             email="left@example.org", locale="en")
         _db.session.add(person)
@@ -169,11 +170,11 @@ def test_the_outbox_catches_a_lost_queue_message(app, client, demo, outbox, monk
         subscription = _db.session.get(Subscription, subscription_of(app, "reader@example.org").id)
         subscription.confirmation_due_at = utcnow() - timedelta(minutes=5)
         _db.session.commit()
-        assert services.overdue_subscription_confirmations() == [subscription.id]
+        assert opt_in.overdue_subscription_confirmations() == [subscription.id]
         tasks.send_overdue_subscription_confirmations.call_local()
     assert len(outbox) == 1
     with app.app_context():
-        assert services.overdue_subscription_confirmations() == []
+        assert opt_in.overdue_subscription_confirmations() == []
 
 
 @pytest.mark.parametrize("app_overrides", [{"SUBSCRIBE_RATE_LIMIT": "2 per minute"}])
@@ -207,7 +208,7 @@ def _status(app, email: str):
 
 
 def test_an_old_confirmation_link_does_not_undo_an_unsubscribe(app, client, demo, outbox):
-    from objectwar.mailing import delivery, lists
+    from objectwar.mailing import delivery, unsubscribe
     from objectwar.mailing.models import Subscription, SubscriptionStatus
 
     email = "changed.mind@example.org"
@@ -220,7 +221,7 @@ def test_an_old_confirmation_link_does_not_undo_an_unsubscribe(app, client, demo
 
     with app.app_context():
         subscription = _db.session.scalar(select(Subscription))
-        lists.unsubscribe(delivery.unsubscribe_token(subscription.subscriber_id, subscription.list_id))
+        unsubscribe.unsubscribe(delivery.unsubscribe_token(subscription.subscriber_id, subscription.list_id))
     for answer in (client.get(link), _post_link(client, link)):
         assert answer.status_code == 404
         assert "not valid or has expired" in answer.get_data(as_text=True)
@@ -242,7 +243,6 @@ def test_an_old_confirmation_link_does_not_undo_an_unsubscribe(app, client, demo
 @pytest.mark.parametrize("final", ["bounced", "complained"])
 def test_no_confirmation_link_resubscribes_a_bounced_or_complaining_address(
         app, client, demo, outbox, final):
-    from objectwar.mailing import services
     from objectwar.mailing.models import Subscription, SubscriptionStatus
     from objectwar.types import utcnow
 
@@ -253,7 +253,7 @@ def test_no_confirmation_link_resubscribes_a_bounced_or_complaining_address(
         subscription.status = SubscriptionStatus(final)
         subscription.changed_at = utcnow()
         _db.session.commit()
-        current = services.subscription_token(subscription)  # even a link of the present state
+        current = opt_in.subscription_token(subscription)  # even a link of the present state
     for token_link in (link, link.rsplit("/", 1)[0] + "/" + current):
         assert _post_link(client, token_link).status_code == 404
         assert client.get(token_link).status_code == 404

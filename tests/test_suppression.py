@@ -9,7 +9,7 @@ from objectwar import security
 from objectwar.accounts.models import Role, User
 from objectwar.accounts.services import create_api_token
 from objectwar.extensions import db as _db
-from objectwar.mailing import lists, manage
+from objectwar.mailing import subscribers, suppression
 from objectwar.mailing.models import (
     MailingList,
     Subscriber,
@@ -130,13 +130,13 @@ def test_the_owner_comes_back_through_the_form_once_they_confirm(app, auth, two_
 
 def test_an_erasure_keeps_the_address_off_every_list(app, demo):
     with app.app_context():
-        lists.suppress(security.email_digest("erased@example.org"), SuppressionReason.ERASED)
-        lists.suppress(security.email_digest("erased@example.org"), SuppressionReason.ERASED)
+        suppression.suppress(security.email_digest("erased@example.org"), SuppressionReason.ERASED)
+        suppression.suppress(security.email_digest("erased@example.org"), SuppressionReason.ERASED)
         _db.session.add(MailingList(slug="press", name="Press"))
         _db.session.commit()
         assert _db.session.query(Suppression).count() == 1  # suppressing twice keeps one row
         for slug in ("updates", "press"):
-            summary = lists.import_subscribers(slug, {"subscribers": [{"email": "Erased@Example.org"}],
+            summary = subscribers.import_subscribers(slug, {"subscribers": [{"email": "Erased@Example.org"}],
                                                       "confirmed": True})
             assert summary["skipped"] == 1 and summary["added"] == 0
         assert _db.session.query(Subscription).count() == 0
@@ -147,7 +147,7 @@ def test_delete_one_service_suppresses_in_the_same_transaction(app, auth, two_su
     with app.app_context():
         subscription_id = _db.session.scalar(select(Subscription.id).join(Subscriber).where(
             Subscriber.email_digest == security.email_digest(address(1))))
-        manage.delete_one(people.coordinator, "updates", subscription_id)
+        subscribers.delete_one(people.coordinator, "updates", subscription_id)
         _db.session.rollback()  # nothing left uncommitted
         assert _db.session.get(Subscription, subscription_id) is None
     with app.app_context():
@@ -158,11 +158,11 @@ def test_subscribe_confirmed_by_a_signature_lifts_the_suppression(app, auth, two
     coordinator = auth.coordinator()
     delete_by_hand(app, coordinator)
     with app.test_request_context():
-        from objectwar.mailing import services
+        from objectwar.mailing import subscribe as opt_in
         from objectwar.types import utcnow
 
-        services.subscribe_confirmed("updates", email=GONE, name=None, locale="en", country=None,
-                                     source="petition", consented_at=utcnow())
+        opt_in.subscribe_confirmed("updates", email=GONE, name=None, locale="en", country=None,
+                                  source="petition", consented_at=utcnow())
         _db.session.commit()
     assert subscription_of(app, GONE).status == SubscriptionStatus.SUBSCRIBED
     assert suppressions(app) == []

@@ -1,7 +1,8 @@
 """``/admin/lists``: coordinators' pages for mailing lists (attached to the ``admin`` blueprint).
 
 Views check the role, bind the form, call one service of
-:mod:`objectwar.mailing.manage` (which audits every change) and render.
+:mod:`objectwar.mailing.list_admin` or :mod:`objectwar.mailing.subscribers` (which audit every
+change) and render.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from objectwar.admin.views import bp
 from objectwar.errors import ValidationError
 from objectwar.forms import ConfirmForm, show_errors
 from objectwar.http import csv_download
-from objectwar.mailing import list_texts, lists, manage
+from objectwar.mailing import list_admin, list_texts, subscribers, subscriptions
 from objectwar.mailing.forms import ImportConfirmForm, ImportUploadForm, ListForm
 
 
 @bp.context_processor
 def subscription_labels():
-    return {"subscription_labels": lists.SUBSCRIPTION_LABELS}
+    return {"subscription_labels": subscriptions.SUBSCRIPTION_LABELS}
 
 
 @bp.route("/lists", methods=["GET", "POST"])
@@ -31,18 +32,18 @@ def lists_index():
     form = ListForm()
     if form.validate_on_submit():
         try:
-            created = manage.create_list(current_user.id, request.form)
+            created = list_admin.create_list(current_user.id, request.form)
         except ValidationError as error:
             show_errors(form, error)
-            return render_template("admin/lists.html", lists=lists.lists_with_counts(), form=form), 422
+            return render_template("admin/lists.html", lists=list_admin.lists_with_counts(), form=form), 422
         flash(_("The list is created."))
         return redirect(url_for("admin.list_detail", slug=created.slug))
-    return render_template("admin/lists.html", lists=lists.lists_with_counts(), form=form)
+    return render_template("admin/lists.html", lists=list_admin.lists_with_counts(), form=form)
 
 
 def _detail(mailing_list, form: ListForm, status: int = 200, errors: dict | None = None):
     search = request.args.get("q", "").strip()
-    page = manage.subscribers(mailing_list.slug, page=request.args.get("page", 1, type=int),
+    page = subscribers.subscribers(mailing_list.slug, page=request.args.get("page", 1, type=int),
                               search=search)
     return render_template("admin/list.html", mailing_list=mailing_list, form=form, page=page,
                            search=search, action_form=ConfirmForm(), errors=errors or {},
@@ -54,11 +55,11 @@ def _detail(mailing_list, form: ListForm, status: int = 200, errors: dict | None
 @permissions.coordinator_required
 def list_detail(slug: str):
     """The list's settings and its subscribers (paginated, searchable by address)."""
-    mailing_list = lists.get_list(slug)
+    mailing_list = list_admin.get_list(slug)
     form = ListForm(obj=mailing_list)
     if form.validate_on_submit():
         try:
-            manage.update_list(current_user.id, slug, request.form)
+            list_admin.update_list(current_user.id, slug, request.form)
         except ValidationError as error:
             show_errors(form, ValidationError(errors={  # the other languages' at their fields
                 name: messages for name, messages in error.errors.items()
@@ -72,7 +73,7 @@ def list_detail(slug: str):
 @bp.post("/lists/<slug>/subscriptions/<int(max=2147483647):subscription_id>/unsubscribe")
 @permissions.coordinator_required
 def list_unsubscribe(slug: str, subscription_id: int):
-    manage.unsubscribe_one(current_user.id, slug, subscription_id)
+    subscribers.unsubscribe_one(current_user.id, slug, subscription_id)
     flash(_("The person is unsubscribed; an import will not add them again."))
     return redirect(url_for("admin.list_detail", slug=slug))
 
@@ -82,10 +83,10 @@ def list_unsubscribe(slug: str, subscription_id: int):
 @permissions.coordinator_required
 def list_delete_subscription(slug: str, subscription_id: int):
     """The confirmation page (GET) and the deletion (POST)."""
-    subscription = manage.get_subscription(slug, subscription_id)
+    subscription = subscribers.get_subscription(slug, subscription_id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        manage.delete_one(current_user.id, slug, subscription_id)
+        subscribers.delete_one(current_user.id, slug, subscription_id)
         flash(_("The subscription is deleted."))
         return redirect(url_for("admin.list_detail", slug=slug))
     return render_template("admin/list_delete.html", subscription=subscription, form=form,
@@ -96,19 +97,19 @@ def list_delete_subscription(slug: str, subscription_id: int):
 @permissions.coordinator_required
 def list_export(slug: str):
     """The whole list as CSV, streamed (and written to the audit log)."""
-    return csv_download(lists.export_csv(slug, actor_id=current_user.id), f"{slug}.csv")
+    return csv_download(subscribers.export_csv(slug, actor_id=current_user.id), f"{slug}.csv")
 
 
 @bp.route("/lists/<slug>/import", methods=["GET", "POST"])
 @permissions.coordinator_required
 def list_import(slug: str):
     """Upload a CSV: the answer is a preview with the column mapping and the consent box."""
-    mailing_list = lists.get_list(slug)
+    mailing_list = list_admin.get_list(slug)
     form = ImportUploadForm()
     if form.validate_on_submit():
         file = request.files.get("file")
         try:
-            upload, ref = manage.store_upload(current_user.id, slug, file.read() if file else b"",
+            upload, ref = subscribers.store_upload(current_user.id, slug, file.read() if file else b"",
                                               file.filename if file else "")
         except ValidationError as error:
             show_errors(form, error)
@@ -123,14 +124,14 @@ def list_import(slug: str):
 @permissions.coordinator_required
 def list_import_confirm(slug: str):
     """Import the previewed file once the coordinator has ticked the consent box."""
-    mailing_list = lists.get_list(slug)
+    mailing_list = list_admin.get_list(slug)
     form = ImportConfirmForm()  # the CSRF token is checked for every POST (CSRFProtect)
     try:
-        summary = manage.import_upload(current_user.id, slug, form.upload.data or "",
+        summary = subscribers.import_upload(current_user.id, slug, form.upload.data or "",
                                        consent=bool(form.consent.data))
     except ValidationError as error:
         show_errors(form, error)
-        upload = None if "file" in error.errors else manage.read_upload(
+        upload = None if "file" in error.errors else subscribers.read_upload(
             current_user.id, slug, form.upload.data)[0]
         return render_template("admin/list_import_preview.html", mailing_list=mailing_list,
                                upload=upload, form=form), 422

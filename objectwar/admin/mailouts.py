@@ -19,7 +19,7 @@ from objectwar.admin.views import bp
 from objectwar.errors import Conflict, ValidationError
 from objectwar.forms import ConfirmForm, show_errors
 from objectwar.i18n import current_locale
-from objectwar.mailing import bounces, delivery, lists, mailouts
+from objectwar.mailing import bounces, delivery, list_admin, mailouts
 from objectwar.mailing.forms import MailoutForm, ScheduleForm, SendTestForm
 from objectwar.mailing.models import Mailout, MailoutStatus
 
@@ -52,7 +52,7 @@ def _back(mailout_id: int):
 
 
 def _compose_form() -> MailoutForm:
-    choices = [(item["slug"], item["name"]) for item in lists.lists_with_counts()]
+    choices = [(item["slug"], item["name"]) for item in list_admin.lists_with_counts()]
     return MailoutForm().set_choices(choices, current_locale(), mailouts.reply_to_choices())
 
 

@@ -26,7 +26,7 @@ from objectwar.errors import NotFound, ValidationError
 from objectwar.extensions import db
 from objectwar.forms import ConfirmForm
 from objectwar.http import csv_download, svg_image
-from objectwar.mailing import lists, mailouts
+from objectwar.mailing import list_admin, mailouts
 from objectwar.organisations import services as organisations
 from objectwar.organisations.models import Organisation, OrganisationStatus
 from objectwar.petitions import (
@@ -48,8 +48,8 @@ def dashboard():
     recent = [(m, mailouts.text_for(m, m.default_locale).subject, mailouts.progress(m))
               for m in mailouts.recent_mailouts(limit=5)]
     return render_template("admin/dashboard.html", petitions=stats.overview(),
-                           lists=lists.lists_with_counts(), mailouts=recent,
-                           updates_growth=lists.growth("updates"))
+                           lists=list_admin.lists_with_counts(), mailouts=recent,
+                           updates_growth=list_admin.growth("updates"))
 
 
 @bp.get("/petitions")

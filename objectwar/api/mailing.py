@@ -9,19 +9,19 @@ from objectwar.api.auth import coordinator_required
 from objectwar.api.body import json_body
 from objectwar.api.views import bp
 from objectwar.http import csv_download
-from objectwar.mailing import delivery, lists, mailouts
+from objectwar.mailing import delivery, list_admin, mailouts, subscribers
 
 
 @bp.get("/lists")
 @coordinator_required
 def lists_index():
-    return jsonify({"lists": lists.lists_with_counts()})
+    return jsonify({"lists": list_admin.lists_with_counts()})
 
 
 @bp.post("/lists/<slug>/subscribers")
 @coordinator_required
 def list_import(slug: str):
-    summary = lists.import_subscribers(slug, json_body(), actor_id=g.api_user.id,
+    summary = subscribers.import_subscribers(slug, json_body(), actor_id=g.api_user.id,
                                        source=f"import by coordinator {g.api_user.id}")
     return jsonify(summary)
 
@@ -29,7 +29,7 @@ def list_import(slug: str):
 @bp.get("/lists/<slug>/subscribers.csv")
 @coordinator_required
 def list_export(slug: str):
-    return csv_download(lists.export_csv(slug, actor_id=g.api_user.id), f"{slug}-subscribers.csv")
+    return csv_download(subscribers.export_csv(slug, actor_id=g.api_user.id), f"{slug}-subscribers.csv")
 
 
 @bp.post("/mailouts")

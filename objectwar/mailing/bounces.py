@@ -15,7 +15,7 @@ statement: a report handled twice, or two at once, changes nothing more.
 * Both skip the address's pending deliveries of running mail-outs and suppress
   its digest on every list (a ``Suppression`` without list): no import adds it
   again, and no reminder to confirm goes to it. Only the person's own confirmed
-  opt-in brings them back to a list (``lists.lift_suppression``).
+  opt-in brings them back to a list (``suppression.lift_suppression``).
 * Soft bounces (4.x.x) only count. "In a row" runs over the address's sent
   deliveries in the order they were made: ``SOFT_LIMIT`` consecutive ones
   reported soft (or worse) and the address bounced; one that no report came
@@ -34,6 +34,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import exists, insert, literal, null, or_, select, update
 
+from objectwar.mailing import subscriptions
 from objectwar.mailing.models import (
     Delivery,
     DeliveryStatus,
@@ -42,7 +43,6 @@ from objectwar.mailing.models import (
     ReportKind,
     Subscriber,
     Subscription,
-    SubscriptionStatus,
     Suppression,
     SuppressionReason,
 )
@@ -57,12 +57,10 @@ BOUNCE_PAUSE = 0.05  # hard bounces per message that pause it (MAILOUT_BOUNCE_PA
 RANK = {ReportKind.SOFT: 1, ReportKind.HARD: 2, ReportKind.COMPLAINT: 3}
 # The mail-out's counter each kind of report moves (soft bounces only count per address).
 COUNTERS = {ReportKind.HARD: "bounced_count", ReportKind.COMPLAINT: "complained_count"}
-ACTIVE = (SubscriptionStatus.SUBSCRIBED, SubscriptionStatus.UNCONFIRMED)
 RUNNING = (MailoutStatus.SENDING, MailoutStatus.PAUSED, MailoutStatus.SCHEDULED)
 
 _deliveries = Delivery.__table__
 _mailouts = Mailout.__table__
-_subscriptions = Subscription.__table__
 _subscribers = Subscriber.__table__
 _suppressions = Suppression.__table__
 
@@ -115,13 +113,8 @@ def address_bounced(conn: Any, *, subscriber_id: int | None, digest: str | None 
     """
     changed = False
     if subscriber_id is not None:
-        changed = bool(conn.execute(
-            update(_subscriptions)
-            .where(_subscriptions.c.subscriber_id == subscriber_id,
-                   _subscriptions.c.status.in_(ACTIVE))
-            .values(status=SubscriptionStatus.BOUNCED, changed_at=utcnow(),
-                    confirmation_due_at=None)
-        ).rowcount)
+        changed = bool(subscriptions.transition(
+            subscriptions.Action.BOUNCE, Subscription.subscriber_id == subscriber_id, conn=conn))
         _skip_pending(conn, subscriber_id)
     suppressed = _suppress(conn, SuppressionReason.BOUNCED, subscriber_id=subscriber_id,
                            digest=digest)
@@ -137,21 +130,12 @@ def address_complained(conn: Any, *, subscriber_id: int | None, list_id: int | N
     if subscriber_id is not None:
         now = utcnow()
         if list_id is not None:
-            changed += conn.execute(
-                update(_subscriptions)
-                .where(_subscriptions.c.subscriber_id == subscriber_id,
-                       _subscriptions.c.list_id == list_id,
-                       _subscriptions.c.status != SubscriptionStatus.COMPLAINED)
-                .values(status=SubscriptionStatus.COMPLAINED, changed_at=now,
-                        confirmation_due_at=None)
-            ).rowcount
-        changed += conn.execute(
-            update(_subscriptions)
-            .where(_subscriptions.c.subscriber_id == subscriber_id,
-                   _subscriptions.c.status.in_(ACTIVE))
-            .values(status=SubscriptionStatus.UNSUBSCRIBED, changed_at=now,
-                    confirmation_due_at=None)
-        ).rowcount
+            changed += subscriptions.transition(
+                subscriptions.Action.COMPLAIN, Subscription.subscriber_id == subscriber_id,
+                Subscription.list_id == list_id, conn=conn, changed_at=now)
+        changed += subscriptions.transition(
+            subscriptions.Action.UNSUBSCRIBE, Subscription.subscriber_id == subscriber_id, conn=conn,
+            changed_at=now)
         _skip_pending(conn, subscriber_id)
     suppressed = _suppress(conn, SuppressionReason.COMPLAINED, subscriber_id=subscriber_id,
                            digest=digest)

@@ -9,7 +9,9 @@ from objectwar.forms import show_errors
 from objectwar.http import small_body
 from objectwar.i18n import current_locale
 from objectwar.mail.message import confirmation_sender
-from objectwar.mailing import list_texts, lists, mailouts, services
+from objectwar.mailing import list_texts, mailouts
+from objectwar.mailing import subscribe as subscribing
+from objectwar.mailing import unsubscribe as unsubscribing
 from objectwar.mailing.forms import SubscribeForm
 from objectwar.ratelimit import client_key
 
@@ -24,7 +26,7 @@ def unsubscribe(token: str):
     sample = mailouts.sample_list(token)
     if sample is not None:  # the link of a coordinator's test: it only says so
         return render_template("mailing/unsubscribe_sample.html", list_name=sample.name)
-    subscription = lists.subscription_for_token(token)
+    subscription = unsubscribing.subscription_for_token(token)
     return render_template("mailing/unsubscribe.html", token=token,
                            mailing_list=subscription.mailing_list)
 
@@ -37,7 +39,7 @@ def unsubscribe_confirm(token: str):
     sample = mailouts.sample_list(token)
     if sample is not None:
         return render_template("mailing/unsubscribe_sample.html", list_name=sample.name)
-    mailing_list = lists.unsubscribe(token)
+    mailing_list = unsubscribing.unsubscribe(token)
     if request.form.get("List-Unsubscribe") == "One-Click":
         return "Unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
     return render_template("mailing/unsubscribed.html", mailing_list=mailing_list)
@@ -52,12 +54,12 @@ def _subscribe_limit() -> str:
 @limiter.limit(_subscribe_limit, key_func=client_key, methods=["POST"], scope="subscribe")
 def subscribe(slug: str):
     """The subscribe form of a public list; the same answer whether or not the address is known."""
-    mailing_list = services.public_list(slug)
+    mailing_list = subscribing.public_list(slug)
     form = SubscribeForm()
     if form.validate_on_submit():
         try:
-            subscription_id = services.request_subscription(slug, request.form,
-                                                            default_locale=current_locale())
+            subscription_id = subscribing.request_subscription(slug, request.form,
+                                                               default_locale=current_locale())
         except ValidationError as error:
             show_errors(form, error)
             return render_template("mailing/subscribe.html", form=form,
@@ -70,8 +72,8 @@ def subscribe(slug: str):
 
 @bp.get("/lists/<slug>/subscribed")
 def subscribed(slug: str):
-    return render_template("mailing/subscribed.html", mailing_list=services.public_list(slug),
-                           subject=services.subscribe_subject(),
+    return render_template("mailing/subscribed.html", mailing_list=subscribing.public_list(slug),
+                           subject=subscribing.subscribe_subject(),
                            sender_name=str(confirmation_sender()[0]))
 
 
@@ -79,10 +81,10 @@ def subscribed(slug: str):
 def confirm_subscription(slug: str, token: str):
     """GET shows a button and changes nothing (mail scanners follow links); POST confirms."""
     if request.method == "POST":
-        subscription = services.confirm_subscription(slug, token)
+        subscription = subscribing.confirm_subscription(slug, token)
         template = "mailing/subscription_confirmed.html"
     else:
-        subscription = services.subscription_for_confirmation(slug, token)
+        subscription = subscribing.subscription_for_confirmation(slug, token)
         template = "mailing/confirm_subscription.html"
     return render_template(template, subscription=subscription,
                            mailing_list=subscription.mailing_list, token=token)

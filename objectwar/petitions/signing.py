@@ -30,8 +30,8 @@ from objectwar.errors import GENERAL, NotFound, ValidationError
 from objectwar.extensions import db
 from objectwar.mail import claims, rows, verp
 from objectwar.mail import message as mailer
-from objectwar.mailing import lists as mailing_lists
-from objectwar.mailing import services as mailing
+from objectwar.mailing import subscribe as mailing
+from objectwar.mailing import suppression
 from objectwar.organisations.models import Organisation, OrganisationStatus
 from objectwar.petitions import counts
 from objectwar.petitions.models import Petition, PetitionStatus, Signature
@@ -506,7 +506,7 @@ def remind_unconfirmed(now: datetime | None = None) -> list[int]:
         return []
     now = now or utcnow()
     return rows.remind(Signature, Signature.confirmed_at.is_(None), _allowance(now),
-                       ~mailing_lists.is_suppressed(Signature.email_digest),
+                       ~suppression.is_suppressed(Signature.email_digest),
                        after=timedelta(hours=hours), now=now)
 
 

@@ -24,12 +24,12 @@ from objectwar.errors import NotFound, ValidationError
 from objectwar.extensions import db
 from objectwar.mail import notices as outbox
 from objectwar.mail.models import Notice, NoticeKind
-from objectwar.mailing import lists
+from objectwar.mailing import subscriptions as mailing_subscriptions
+from objectwar.mailing import suppression
 from objectwar.mailing.models import (
     Delivery,
     Subscriber,
     Subscription,
-    SubscriptionStatus,
     SuppressionReason,
 )
 from objectwar.petitions import counts as petition_counts
@@ -60,10 +60,8 @@ def purge_unconfirmed(now: datetime | None = None) -> dict[str, int]:
     signatures = db.session.execute(
         delete(Signature).where(Signature.confirmed_at.is_(None), Signature.created_at < cutoff)
     ).rowcount
-    subscriptions = db.session.execute(
-        delete(Subscription).where(Subscription.status == SubscriptionStatus.UNCONFIRMED,
-                                   Subscription.created_at < cutoff)
-    ).rowcount
+    subscriptions = mailing_subscriptions.remove(mailing_subscriptions.Action.PURGE,
+                                                 Subscription.created_at < cutoff)
     orphans = db.session.execute(
         delete(Subscriber).where(
             Subscriber.created_at < cutoff,
@@ -262,13 +260,12 @@ def erase(token: str) -> dict[str, int]:
         counts["deliveries"] = db.session.execute(
             delete(Delivery).where(Delivery.subscriber_id == subscriber_id)
             .execution_options(synchronize_session=False)).rowcount
-        counts["subscriptions"] = db.session.execute(
-            delete(Subscription).where(Subscription.subscriber_id == subscriber_id)
-            .execution_options(synchronize_session=False)).rowcount
+        counts["subscriptions"] = mailing_subscriptions.remove(
+            mailing_subscriptions.Action.ERASE, Subscription.subscriber_id == subscriber_id)
         counts["subscribers"] = db.session.execute(
             delete(Subscriber).where(Subscriber.id == subscriber_id)
             .execution_options(synchronize_session=False)).rowcount
-    lists.suppress(digest, SuppressionReason.ERASED)
+    suppression.suppress(digest, SuppressionReason.ERASED)
     if any(counts.values()):
         audit.record("privacy.erase", target_type="data", **counts)
     db.session.commit()

@@ -13,7 +13,7 @@ from objectwar.errors import ValidationError
 from objectwar.forms import show_errors
 from objectwar.http import small_body
 from objectwar.i18n import current_locale
-from objectwar.mailing import lists
+from objectwar.mailing import subscriptions
 from objectwar.privacy import services
 from objectwar.privacy.forms import DataRequestForm
 from objectwar.ratelimit import data_request_limit
@@ -23,7 +23,7 @@ bp = Blueprint("privacy", __name__)
 
 @bp.context_processor
 def labels():
-    return {"subscription_labels": lists.SUBSCRIPTION_LABELS}
+    return {"subscription_labels": subscriptions.SUBSCRIPTION_LABELS}
 
 
 @bp.app_template_filter("iso_datetime")

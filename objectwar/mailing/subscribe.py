@@ -19,7 +19,7 @@ from objectwar.extensions import db
 from objectwar.i18n import LANGUAGE_NAMES
 from objectwar.mail import message as mailer
 from objectwar.mail import rows, verp
-from objectwar.mailing import list_texts, lists
+from objectwar.mailing import list_texts, subscriptions, suppression
 from objectwar.mailing.models import MailingList, Subscriber, Subscription, SubscriptionStatus
 from objectwar.types import utcnow
 from objectwar.validation import clean_name, merge, validate_email, validate_locale
@@ -46,19 +46,14 @@ def subscribe_confirmed(list_slug: str, *, email: str, name: str | None, locale:
     )
     now = utcnow()
     if subscription is None:
-        subscription = Subscription(
-            list_id=mailing_list.id, subscriber_id=subscriber.id, source=source,
-            status=SubscriptionStatus.SUBSCRIBED, consented_at=consented_at, changed_at=now,
+        subscription = subscriptions.create(
+            subscriptions.Action.CONFIRM, list_id=mailing_list.id, subscriber_id=subscriber.id,
+            source=source, consented_at=consented_at, changed_at=now,
         )
-        db.session.add(subscription)
-        lists.lift_suppression(subscriber.email_digest, mailing_list.id)
-    elif subscription.status not in _FINAL and subscription.status != SubscriptionStatus.SUBSCRIBED:
-        subscription.status = SubscriptionStatus.SUBSCRIBED
-        subscription.source = source
-        subscription.consented_at = consented_at
-        subscription.confirmation_due_at = None
-        subscription.changed_at = now
-        lists.lift_suppression(subscriber.email_digest, mailing_list.id)
+        suppression.lift_suppression(subscriber.email_digest, mailing_list.id)
+    elif subscriptions.change(subscription, subscriptions.Action.CONFIRM, source=source,
+                              consented_at=consented_at, changed_at=now):
+        suppression.lift_suppression(subscriber.email_digest, mailing_list.id)
     db.session.flush()
     return subscription
 
@@ -157,10 +152,9 @@ def request_subscription(slug: str, data: Mapping[str, Any], *, default_locale: 
         Subscription.list_id == mailing_list.id, Subscription.subscriber_id == subscriber.id))
     now = utcnow()
     if subscription is None:
-        subscription = Subscription(list_id=mailing_list.id, subscriber_id=subscriber.id,
-                                    status=SubscriptionStatus.UNCONFIRMED, source=FORM_SOURCE,
-                                    confirmation_due_at=now, changed_at=now)
-        db.session.add(subscription)
+        subscription = subscriptions.create(subscriptions.Action.REQUEST, list_id=mailing_list.id,
+                                            subscriber_id=subscriber.id, source=FORM_SOURCE,
+                                            confirmation_due_at=now, changed_at=now)
     elif subscription.status in _FINAL:
         db.session.rollback()
         return None
@@ -222,7 +216,7 @@ def remind_unconfirmed(now: datetime | None = None) -> list[int]:
     digest = select(Subscriber.email_digest).where(
         Subscriber.id == Subscription.subscriber_id).scalar_subquery()
     return rows.remind(Subscription, Subscription.status == SubscriptionStatus.UNCONFIRMED,
-                       ~lists.is_suppressed(digest, Subscription.list_id),
+                       ~suppression.is_suppressed(digest, Subscription.list_id),
                        after=timedelta(hours=hours), now=now)
 
 
@@ -328,12 +322,15 @@ def confirm_subscription(slug: str, token: str) -> Subscription:
     subscription = subscription_for_confirmation(slug, token)
     if subscription.status != SubscriptionStatus.SUBSCRIBED:
         now = utcnow()
-        if subscription.status != SubscriptionStatus.UNCONFIRMED:
-            subscription.source = FORM_SOURCE
-        subscription.status = SubscriptionStatus.SUBSCRIBED
-        subscription.consented_at = now
-        subscription.changed_at = now
-        subscription.confirmation_due_at = None
-        lists.lift_suppression(subscription.subscriber.email_digest, subscription.list_id)
+        source = {} if subscription.status == SubscriptionStatus.UNCONFIRMED else {"source": FORM_SOURCE}
+        if not subscriptions.change(subscription, subscriptions.Action.CONFIRM, consented_at=now,
+                                    changed_at=now, **source):
+            # Its status changed since the link was read: a second click confirmed it (the
+            # same answer), or it bounced or was unsubscribed meanwhile (the link is stale).
+            db.session.rollback()
+            if subscription.status != SubscriptionStatus.SUBSCRIBED:
+                raise _bad_link()
+            return subscription
+        suppression.lift_suppression(subscription.subscriber.email_digest, subscription.list_id)
         db.session.commit()
     return subscription

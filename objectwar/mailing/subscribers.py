@@ -1,33 +1,37 @@
-"""Coordinators' work on mailing lists: create and edit lists, look after subscribers, CSV upload.
+"""The people on a mailing list: a coordinator's page of them, import (JSON or CSV upload), export.
 
-Every change is written to the audit log with the coordinator who made it.
-Imports go through :func:`objectwar.mailing.lists.import_subscribers`, so an
-address that unsubscribed, bounced or complained, or whose subscription was
-deleted, is never subscribed again.
+An address that unsubscribed, bounced or complained, or whose subscription a
+coordinator deleted, or whose owner asked for erasure, is never subscribed
+again by an import: only its owner can come back (through the public form,
+confirmed by email). The first three keep their subscription row with that
+status; the others leave a :class:`Suppression` (a keyed digest, never the
+address: ``suppression``). A bounce or a complaint leaves one for every list too
+(``mailing.bounces``). Every change is written to the audit log.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import os
-import re
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from werkzeug.utils import secure_filename
 
-from objectwar import security
-from objectwar.audit.services import changes, record
+from objectwar import csvstream, security
+from objectwar.audit.services import record
 from objectwar.errors import NotFound, ValidationError
 from objectwar.extensions import db
-from objectwar.mailing import list_texts, lists
+from objectwar.mailing import subscriptions
+from objectwar.mailing.list_admin import get_list
 from objectwar.mailing.models import (
     MailingList,
     Subscriber,
@@ -35,9 +39,15 @@ from objectwar.mailing.models import (
     SubscriptionStatus,
     SuppressionReason,
 )
-from objectwar.validation import clean_name, clean_text, fail, merge, validate_email
+from objectwar.mailing.subscriptions import FINAL_STATUSES
+from objectwar.mailing.suppression import suppress, suppressed_digests
+from objectwar.mailing.unsubscribe import end_subscription, skip_pending
+from objectwar.types import utcnow
+from objectwar.validation import clean_name, fail, validate_country, validate_email, validate_locale
 
-SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MAX_IMPORT = 10_000
+EXPORT_COLUMNS = ("email", "name", "locale", "country", "status", "source", "consented_at",
+                  "changed_at")
 PAGE_SIZE = 50
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
 PREVIEW_ROWS = 5
@@ -50,84 +60,6 @@ COLUMN_NAMES = {
     "locale": ("locale", "language", "lang"),
     "country": ("country", "country code"),
 }
-
-
-# -- lists -------------------------------------------------------------------------
-
-
-def _list_values(data: dict[str, Any], *, with_slug: bool) -> dict[str, Any]:
-    errors: list[ValidationError] = []
-    values: dict[str, Any] = {}
-    rules = {
-        "name": lambda: clean_name(data.get("name"), "name", max_length=200),
-        "description": lambda: clean_text(data.get("description"), "description", max_length=2000),
-    }
-    if with_slug:
-        rules["slug"] = lambda: _clean_slug(data.get("slug"))
-    for key, rule in rules.items():
-        try:
-            values[key] = rule()
-        except ValidationError as error:
-            errors.append(error)
-    if errors:
-        raise merge(errors)
-    values["public"] = bool(data.get("public"))
-    return values
-
-
-def _clean_slug(value: str | None) -> str:
-    slug = (value or "").strip().lower()
-    if not slug:
-        raise fail("slug", _("This field is required."))
-    if len(slug) > 80 or not SLUG_PATTERN.match(slug):
-        raise fail("slug", _("Use lower-case letters, digits and single hyphens (at most 80)."))
-    return slug
-
-
-def create_list(actor_id: int, data: dict[str, Any]) -> MailingList:
-    """Create a list. :raise ValidationError: invalid input, or the slug is taken."""
-    values = _list_values(data, with_slug=True)
-    taken = fail("slug", _("A list with this short name exists already."))
-    if db.session.scalar(select(MailingList.id).where(MailingList.slug == values["slug"])):
-        raise taken
-    mailing_list = MailingList(**values)
-    db.session.add(mailing_list)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise taken from None
-    record("list.create", mailing_list, actor_id=actor_id, slug=mailing_list.slug,
-           public=mailing_list.public)
-    db.session.commit()
-    return mailing_list
-
-
-def update_list(actor_id: int, slug: str, data: dict[str, Any]) -> MailingList:
-    """Change a list's name and description (in each language) and whether visitors may subscribe.
-
-    :raise NotFound: no such list. :raise ValidationError: invalid input.
-    """
-    mailing_list = lists.get_list(slug)
-    errors: list[ValidationError] = []
-    values: dict[str, Any] = {}
-    try:
-        values = _list_values(data, with_slug=False)
-    except ValidationError as error:
-        errors.append(error)
-    try:
-        translated = list_texts.save(mailing_list, data)
-    except ValidationError as error:
-        errors.append(error)
-    if errors:  # nothing was changed yet
-        raise merge(errors)
-    changed = changes(mailing_list, values)
-    if translated:
-        changed["translations"] = translated
-    if changed:
-        record("list.update", mailing_list, actor_id=actor_id, changes=changed)
-    db.session.commit()
-    return mailing_list
 
 
 # -- subscribers ----------------------------------------------------------------------
@@ -149,7 +81,7 @@ class SubscriberPage:
     page: int
     pages: int
     total: int
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def status_counts(list_id: int) -> dict[str, int]:
@@ -165,7 +97,7 @@ def subscribers(slug: str, *, page: int = 1, search: str | None = None) -> Subsc
     Addresses are stored encrypted: a search compares the digest of the address given.
     :raise NotFound: no such list.
     """
-    mailing_list = lists.get_list(slug)
+    mailing_list = get_list(slug)
     query = (select(Subscription, Subscriber)
              .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
              .where(Subscription.list_id == mailing_list.id))
@@ -184,7 +116,7 @@ def subscribers(slug: str, *, page: int = 1, search: str | None = None) -> Subsc
 
 def get_subscription(slug: str, subscription_id: int) -> Subscription:
     """:raise NotFound: no such list, or the subscription is not on it."""
-    mailing_list = lists.get_list(slug)
+    mailing_list = get_list(slug)
     subscription = db.session.get(Subscription, subscription_id)
     if subscription is None or subscription.list_id != mailing_list.id:
         raise NotFound()
@@ -197,7 +129,7 @@ def unsubscribe_one(actor_id: int, slug: str, subscription_id: int) -> Subscript
     :raise NotFound: no such subscription on this list.
     """
     subscription = get_subscription(slug, subscription_id)
-    lists.end_subscription(subscription)
+    end_subscription(subscription)
     record("list.unsubscribe", subscription.mailing_list, actor_id=actor_id,
            subscription_id=subscription.id, subscriber_id=subscription.subscriber_id)
     db.session.commit()
@@ -212,14 +144,123 @@ def delete_one(actor_id: int, slug: str, subscription_id: int) -> None:
     :raise NotFound: no such subscription on this list.
     """
     subscription = get_subscription(slug, subscription_id)
-    lists.skip_pending(subscription)
-    lists.suppress(subscription.subscriber.email_digest, SuppressionReason.DELETED,
-                   subscription.list_id)
+    skip_pending(subscription)
+    suppress(subscription.subscriber.email_digest, SuppressionReason.DELETED,
+             subscription.list_id)
     record("list.delete_subscription", subscription.mailing_list, actor_id=actor_id,
            subscription_id=subscription.id, subscriber_id=subscription.subscriber_id,
            status=str(subscription.status))
-    db.session.delete(subscription)
+    subscriptions.remove(subscriptions.Action.DELETE, Subscription.id == subscription.id)
     db.session.commit()
+
+
+
+# -- import ------------------------------------------------------------------------
+
+
+def _clean_person(item: Any) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise ValidationError(errors={"request": [_("Give an object.")]})
+    errors: dict[str, list[str]] = {}
+    person: dict[str, Any] = {}
+    checks = {
+        "email": lambda v: validate_email(v if isinstance(v, str) else None, "email"),
+        "name": lambda v: clean_name(v, "name") if v not in (None, "") else None,
+        "locale": lambda v: validate_locale(v if isinstance(v, str) else None, "locale") if v else "en",
+        "country": lambda v: validate_country(v if isinstance(v, str) else None, "country") if v else None,
+    }
+    for field, check in checks.items():
+        value = item.get(field)
+        if value is not None and not isinstance(value, str):
+            errors.setdefault(field, []).append(_("Give text."))
+            continue
+        try:
+            person[field] = check(value)
+        except ValidationError as error:
+            for key, messages in error.errors.items():
+                errors.setdefault(key, []).extend(messages)
+    if errors:
+        raise ValidationError(errors=errors)
+    return person
+
+
+def import_subscribers(slug: str, data: Any, *, actor_id: int | None = None,
+                       source: str = "import") -> dict[str, Any]:
+    """Add or update people on a list (CONTRACT.md's ``POST /api/v1/lists/<slug>/subscribers``).
+
+    Valid rows are imported and invalid ones reported by index. ``confirmed``
+    states that these people consented (recorded as the source); otherwise they
+    wait unconfirmed for a confirmation email.
+    :raise NotFound: no such list. :raise ValidationError: the body is not of the right shape.
+    """
+    mailing_list = get_list(slug)
+    if not isinstance(data, dict) or not isinstance(data.get("subscribers"), list):
+        raise ValidationError(errors={"subscribers": [_("Give a list of subscribers.")]})
+    people = data["subscribers"]
+    confirmed = data.get("confirmed", False)
+    if not isinstance(confirmed, bool):
+        raise ValidationError(errors={"confirmed": [_("Give true or false.")]})
+    if len(people) > MAX_IMPORT:
+        raise ValidationError(errors={"subscribers": [
+            _("Send at most %(n)d subscribers at a time.", n=MAX_IMPORT)
+        ]})
+    now = utcnow()
+    summary: dict[str, Any] = {"added": 0, "updated": 0, "skipped": 0, "errors": []}
+    # Suppressed addresses are skipped like repeats in the file.
+    seen: set[str] = suppressed_digests(mailing_list.id)
+    for index, item in enumerate(people):
+        try:
+            person = _clean_person(item)
+        except ValidationError as error:
+            summary["errors"].append({"index": index, "errors": error.errors})
+            continue
+        digest = security.email_digest(person["email"])
+        if digest in seen:
+            summary["skipped"] += 1
+            continue
+        seen.add(digest)
+        outcome = _import_one(mailing_list, person, digest, confirmed, source, now)
+        summary[outcome] += 1
+    record("list.import", mailing_list, actor_id=actor_id, confirmed=confirmed,
+           added=summary["added"], updated=summary["updated"], skipped=summary["skipped"],
+           errors=len(summary["errors"]))
+    db.session.commit()
+    return summary
+
+
+def _import_one(mailing_list: MailingList, person: dict[str, Any], digest: str, confirmed: bool,
+                source: str, now) -> str:
+    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email_digest == digest))
+    subscription = None
+    if subscriber is not None:
+        subscription = db.session.scalar(select(Subscription).where(
+            Subscription.list_id == mailing_list.id, Subscription.subscriber_id == subscriber.id))
+    if subscription is not None and subscription.status in FINAL_STATUSES:
+        return "skipped"
+    changed = False
+    if subscriber is None:
+        subscriber = Subscriber(email_digest=digest, email=person["email"], name=person["name"],
+                                locale=person["locale"], country=person["country"])
+        db.session.add(subscriber)
+        db.session.flush()
+    else:
+        for field in ("name", "locale", "country"):
+            if person[field] is not None and getattr(subscriber, field) != person[field]:
+                setattr(subscriber, field, person[field])
+                changed = True
+    if subscription is None:
+        action = (subscriptions.Action.IMPORT_CONFIRMED if confirmed
+                  else subscriptions.Action.IMPORT_UNCONFIRMED)
+        subscriptions.create(
+            action, list_id=mailing_list.id, subscriber_id=subscriber.id, source=source,
+            consented_at=now if confirmed else None, confirmation_due_at=None if confirmed else now,
+            changed_at=now,
+        )
+        return "added"
+    if confirmed and subscriptions.change(subscription, subscriptions.Action.IMPORT_CONFIRMED,
+                                          consented_at=now, source=source, changed_at=now):
+        changed = True
+    return "updated" if changed else "skipped"
 
 
 # -- CSV upload -------------------------------------------------------------------------
@@ -275,8 +316,8 @@ def parse_csv(content: bytes, filename: str) -> CsvUpload:
               for row in reader if any(cell.strip() for cell in row)]
     if not people:
         raise fail("file", _("The file has no rows below its header."))
-    if len(people) > lists.MAX_IMPORT:
-        raise fail("file", _("Upload at most %(n)d rows at a time.", n=lists.MAX_IMPORT))
+    if len(people) > MAX_IMPORT:
+        raise fail("file", _("Upload at most %(n)d rows at a time.", n=MAX_IMPORT))
     ignored = [title for i, title in enumerate(header) if i not in positions.values()]
     return CsvUpload(secure_filename(filename or "") or "upload.csv", mapping, ignored,
                      people[:PREVIEW_ROWS], people)
@@ -287,7 +328,7 @@ def store_upload(actor_id: int, slug: str, content: bytes, filename: str) -> tup
 
     :raise NotFound: no such list. :raise ValidationError: the file cannot be read.
     """
-    lists.get_list(slug)
+    get_list(slug)
     upload = parse_csv(content, filename)
     _forget_old_uploads()
     name = security.random_token()[:32]
@@ -331,7 +372,7 @@ def import_upload(actor_id: int, slug: str, ref: str, *, consent: bool) -> dict[
     if not consent:
         raise fail("consent", _("Tick this box to confirm that these people consented; nothing was imported."))
     source = f"import:{upload.filename[:120]} by {actor_id}"
-    summary = lists.import_subscribers(slug, {"subscribers": upload.people, "confirmed": True},
+    summary = import_subscribers(slug, {"subscribers": upload.people, "confirmed": True},
                                        actor_id=actor_id, source=source)
     os.remove(path)
     # Line numbers as a spreadsheet shows them: the header is line 1.
@@ -347,3 +388,33 @@ def _as_stored(address: str) -> str:
         return validate_email(address, "q")
     except ValidationError:
         return address.strip()
+
+
+# -- export ----------------------------------------------------------------------------
+
+
+def export_csv(slug: str, *, actor_id: int | None = None, chunk_rows: int = 500) -> Iterator[str]:
+    """Record the export in the audit log, then stream the list as CSV, a chunk at a time.
+
+    The rows are read from the database as they are written: the list is
+    never held in memory. :raise NotFound: no such list.
+    """
+    mailing_list = get_list(slug)
+    record("list.export", mailing_list, actor_id=actor_id)
+    db.session.commit()
+    list_id = mailing_list.id
+    return _csv_rows(list_id, chunk_rows)
+
+
+def _csv_rows(list_id: int, chunk_rows: int) -> Iterator[str]:
+    query = (
+        select(Subscriber.email, Subscriber.name, Subscriber.locale, Subscriber.country,
+               Subscription.status, Subscription.source, Subscription.consented_at,
+               Subscription.changed_at)
+        .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
+        .where(Subscription.list_id == list_id)
+        .order_by(Subscription.id)
+        .execution_options(yield_per=chunk_rows)
+    )
+    return csvstream.stream(query, EXPORT_COLUMNS, chunk_rows=chunk_rows)
+
