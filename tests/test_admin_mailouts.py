@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
-from objectwar.mailing import delivery, mailouts
 from objectwar.mailing.models import Delivery, DeliveryStatus, Mailout, MailoutStatus
+from objectwar.mailouts import editing, sweep
 from objectwar.types import utcnow
 from tests.mailing_support import add_subscribers, make_list
 
@@ -44,7 +44,7 @@ def new_mailout(app, **data) -> int:
               "translations": {"de": {"subject": "Neuigkeiten", "body_markdown": "Hallo {{ name }}"}}}
     fields.update(data)
     with app.app_context():
-        return mailouts.create_mailout(fields).id
+        return editing.create_mailout(fields).id
 
 
 def post(client, url: str, data: dict | None = None, form_page: str = "/admin/mailouts/new"):
@@ -159,7 +159,7 @@ def test_send_asks_first_then_delivers_to_everyone(app, coordinator, people, aud
 def test_pause_resume_and_cancel(app, coordinator, people, audience, relay):
     mailout_id = new_mailout(app)
     with app.app_context():
-        delivery.start_sending(mailout_id)  # started, nothing queued yet: all pending
+        sweep.start_sending(mailout_id)  # started, nothing queued yet: all pending
     page = coordinator.get(f"/admin/mailouts/{mailout_id}").get_data(as_text=True)
     assert 'http-equiv="refresh"' not in page and "mailout-progress.js" in page and "Pause" in page
     detail = f"/admin/mailouts/{mailout_id}"

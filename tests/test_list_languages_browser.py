@@ -16,8 +16,8 @@ from conftest import COORDINATOR_PASSWORD
 from sqlalchemy import delete, select
 
 from objectwar.extensions import db as _db
-from objectwar.mailing import delivery
 from objectwar.mailing.models import MailingList, Subscription
+from objectwar.mailouts import compose
 from objectwar.petitions.models import PetitionText
 
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
@@ -59,7 +59,7 @@ def unsubscribe_path(app, email_digest_of: str) -> str:
     with app.app_context():
         subscription = _db.session.scalars(select(Subscription)).one()
         assert subscription.subscriber.email == email_digest_of
-        return "/unsubscribe/" + delivery.unsubscribe_token(subscription.subscriber_id,
+        return "/unsubscribe/" + compose.unsubscribe_token(subscription.subscriber_id,
                                                             subscription.list_id)
 
 

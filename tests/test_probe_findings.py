@@ -262,8 +262,9 @@ def _status(app, email: str):
 
 
 def test_an_old_confirmation_link_does_not_undo_an_unsubscribe(app, client, demo, outbox):
-    from objectwar.mailing import delivery, lists
+    from objectwar.mailing import lists
     from objectwar.mailing.models import Subscription, SubscriptionStatus
+    from objectwar.mailouts import compose
 
     email = "changed.mind@example.org"
     link = _subscribe_and_get_link(client, outbox, email)
@@ -275,7 +276,7 @@ def test_an_old_confirmation_link_does_not_undo_an_unsubscribe(app, client, demo
 
     with app.app_context():
         subscription = _db.session.scalar(select(Subscription))
-        lists.unsubscribe(delivery.unsubscribe_token(subscription.subscriber_id, subscription.list_id))
+        lists.unsubscribe(compose.unsubscribe_token(subscription.subscriber_id, subscription.list_id))
     for answer in (client.get(link), _post_link(client, link)):
         assert answer.status_code == 404
         assert "not valid or has expired" in answer.get_data(as_text=True)

@@ -14,6 +14,6 @@ messages, next to the feature that sends them, and hands them to the core:
   is registered by its domain (``accounts/emails.py``, ``organisations/emails.py``,
   ``privacy/emails.py``, ``mailing/emails.py``).
 
-Mail-outs' deliveries (``mailing/delivery.py``) use the same claims, retry rule,
+Mail-outs' deliveries (``mailouts/send.py``) use the same claims, retry rule,
 connection and error classification.
 """

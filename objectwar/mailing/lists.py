@@ -25,7 +25,6 @@ from objectwar import csvstream, security
 from objectwar.audit.services import record
 from objectwar.errors import NotFound, ValidationError
 from objectwar.extensions import db
-from objectwar.mailing.delivery import UNSUBSCRIBE_PURPOSE
 from objectwar.mailing.models import (
     Delivery,
     DeliveryStatus,
@@ -38,6 +37,7 @@ from objectwar.mailing.models import (
     Suppression,
     SuppressionReason,
 )
+from objectwar.mailouts.compose import UNSUBSCRIBE_PURPOSE
 from objectwar.types import day_text, utc_day, utcnow
 from objectwar.validation import (
     clean_name,
