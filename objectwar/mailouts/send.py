@@ -1,8 +1,9 @@
 """Sending a mail-out: one task's run claims batches, sends them, marks each recipient.
 
-The run is handed a frozen :class:`~objectwar.mailouts.compose.Snapshot` of the
-mail-out and never calls back into the editing or status code for a recipient;
-between batches it adds to the counters and may pause the mail-out (``status``).
+A run builds one frozen :class:`~objectwar.mailouts.compose.Snapshot` of the
+mail-out when it starts and sends every recipient from it, never calling back into
+the editing or status code for one; between batches it adds to the counters and may
+pause the mail-out (``status``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The mailing domain's notices to coordinators: a mail-out that paused itself, a test."""
+"""The mail-outs' notices to coordinators: a mail-out that paused itself, a test."""
 
 from __future__ import annotations
 
