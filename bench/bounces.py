@@ -82,7 +82,6 @@ class Setup:
         from objectwar import security
         from objectwar.accounts.models import Role, User
         from objectwar.extensions import db
-        from objectwar.mailing import delivery, mailouts
         from objectwar.mailing.models import (
             Delivery,
             DeliveryStatus,
@@ -92,6 +91,7 @@ class Setup:
             Subscription,
             SubscriptionStatus,
         )
+        from objectwar.mailouts import editing, sweep
         from objectwar.types import utcnow
 
         with self.app.app_context():
@@ -108,10 +108,10 @@ class Setup:
                 {"list_id": mailing_list.id, "subscriber_id": row["id"], "source": "bad import",
                  "status": SubscriptionStatus.SUBSCRIBED} for row in rows])
             db.session.commit()
-            mailout_id = mailouts.create_mailout(
+            mailout_id = editing.create_mailout(
                 {"list": "updates", "subject": "News", "body_markdown": "Hello {{ name }}."},
                 created_by=user).id
-            delivery.start_sending(mailout_id)
+            sweep.start_sending(mailout_id)
             db.session.execute(update(Delivery).values(status=DeliveryStatus.SENT, sent_at=utcnow()))
             db.session.execute(update(Mailout).values(sent_count=count))
             db.session.commit()
@@ -126,7 +126,6 @@ class Setup:
         """One report per delivery, in the order of MIX."""
         from objectwar.extensions import db
         from objectwar.mail import verp
-        from objectwar.mailing import mailouts
         from objectwar.mailing.models import Delivery
 
         templates = {name: (ROOT / "tests" / "reports" / f"{name}.eml").read_text() for name in MIX}
@@ -138,7 +137,7 @@ class Setup:
             for number, (delivery_id, subscriber_id) in enumerate(rows):
                 report = templates[MIX[number % len(MIX)]]
                 values = {"VERP": verp.envelope_sender(verp.Sent.MAILOUT, self.mailout_id, delivery_id),
-                          "MESSAGE_ID": mailouts.message_id(self.mailout_id, delivery_id),
+                          "MESSAGE_ID": verp.message_id(self.mailout_id, delivery_id),
                           "RECIPIENT": self.address(subscriber_id - 1)}
                 for key, value in values.items():
                     report = report.replace("{{" + key + "}}", value)

@@ -159,10 +159,10 @@ class Setup:
 
     def new_mailout(self) -> int:
         from objectwar.extensions import db
-        from objectwar.mailing import mailouts
+        from objectwar.mailouts import editing
 
         with self.app.app_context():
-            mailout = mailouts.create_mailout({"list": "updates", "subject": "News of the campaign",
+            mailout = editing.create_mailout({"list": "updates", "subject": "News of the campaign",
                                                "body_markdown": BODY, "rate_per_minute": 1_000_000})
             mailout_id = mailout.id
             db.session.remove()
@@ -171,11 +171,11 @@ class Setup:
     def start_sending(self, mailout_id: int) -> tuple[float, int]:
         """Create the deliveries; returns the seconds it took and how many rows it made."""
         from objectwar.extensions import db
-        from objectwar.mailing import delivery
+        from objectwar.mailouts import sweep
 
         with self.app.app_context():
             started = time.perf_counter()
-            mailout = delivery.start_sending(mailout_id)
+            mailout = sweep.start_sending(mailout_id)
             elapsed = time.perf_counter() - started
             recipients = mailout.recipients
             db.session.remove()
@@ -183,10 +183,10 @@ class Setup:
 
     def cancel(self, mailout_id: int) -> None:
         from objectwar.extensions import db
-        from objectwar.mailing import mailouts
+        from objectwar.mailouts import status
 
         with self.app.app_context():
-            mailouts.cancel(mailout_id)
+            status.cancel(mailout_id)
             db.session.remove()
 
     def enqueue(self, mailout_id: int, chains: int) -> None:

@@ -68,7 +68,7 @@ def register_extensions(app: Flask) -> None:
 def register_emails() -> None:
     """Each domain's composers of notices (``objectwar.mail.notices.composes``)."""
     from objectwar.accounts import emails as _accounts  # noqa: F401
-    from objectwar.mailing import emails as _mailing  # noqa: F401
+    from objectwar.mailouts import emails as _mailouts  # noqa: F401
     from objectwar.organisations import emails as _organisations  # noqa: F401
     from objectwar.privacy import emails as _privacy  # noqa: F401
 

@@ -18,8 +18,8 @@ from huey import Huey, crontab
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
 from objectwar.mail import notices as outbox
-from objectwar.mailing import delivery as mail_delivery
 from objectwar.mailing import subscribe as mailing_subscribe
+from objectwar.mailouts import send, sweep
 from objectwar.petitions import authoring, signing
 from objectwar.privacy import services as privacy
 
@@ -207,7 +207,7 @@ def enqueue_mailout(mailout_id: int, chains: int | None = None) -> None:
 @app_task()
 def deliver_batch(mailout_id: int) -> None:
     """Send batches of one mail-out for a while, then queue the next run if work remains."""
-    delay = mail_delivery.run(mailout_id, notify=lambda notice_id: enqueue(send_notice, notice_id))
+    delay = send.run(mailout_id, notify=lambda notice_id: enqueue(send_notice, notice_id))
     if delay is None or huey.immediate:
         return
     if delay <= 0:
@@ -219,9 +219,9 @@ def deliver_batch(mailout_id: int) -> None:
 @app_task()
 def sweep_mailouts(idle_seconds: float | None = None) -> None:
     """Re-queue sending mail-outs that went quiet; start due scheduled ones."""
-    for mailout_id in mail_delivery.sweep(idle_seconds):
+    for mailout_id in sweep.sweep(idle_seconds):
         enqueue_mailout(mailout_id)
-    for mailout_id in mail_delivery.start_due_scheduled():
+    for mailout_id in sweep.start_due_scheduled():
         enqueue_mailout(mailout_id)
 
 

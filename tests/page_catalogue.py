@@ -293,7 +293,7 @@ def seed(app: Flask, people: Any) -> World:
     from objectwar.accounts.models import Invitation, User
     from objectwar.demo import seed_demo
     from objectwar.extensions import db
-    from objectwar.mailing import delivery, mailouts
+    from objectwar.mailing import unsubscribe
     from objectwar.mailing.models import (
         MailingList,
         Mailout,
@@ -302,6 +302,7 @@ def seed(app: Flask, people: Any) -> World:
         SubscriptionStatus,
     )
     from objectwar.mailing.subscribe import subscription_token
+    from objectwar.mailouts import editing
     from objectwar.organisations.models import Organisation
     from objectwar.organisations.services import save_logo
     from objectwar.petitions import signing
@@ -341,12 +342,12 @@ def seed(app: Flask, people: Any) -> World:
         first, unconfirmed = subscriptions[0], subscriptions[-1]
 
         coordinator = db.session.get(User, people.coordinator)
-        draft = mailouts.create_mailout({"list": "updates", "subject": "News of the campaign",
+        draft = editing.create_mailout({"list": "updates", "subject": "News of the campaign",
                                          "body_markdown": "Dear friends,\n\n**thank you.**",
                                          "translations": {"de": {"subject": "Neuigkeiten",
                                                                  "body_markdown": "Danke."}}},
                                         created_by=coordinator)
-        sending = mailouts.create_mailout({"list": "updates", "subject": "Sending now",
+        sending = editing.create_mailout({"list": "updates", "subject": "Sending now",
                                            "body_markdown": "Hello."}, created_by=coordinator)
         sending_row = db.session.get(Mailout, sending.id)
         sending_row.status = MailoutStatus.SENDING
@@ -367,7 +368,7 @@ def seed(app: Flask, people: Any) -> World:
             confirm_token=confirm_token,
             subscription=first.id,
             subscription_confirm_token=subscription_token(unconfirmed),
-            unsubscribe_token=delivery.unsubscribe_token(first.subscriber_id, updates.id),
+            unsubscribe_token=unsubscribe.unsubscribe_token(first.subscriber_id, updates.id),
             export_token=privacy.link_token(digest, DataAction.EXPORT),
             erase_token=privacy.link_token(digest, DataAction.ERASE),
             reset_token=accounts.reset_token(db.session.get(User, people.member_b)),

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
-from objectwar.mailing import delivery, mailouts
 from objectwar.mailing.models import Delivery, DeliveryStatus, Mailout, MailoutStatus
+from objectwar.mailouts import editing, sweep
 from objectwar.types import utcnow
 from tests.factories import COORDINATOR_EMAIL
 from tests.helpers import csrf_token, login_as
@@ -28,7 +28,7 @@ def new_mailout(app, **data) -> int:
               "translations": {"de": {"subject": "Neuigkeiten", "body_markdown": "Hallo {{ name }}"}}}
     fields.update(data)
     with app.app_context():
-        return mailouts.create_mailout(fields).id
+        return editing.create_mailout(fields).id
 
 
 def post(client, url: str, data: dict | None = None, form_page: str = "/admin/mailouts/new"):
@@ -148,7 +148,7 @@ def test_pause_resume_and_cancel(app, auth, people, audience, relay):
     coordinator = auth.coordinator()
     mailout_id = new_mailout(app)
     with app.app_context():
-        delivery.start_sending(mailout_id)  # started, nothing queued yet: all pending
+        sweep.start_sending(mailout_id)  # started, nothing queued yet: all pending
     page = coordinator.get(f"/admin/mailouts/{mailout_id}").get_data(as_text=True)
     assert 'http-equiv="refresh"' not in page and "mailout-progress.js" in page and "Pause" in page
     detail = f"/admin/mailouts/{mailout_id}"

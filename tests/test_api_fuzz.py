@@ -139,8 +139,8 @@ def seeded(app) -> dict:
     from objectwar.accounts.models import Role, User
     from objectwar.accounts.services import create_api_token
     from objectwar.demo import seed_demo
-    from objectwar.mailing import mailouts
     from objectwar.mailing.models import MailingList
+    from objectwar.mailouts import editing
     from objectwar.petitions import authoring
     from tests.factories import add_subscribers
 
@@ -155,7 +155,7 @@ def seeded(app) -> dict:
         token = create_api_token("coord@objectwar.test", "fuzz")
         authoring.create_petition({"slug": DRAFT_PETITION, "texts": {"en": {"title": "Draft"}}},
                                   actor_id=coordinator.id)
-        ids = [mailouts.create_mailout({"list": SEEDED_LIST, "subject": f"Mail-out {n}",
+        ids = [editing.create_mailout({"list": SEEDED_LIST, "subject": f"Mail-out {n}",
                                         "body_markdown": "Hello {{ name }}"},
                                        created_by=coordinator).id for n in (1, 2)]
     return {"token": token, "mailouts": ids}

@@ -23,7 +23,7 @@ from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
 from objectwar.mail import verp
 from objectwar.mail.models import Notice, NoticeKind
-from objectwar.mailing import bounces, delivery, mailouts, subscribe, subscribers
+from objectwar.mailing import bounces, subscribe, subscribers
 from objectwar.mailing.models import (
     Delivery,
     DeliveryStatus,
@@ -37,6 +37,7 @@ from objectwar.mailing.models import (
     Suppression,
     SuppressionReason,
 )
+from objectwar.mailouts import editing, send, status, sweep
 from objectwar.types import utcnow
 from tests.factories import add_subscribers, address, make_list
 
@@ -63,12 +64,12 @@ def run_mailout(app, relay, subject: str = "News") -> tuple[int, dict[str, Recei
     """Send a mail-out to everyone on ``updates`` through the relay; its id and what arrived."""
     with app.app_context():
         user = _db.session.scalar(select(User).where(User.email_digest == security.email_digest(COORDINATOR)))
-        mailout_id = mailouts.create_mailout(
+        mailout_id = editing.create_mailout(
             {"list": "updates", "subject": subject, "body_markdown": "Hello {{ name }}."},
             created_by=user).id
-        delivery.start_sending(mailout_id)
+        sweep.start_sending(mailout_id)
         deadline = time.monotonic() + 120
-        while delivery.run(mailout_id, seconds=5) is not None and time.monotonic() < deadline:
+        while send.run(mailout_id, seconds=5) is not None and time.monotonic() < deadline:
             time.sleep(0.05)
     prefix = f"<mailout-{mailout_id}."
     with relay.lock:
@@ -384,7 +385,7 @@ def test_a_relay_s_refusal_is_a_hard_bounce_of_the_address(app, relay, campaign)
     assert counters(app, mailout_id) == (1, 0, MailoutStatus.SENT)
     assert suppressions(app) == {(digest(app, address(1)), None, SuppressionReason.BOUNCED)}
     with app.app_context():
-        assert mailouts.progress(_db.session.get(Mailout, mailout_id))["bounced"] == 1
+        assert status.progress(_db.session.get(Mailout, mailout_id))["bounced"] == 1
 
 
 # -- a confirmation email bounced ----------------------------------------------------------------
@@ -440,9 +441,9 @@ def delivered_mailout(app, recipients: int) -> int:
                     role=Role.COORDINATOR)
         _db.session.add(user)
         make_list(recipients)
-        mailout_id = mailouts.create_mailout(
+        mailout_id = editing.create_mailout(
             {"list": "updates", "subject": "S", "body_markdown": "B"}, created_by=user).id
-        delivery.start_sending(mailout_id)
+        sweep.start_sending(mailout_id)
         _db.session.execute(update(Delivery).values(status=DeliveryStatus.SENT, sent_at=utcnow()))
         _db.session.execute(update(Mailout).values(sent_count=recipients))
         _db.session.commit()
@@ -451,13 +452,13 @@ def delivered_mailout(app, recipients: int) -> int:
 
 def complaint_for(app, mailout_id: int, delivery_id: int) -> bytes:
     with app.app_context():
-        return report("arf_complaint", MESSAGE_ID=mailouts.message_id(mailout_id, delivery_id))
+        return report("arf_complaint", MESSAGE_ID=verp.message_id(mailout_id, delivery_id))
 
 
 def hard_bounce_for(app, mailout_id: int, delivery_id: int) -> bytes:
     with app.app_context():
         sent = Received(verp.envelope_sender(verp.Sent.MAILOUT, mailout_id, delivery_id),
-                        mailouts.message_id(mailout_id, delivery_id), address(delivery_id - 1))
+                        verp.message_id(mailout_id, delivery_id), address(delivery_id - 1))
     return report("postfix_hard", sent)
 
 

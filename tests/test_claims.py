@@ -15,8 +15,8 @@ from objectwar.extensions import db as _db
 from objectwar.mail import claims
 from objectwar.mail import notices as outbox
 from objectwar.mail.models import Notice, NoticeKind
-from objectwar.mailing import delivery, mailouts
 from objectwar.mailing.models import Delivery, DeliveryStatus
+from objectwar.mailouts import claiming, editing, send, status, sweep
 from objectwar.types import utcnow
 from tests.factories import make_list
 
@@ -77,12 +77,12 @@ def test_two_claims_made_in_the_same_instant_differ(app, notice_id):
 def test_renewing_a_batch_keeps_every_row_it_still_holds(app):
     with app.app_context():
         mailing_list = make_list(6)
-        mailout = mailouts.create_mailout({"list": mailing_list.slug, "subject": "News",
+        mailout = editing.create_mailout({"list": mailing_list.slug, "subject": "News",
                                            "body_markdown": "Hello"})
-        delivery.start_sending(mailout.id)
-        first = delivery.claim_batch(mailout.id, 3)
+        sweep.start_sending(mailout.id)
+        first = claiming.claim_batch(mailout.id, 3)
         assert len(first.rows) == 3
-        marks = delivery.Marks(mailout.id, mailout.list_id, first.token)
+        marks = send.Marks(mailout.id, mailout.list_id, first.token)
         old = utcnow() - timedelta(seconds=LEASE - 1)
         _db.session.execute(Delivery.__table__.update().values(claimed_at=old))
         _db.session.commit()
@@ -96,12 +96,12 @@ def test_renewing_a_batch_keeps_every_row_it_still_holds(app):
 
 def test_claims_are_sized_to_a_third_of_the_lease(app):
     with app.app_context():
-        size = delivery.ClaimSize()
-        assert size.size == min(delivery.batch_size(), delivery.FIRST_CLAIM)
+        size = claiming.ClaimSize()
+        assert size.size == min(claiming.batch_size(), claiming.FIRST_CLAIM)
         size.measured(messages=10, seconds=10.0)  # a relay that takes a second a message
         assert size.size == LEASE // 3
         size.measured(messages=10, seconds=0.01)  # a fast one: a whole batch
-        assert size.size == delivery.batch_size()
+        assert size.size == claiming.batch_size()
         size.measured(messages=1, seconds=LEASE)  # slower than a third of the lease: one row
         assert size.size == 1
 
@@ -110,16 +110,16 @@ def test_a_claim_made_before_a_pause_and_resume_is_not_sent_from(app):
     """The rest of an old claim would burst past the throttle, which restarts at resume."""
     with app.app_context():
         mailing_list = make_list(4)
-        mailout = mailouts.create_mailout({"list": mailing_list.slug, "subject": "News",
+        mailout = editing.create_mailout({"list": mailing_list.slug, "subject": "News",
                                            "body_markdown": "Hello"})
-        delivery.start_sending(mailout.id)
-        old = delivery.claim_batch(mailout.id, 4)
+        sweep.start_sending(mailout.id)
+        old = claiming.claim_batch(mailout.id, 4)
         first = old.rows[0]
         subscriber = _db.session.scalar(select(Delivery.subscriber_id).where(Delivery.id == first))
-        marks = delivery.Marks(mailout.id, mailout.list_id, old.token, old.epoch)
+        marks = send.Marks(mailout.id, mailout.list_id, old.token, old.epoch)
         assert marks.hold(first, subscriber)[0]  # held while nothing happened
-        mailouts.pause(mailout.id)
-        delivery.start_sending(mailout.id)
+        status.pause(mailout.id)
+        sweep.start_sending(mailout.id)
         assert marks.hold(first, subscriber)[0] is False
         marks.close()
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from objectwar.extensions import db as _db
-from objectwar.mailing import delivery
+from objectwar.mailing import unsubscribe
 from objectwar.mailing.models import MailingList, Subscription
 from objectwar.petitions.models import PetitionText
 from tests.factories import COORDINATOR_PASSWORD
@@ -54,7 +54,7 @@ def unsubscribe_path(app, email_digest_of: str) -> str:
     with app.app_context():
         subscription = _db.session.scalars(select(Subscription)).one()
         assert subscription.subscriber.email == email_digest_of
-        return "/unsubscribe/" + delivery.unsubscribe_token(subscription.subscriber_id,
+        return "/unsubscribe/" + unsubscribe.unsubscribe_token(subscription.subscriber_id,
                                                             subscription.list_id)
 
 

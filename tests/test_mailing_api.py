@@ -17,7 +17,7 @@ from objectwar.accounts.models import Role, User
 from objectwar.accounts.services import create_api_token
 from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
-from objectwar.mailing import delivery, subscribers
+from objectwar.mailing import subscribers, unsubscribe
 from objectwar.mailing.models import (
     MailingList,
     Subscriber,
@@ -49,7 +49,7 @@ def bearer(token: str) -> dict:
 def subscription_token(app, index: int = 0) -> tuple[str, int]:
     with app.app_context():
         subscription = _db.session.scalar(select(Subscription).order_by(Subscription.id).offset(index).limit(1))
-        return delivery.unsubscribe_token(subscription.subscriber_id, subscription.list_id), subscription.id
+        return unsubscribe.unsubscribe_token(subscription.subscriber_id, subscription.list_id), subscription.id
 
 
 def subscription_status(app, subscription_id: int) -> SubscriptionStatus:
@@ -89,8 +89,8 @@ def test_forged_or_altered_tokens_are_refused_and_say_nothing(app, client, token
     token, subscription_id = subscription_token(app)
     with app.app_context():
         other_purpose = security.make_token("confirm", [1, 1])
-        wrong_shape = security.make_token(delivery.UNSUBSCRIBE_PURPOSE, {"s": 1})
-        nobody = delivery.unsubscribe_token(999_999, 1)
+        wrong_shape = security.make_token(unsubscribe.UNSUBSCRIBE_PURPOSE, {"s": 1})
+        nobody = unsubscribe.unsubscribe_token(999_999, 1)
     altered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     for bad in (altered, "garbage", other_purpose, wrong_shape, nobody):
         for method in (client.get, client.post):

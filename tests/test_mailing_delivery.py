@@ -13,9 +13,9 @@ from objectwar import security
 from objectwar.accounts.models import Role, User
 from objectwar.errors import Conflict, ValidationError
 from objectwar.mail import notices as notice_delivery
-from objectwar.mail import retry
+from objectwar.mail import retry, verp
 from objectwar.mail.models import Notice, NoticeKind
-from objectwar.mailing import delivery, mailouts, unsubscribe
+from objectwar.mailing import unsubscribe
 from objectwar.mailing.models import (
     Delivery,
     DeliveryStatus,
@@ -24,6 +24,7 @@ from objectwar.mailing.models import (
     Subscription,
     SubscriptionStatus,
 )
+from objectwar.mailouts import claiming, compose, editing, send, status, sweep
 from objectwar.types import utcnow
 from tests.factories import add_subscribers, address, make_list
 
@@ -38,14 +39,14 @@ def new_mailout(**data) -> Mailout:
     fields = {"list": "updates", "subject": "News of the campaign",
               "body_markdown": "Hello {{ name }},\n\n**Thank you.** [Leave]({{unsubscribe_url}})"}
     fields.update(data)
-    return mailouts.create_mailout(fields)
+    return editing.create_mailout(fields)
 
 
 def run_to_end(mailout_id: int, timeout: float = 180.0) -> None:
     """Run the engine as a chain of tasks would, until it says stop."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        delay = delivery.run(mailout_id, seconds=10)
+        delay = send.run(mailout_id, seconds=10)
         if delay is None:
             return
         time.sleep(min(delay, 1.0))
@@ -53,7 +54,7 @@ def run_to_end(mailout_id: int, timeout: float = 180.0) -> None:
 
 
 def statuses(mailout_id: int) -> dict:
-    return mailouts.delivery_counts(mailout_id)
+    return status.delivery_counts(mailout_id)
 
 
 def test_every_recipient_gets_one_personalised_message_with_list_headers(db, relay):
@@ -63,7 +64,7 @@ def test_every_recipient_gets_one_personalised_message_with_list_headers(db, rel
     mailout = new_mailout(translations={"ru": {"subject": "Новости кампании",
                                                "body_markdown": "Привет, {{ name }}!"}})
     assert mailout.recipients == 13
-    delivery.start_sending(mailout.id)
+    sweep.start_sending(mailout.id)
     run_to_end(mailout.id)
 
     assert relay.recipients() == {address(i): 1 for i in [*range(12), 100]}
@@ -84,8 +85,8 @@ def test_every_recipient_gets_one_personalised_message_with_list_headers(db, rel
     delivery_id = db.session.scalar(select(Delivery.id).join(Subscription, Subscription.subscriber_id == Delivery.subscriber_id)
                                     .where(Delivery.mailout_id == mailout.id).order_by(Delivery.id).limit(1))
     # The same signed Message-ID for every attempt (its bounce and complaint reports name it).
-    assert mailouts.message_id(mailout.id, delivery_id) in relay.message_ids()
-    assert mailouts.message_id(mailout.id, delivery_id).startswith(
+    assert verp.message_id(mailout.id, delivery_id) in relay.message_ids()
+    assert verp.message_id(mailout.id, delivery_id).startswith(
         f"<mailout-{mailout.id}.delivery-{delivery_id}.")
     olesya = by_to[address(100)]
     assert olesya["Subject"] == "Новости кампании"
@@ -97,14 +98,14 @@ def test_every_recipient_gets_one_personalised_message_with_list_headers(db, rel
     finished = db.session.get(Mailout, mailout.id)
     assert finished.status == MailoutStatus.SENT and finished.finished_at is not None
     assert (finished.sent_count, finished.failed_count) == (13, 0)
-    assert mailouts.progress(finished)["pending"] == 0
+    assert status.progress(finished)["pending"] == 0
 
 
 def test_coordinator_text_is_never_evaluated_as_a_template(db, relay):
     make_list(1)
     body = "{{ config }} {% for x in [1, 2] %}{{ x }}{% endfor %} {{ name.__class__ }} {{name}}"
     mailout = new_mailout(subject="{{ config.SECRET_KEY }}", body_markdown=body)
-    delivery.start_sending(mailout.id)
+    sweep.start_sending(mailout.id)
     run_to_end(mailout.id)
     (message,) = relay.messages
     assert message["Subject"] == "{{ config.SECRET_KEY }}"
@@ -118,7 +119,7 @@ def test_coordinator_text_is_never_evaluated_as_a_template(db, relay):
 def test_markdown_is_cleaned_and_names_are_escaped_in_html(db, relay):
     make_list(1, name=lambda i: "<b>Bob</b>")
     mailout = new_mailout(body_markdown="Hi {{ name }} <script>alert(1)</script> <a href=\"javascript:x\" onclick=\"y\">z</a>")
-    delivery.start_sending(mailout.id)
+    sweep.start_sending(mailout.id)
     run_to_end(mailout.id)
     html = relay.messages[0].get_body(("html",)).get_content()
     assert "<script>" not in html and "onclick" not in html and "javascript:" not in html
@@ -132,11 +133,11 @@ def test_audience_filter_and_one_row_per_recipient_on_resume(db, relay):
     db.session.commit()
     mailout = new_mailout(audience={"country": ["FR", "DE"], "locale": ["de"]})
     assert mailout.recipients == 4
-    delivery.start_sending(mailout.id)
-    mailouts.pause(mailout.id)
+    sweep.start_sending(mailout.id)
+    status.pause(mailout.id)
     add_subscribers(mailing_list, [30], country="FR", locale="de")  # joins after the start
     db.session.commit()
-    delivery.start_sending(mailout.id)  # resume: no new rows
+    sweep.start_sending(mailout.id)  # resume: no new rows
     assert db.session.scalar(select(func.count()).select_from(Delivery)) == 4
     run_to_end(mailout.id)
     assert relay.recipients() == {address(i): 1 for i in range(10, 14)}
@@ -146,7 +147,7 @@ def test_permanent_failure_fails_and_bounces_only_that_recipient(db, relay):
     make_list(6)
     relay.answers[address(2)] = "550 5.1.1 no such user"
     mailout = new_mailout()
-    delivery.start_sending(mailout.id)
+    sweep.start_sending(mailout.id)
     run_to_end(mailout.id)
     assert set(relay.recipients()) == {address(i) for i in range(6)} - {address(2)}
     counts = statuses(mailout.id)
@@ -163,8 +164,8 @@ def test_transient_failure_is_retried_later_with_a_growing_delay(db, relay):
     make_list(3)
     relay.answers[address(1)] = "451 4.7.1 try again later"
     mailout = new_mailout()
-    delivery.start_sending(mailout.id)
-    delivery.run(mailout.id, seconds=2)
+    sweep.start_sending(mailout.id)
+    send.run(mailout.id, seconds=2)
     row = db.session.scalar(select(Delivery).where(Delivery.status == DeliveryStatus.PENDING))
     assert row is not None and row.attempts == 1 and row.last_error.startswith("451")
     assert row.next_attempt_at > utcnow()
@@ -179,18 +180,18 @@ def test_too_many_errors_in_a_row_pause_and_tell_the_coordinator(db, relay):
     coordinator = User(email_digest=security.email_digest("coord@objectwar.test"),
                        email="coord@objectwar.test", role=Role.COORDINATOR)
     db.session.add(coordinator)
-    make_list(delivery.ERROR_LIMIT + 10)
+    make_list(send.ERROR_LIMIT + 10)
     relay.answer_all = "451 4.3.0 busy"
     relay.accept.add("coord@objectwar.test")
-    mailout = mailouts.create_mailout({"list": "updates", "subject": "S", "body_markdown": "B"},
+    mailout = editing.create_mailout({"list": "updates", "subject": "S", "body_markdown": "B"},
                                       created_by=coordinator)
-    delivery.start_sending(mailout.id)
+    sweep.start_sending(mailout.id)
     queued = []
-    assert delivery.run(mailout.id, seconds=10, notify=queued.append) is None
+    assert send.run(mailout.id, seconds=10, notify=queued.append) is None
     db.session.expire_all()
     paused = db.session.get(Mailout, mailout.id)
     assert paused.status == MailoutStatus.PAUSED
-    assert paused.consecutive_errors >= delivery.ERROR_LIMIT
+    assert paused.consecutive_errors >= send.ERROR_LIMIT
     # The email to the coordinator is a row of the outbox, committed with the pause.
     (notice,) = db.session.scalars(select(Notice))
     assert queued == [notice.id] and notice.kind == NoticeKind.MAILOUT_PAUSED
@@ -206,10 +207,10 @@ def test_too_many_errors_in_a_row_pause_and_tell_the_coordinator(db, relay):
 def test_unsubscribe_during_a_running_mailout_takes_effect(db, app, relay):
     mailing_list = make_list(40)
     mailout = new_mailout()
-    delivery.start_sending(mailout.id)
+    sweep.start_sending(mailout.id)
     target = db.session.scalar(select(Subscription).where(Subscription.list_id == mailing_list.id)
                                .order_by(Subscription.id.desc()).limit(1))
-    token = delivery.unsubscribe_token(target.subscriber_id, mailing_list.id)
+    token = unsubscribe.unsubscribe_token(target.subscriber_id, mailing_list.id)
     client = app.test_client()
     answers = []
 
@@ -228,9 +229,9 @@ def test_unsubscribe_during_a_running_mailout_takes_effect(db, app, relay):
 def test_an_unsubscribe_takes_effect_for_the_next_message_of_the_batch(db, app, relay):
     mailing_list = make_list(5)
     mailout = new_mailout()
-    delivery.start_sending(mailout.id)
+    sweep.start_sending(mailout.id)
     subscriptions = list(db.session.scalars(select(Subscription).order_by(Subscription.id)))
-    token = delivery.unsubscribe_token(subscriptions[2].subscriber_id, mailing_list.id)
+    token = unsubscribe.unsubscribe_token(subscriptions[2].subscriber_id, mailing_list.id)
     client = app.test_client()
 
     def on_message(message):
@@ -249,7 +250,7 @@ def sending_until(app, relay, recipients: int, received: int, action) -> Mailout
     taking message number ``received`` (before its 250); run until the engine stops."""
     make_list(recipients)
     mailout = new_mailout()
-    delivery.start_sending(mailout.id)
+    sweep.start_sending(mailout.id)
 
     def on_message(message):
         if len(relay.messages) == received:
@@ -257,30 +258,30 @@ def sending_until(app, relay, recipients: int, received: int, action) -> Mailout
                 action(mailout.id)
 
     relay.on_message = on_message
-    assert delivery.run(mailout.id, seconds=20) is None
+    assert send.run(mailout.id, seconds=20) is None
     relay.on_message = None
     return mailout
 
 
 def test_pause_stops_within_one_message_and_resume_sends_nobody_twice(db, app, relay):
-    mailout = sending_until(app, relay, 60, 7, mailouts.pause)
+    mailout = sending_until(app, relay, 60, 7, status.pause)
     assert relay.count() == 7  # paused before the 7th message's 250: nothing more leaves
     db.session.expire_all()
     assert db.session.get(Mailout, mailout.id).status == MailoutStatus.PAUSED
     assert db.session.get(Mailout, mailout.id).sent_count == 7
     with pytest.raises(Conflict):
-        mailouts.pause(mailout.id)
-    delivery.start_sending(mailout.id)
+        status.pause(mailout.id)
+    sweep.start_sending(mailout.id)
     run_to_end(mailout.id)
     assert relay.recipients() == {address(i): 1 for i in range(60)}
 
 
 def test_cancel_stops_within_one_message_and_sends_no_one_afterwards(db, app, relay):
-    mailout = sending_until(app, relay, 30, 3, mailouts.cancel)
+    mailout = sending_until(app, relay, 30, 3, status.cancel)
     assert relay.count() == 3
     counts = statuses(mailout.id)
     assert counts[DeliveryStatus.SENT] == 3 and counts[DeliveryStatus.SENDING] == 0
-    assert delivery.run(mailout.id, seconds=2) is None and relay.count() == 3
+    assert send.run(mailout.id, seconds=2) is None and relay.count() == 3
 
 
 def test_throttle_holds_from_the_first_second(db, relay):
@@ -288,10 +289,10 @@ def test_throttle_holds_from_the_first_second(db, relay):
     make_list(200)
     mailout = new_mailout(rate_per_minute=120)
     started = time.time()
-    delivery.start_sending(mailout.id)
+    sweep.start_sending(mailout.id)
     deadline = time.monotonic() + 120
     while relay.count() < 8 and time.monotonic() < deadline:
-        delivery.run(mailout.id, seconds=1)
+        send.run(mailout.id, seconds=1)
     assert relay.count() >= 8
     for index, moment in enumerate(relay.received_at):
         assert moment - started >= index / 2 - 0.05, (index, moment - started)
@@ -300,7 +301,7 @@ def test_throttle_holds_from_the_first_second(db, relay):
 def test_relay_outage_delays_mail_and_loses_none(db, relay):
     make_list(80)
     mailout = new_mailout()
-    delivery.start_sending(mailout.id)
+    sweep.start_sending(mailout.id)
     outage = threading.Event()
 
     def on_message(message):
@@ -328,8 +329,8 @@ def test_relay_outage_delays_mail_and_loses_none(db, relay):
 def test_claims_of_a_dead_worker_go_back_to_pending(db, app, relay):
     make_list(8)
     mailout = new_mailout()
-    delivery.start_sending(mailout.id)
-    claim = delivery.claim_batch(mailout.id, 5)
+    sweep.start_sending(mailout.id)
+    claim = claiming.claim_batch(mailout.id, 5)
     assert len(claim.rows) == 5  # ...and the worker that claimed them dies here
     db.session.execute(update(Delivery).where(Delivery.id.in_(claim.rows))
                        .values(claimed_at=utcnow() - timedelta(seconds=61)))
@@ -341,18 +342,18 @@ def test_claims_of_a_dead_worker_go_back_to_pending(db, app, relay):
 def test_a_late_worker_cannot_mark_a_reclaimed_delivery(db, relay):
     make_list(1)
     mailout = new_mailout()
-    delivery.start_sending(mailout.id)
-    first = delivery.claim_batch(mailout.id, 5)
+    sweep.start_sending(mailout.id)
+    first = claiming.claim_batch(mailout.id, 5)
     db.session.execute(update(Delivery).values(claimed_at=utcnow() - timedelta(seconds=61)))
     db.session.commit()
-    second = delivery.claim_batch(mailout.id, 5)
+    second = claiming.claim_batch(mailout.id, 5)
     assert second.rows == first.rows and second.token != first.token
     subscriber_id = db.session.scalar(select(Delivery.subscriber_id))
-    late = delivery.Marks(mailout.id, mailout.list_id, first.token, first.epoch)
+    late = send.Marks(mailout.id, mailout.list_id, first.token, first.epoch)
     assert late.hold(first.rows[0], subscriber_id)[0] is False  # so it is not sent
     assert not late.delivery(first.rows[0], status=DeliveryStatus.SENT)
     late.close()
-    holder = delivery.Marks(mailout.id, mailout.list_id, second.token, second.epoch)
+    holder = send.Marks(mailout.id, mailout.list_id, second.token, second.epoch)
     assert holder.hold(first.rows[0], subscriber_id)[0]
     assert holder.delivery(first.rows[0], status=DeliveryStatus.SENT)
     holder.close()
@@ -361,22 +362,22 @@ def test_a_late_worker_cannot_mark_a_reclaimed_delivery(db, relay):
 def test_sweep_requeues_quiet_mailouts_finishes_done_ones_and_starts_scheduled(db, relay):
     mailing_list = make_list(3)
     quiet = new_mailout()
-    delivery.start_sending(quiet.id)
-    assert delivery.sweep() == []  # just claimed by nobody, but just started: not quiet yet
-    assert delivery.sweep(idle_seconds=0) == [quiet.id]
+    sweep.start_sending(quiet.id)
+    assert sweep.sweep() == []  # just claimed by nobody, but just started: not quiet yet
+    assert sweep.sweep(idle_seconds=0) == [quiet.id]
     done = new_mailout()
-    delivery.start_sending(done.id)
+    sweep.start_sending(done.id)
     db.session.execute(update(Delivery).where(Delivery.mailout_id == done.id).values(status=DeliveryStatus.SENT))
     db.session.commit()
-    delivery.sweep(idle_seconds=0)
+    sweep.sweep(idle_seconds=0)
     db.session.expire_all()
     assert db.session.get(Mailout, done.id).status == MailoutStatus.SENT
     assert db.session.get(Mailout, done.id).sent_count == 3
     later = new_mailout()
-    mailouts.schedule(later.id, utcnow() + timedelta(seconds=1))
-    assert delivery.start_due_scheduled() == []
+    editing.schedule(later.id, utcnow() + timedelta(seconds=1))
+    assert sweep.start_due_scheduled() == []
     time.sleep(1.1)
-    assert delivery.start_due_scheduled() == [later.id]
+    assert sweep.start_due_scheduled() == [later.id]
     db.session.expire_all()
     assert db.session.get(Mailout, later.id).status == MailoutStatus.SENDING
     assert mailing_list.id
@@ -386,28 +387,28 @@ def test_status_machine_refuses_wrong_moves(db, relay):
     make_list(1)
     mailout = new_mailout()
     with pytest.raises(Conflict):
-        mailouts.pause(mailout.id)
-    mailouts.cancel(mailout.id)
+        status.pause(mailout.id)
+    status.cancel(mailout.id)
     with pytest.raises(Conflict):
-        delivery.start_sending(mailout.id)
+        sweep.start_sending(mailout.id)
     with pytest.raises(ValidationError):
-        mailouts.schedule(mailout.id, utcnow() - timedelta(minutes=1))
+        editing.schedule(mailout.id, utcnow() - timedelta(minutes=1))
 
 
 def test_bad_mailout_input_is_refused_field_by_field(db, relay):
     make_list(1)
     with pytest.raises(ValidationError) as caught:
-        mailouts.create_mailout({"list": "nope", "subject": "", "body_markdown": 5,
+        editing.create_mailout({"list": "nope", "subject": "", "body_markdown": 5,
                                  "rate_per_minute": 0, "audience": {"country": ["XX"], "locale": "de"},
                                  "translations": {"fr": {"subject": "x", "body_markdown": "y"}, "de": []}})
     errors = caught.value.errors
     assert {"subject", "body_markdown", "rate_per_minute", "audience.country", "audience.locale",
             "translations.fr", "translations.de"} <= set(errors)
     with pytest.raises(ValidationError) as caught:
-        mailouts.create_mailout({"list": "nope", "subject": "Line\nbreak", "body_markdown": "x"})
+        editing.create_mailout({"list": "nope", "subject": "Line\nbreak", "body_markdown": "x"})
     assert set(caught.value.errors) == {"subject"}
     with pytest.raises(ValidationError) as caught:
-        mailouts.create_mailout({"list": "nope", "subject": "S", "body_markdown": "x"})
+        editing.create_mailout({"list": "nope", "subject": "S", "body_markdown": "x"})
     assert set(caught.value.errors) == {"list"}
     assert db.session.scalar(select(func.count()).select_from(Mailout)) == 0
 
@@ -415,9 +416,9 @@ def test_bad_mailout_input_is_refused_field_by_field(db, relay):
 def test_unsubscribe_skips_pending_deliveries(db, relay):
     mailing_list = make_list(3)
     mailout = new_mailout()
-    delivery.start_sending(mailout.id)
+    sweep.start_sending(mailout.id)
     subscription = db.session.scalar(select(Subscription).order_by(Subscription.id).limit(1))
-    unsubscribe.unsubscribe(delivery.unsubscribe_token(subscription.subscriber_id, mailing_list.id))
+    unsubscribe.unsubscribe(unsubscribe.unsubscribe_token(subscription.subscriber_id, mailing_list.id))
     assert statuses(mailout.id)[DeliveryStatus.SKIPPED] == 1
     run_to_end(mailout.id)
     assert relay.recipients() == {address(1): 1, address(2): 1}
@@ -435,7 +436,7 @@ def test_tasks_requeue_work_and_schedule_sweeps(database_urls, backend, relay, t
         tasks.huey.flush()
         make_list(30)
         mailout = new_mailout(rate_per_minute=6)
-        delivery.start_sending(mailout.id)
+        sweep.start_sending(mailout.id)
         tasks.schedule_mailout_sweeps.call_local()
         # Tasks with a delay wait in the queue until a consumer moves them to its schedule.
         assert tasks.huey.pending_count() == 60 // tasks.SWEEP_EVERY_SECONDS
@@ -447,23 +448,23 @@ def test_tasks_requeue_work_and_schedule_sweeps(database_urls, backend, relay, t
         assert relay.count() == 1
         assert tasks.huey.scheduled_count() + tasks.huey.pending_count() == 1
         tasks.huey.flush()
-        _db = delivery.db
+        _db = send.db
         _db.session.remove()
         _db.engine.dispose()
 
 
 def test_a_record_that_cannot_be_built_fails_alone(db, relay, monkeypatch):
     make_list(4)
-    build = delivery.Composer.message
+    build = compose.Snapshot.message
 
     def broken_for_one(self, delivery_id, subscriber_id, to, name, locale):
         if to == address(1):
             raise ValueError("a bug in building one message")
         return build(self, delivery_id, subscriber_id, to, name, locale)
 
-    monkeypatch.setattr(delivery.Composer, "message", broken_for_one)
+    monkeypatch.setattr(compose.Snapshot, "message", broken_for_one)
     mailout = new_mailout()
-    delivery.start_sending(mailout.id)
+    sweep.start_sending(mailout.id)
     run_to_end(mailout.id)
     assert relay.recipients() == {address(i): 1 for i in (0, 2, 3)}
     counts = statuses(mailout.id)

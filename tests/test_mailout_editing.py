@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select, update
 
 from objectwar.extensions import db as _db
-from objectwar.mailing import delivery, mailouts
 from objectwar.mailing.models import (
     Delivery,
     DeliveryStatus,
@@ -19,6 +18,7 @@ from objectwar.mailing.models import (
     Subscription,
     SubscriptionStatus,
 )
+from objectwar.mailouts import compose, editing, queries, status, sweep
 from tests.factories import COORDINATOR_EMAIL, COORDINATOR_PASSWORD
 from tests.helpers import csrf_token, log_in_browser
 from tests.test_admin_mailouts import (
@@ -101,7 +101,7 @@ def test_a_scheduled_mailout_can_be_edited_and_a_started_one_cannot(app, auth, p
 
     scheduled = new_mailout(app)
     with app.app_context():
-        mailouts.schedule(scheduled, utcnow() + timedelta(days=1))
+        editing.schedule(scheduled, utcnow() + timedelta(days=1))
     edit = f"/admin/mailouts/{scheduled}/edit"
     assert coordinator.get(edit).status_code == 200
     answer = post(coordinator, edit, {"list": "updates", "locale": "en", "subject": "Later",
@@ -113,7 +113,7 @@ def test_a_scheduled_mailout_can_be_edited_and_a_started_one_cannot(app, auth, p
     form_page = f"/admin/mailouts/{started}/edit"
     token = csrf_token(coordinator, form_page)
     with app.app_context():
-        delivery.start_sending(started)  # sending begins while the coordinator edits
+        sweep.start_sending(started)  # sending begins while the coordinator edits
     refused = coordinator.post(form_page, data={"csrf_token": token, "list": "updates", "locale": "en",
                                                 "subject": "Too late", "body_markdown": "B",
                                                 "rate_per_minute": "5"})
@@ -128,9 +128,9 @@ def test_the_service_refuses_to_edit_once_sending_started(app, audience):
 
     mailout_id = new_mailout(app)
     with app.app_context():
-        delivery.start_sending(mailout_id)
+        sweep.start_sending(mailout_id)
         with pytest.raises(Conflict):
-            mailouts.update_mailout(mailout_id, {"list": "updates", "subject": "S", "body_markdown": "B"})
+            editing.update_mailout(mailout_id, {"list": "updates", "subject": "S", "body_markdown": "B"})
     assert texts_of(app, mailout_id)["en"][0] == "News of the campaign"
 
 
@@ -197,7 +197,7 @@ def test_a_from_name_and_a_reply_to_reach_the_relay_the_copy_and_the_test(
         assert str(message["Reply-To"]) == "Campaign team <team@objectwar.test>"
 
     with app.app_context():
-        copy = mailouts.duplicate(mailout_id)
+        copy = editing.duplicate(mailout_id)
         assert (copy.from_name, copy.reply_to) == ("Connection e.V. für die Kampagne", "team@objectwar.test")
     detail = f"/admin/mailouts/{mailout_id}"
     assert post(coordinator, f"{detail}/test", {"locale": "en"}, form_page=detail).status_code == 302
@@ -211,7 +211,7 @@ def test_a_from_name_and_a_reply_to_reach_the_relay_the_copy_and_the_test(
 def test_without_a_from_name_or_reply_to_the_configured_sender_and_no_reply_to(app, audience, relay):
     mailout_id = new_mailout(app)
     with app.app_context():
-        delivery.start_sending(mailout_id)
+        sweep.start_sending(mailout_id)
     from objectwar import tasks
 
     with app.app_context():
@@ -233,32 +233,32 @@ def test_a_reply_to_not_offered_or_a_bad_name_is_refused_and_nothing_stored(app,
                                                                            fields, errors):
     auth.coordinator()
     body = {"list": "updates", "subject": "News", "body_markdown": "Hi", **fields}
-    with pytest.raises(mailouts.ValidationError) as raised, app.app_context():
-        mailouts.create_mailout(body)
+    with pytest.raises(editing.ValidationError) as raised, app.app_context():
+        editing.create_mailout(body)
     assert set(raised.value.errors) == errors
     assert count(app, Mailout) == 0
 
 
 def test_the_reply_to_matches_case_blind_and_is_stored_as_configured(app, audience):
     with app.app_context():
-        created = mailouts.create_mailout({"list": "updates", "subject": "News", "body_markdown": "Hi",
+        created = editing.create_mailout({"list": "updates", "subject": "News", "body_markdown": "Hi",
                                            "reply_to": "PRESS@objectwar.test", "from_name": "  "})
         assert (created.reply_to, created.from_name) == ("press@objectwar.test", None)
-        assert mailouts.progress(created)["reply_to"] == "press@objectwar.test"
+        assert status.progress(created)["reply_to"] == "press@objectwar.test"
 
 
 def test_a_reply_to_no_longer_offered_is_left_out_and_the_page_says_so(app, auth, people, audience):
     coordinator = auth.coordinator()
     with app.app_context():
-        mailout_id = mailouts.create_mailout({"list": "updates", "subject": "News", "body_markdown": "Hi",
+        mailout_id = editing.create_mailout({"list": "updates", "subject": "News", "body_markdown": "Hi",
                                               "reply_to": "press@objectwar.test"}).id
     app.config["MAIL_FROM_CHOICES"] = ["Campaign team <team@objectwar.test>"]
     page = coordinator.get(f"/admin/mailouts/{mailout_id}").get_data(as_text=True)
     assert "(press@objectwar.test) is no longer offered" in page
     with app.app_context():
-        mailout = mailouts.get_mailout(mailout_id)
-        rendered = mailouts.render(mailout, "en")
-        assert "Reply-To" not in mailouts.message_template(mailout, rendered).render(
+        mailout = queries.get_mailout(mailout_id)
+        rendered = compose.render(mailout, "en")
+        assert "Reply-To" not in compose.message_template(mailout, rendered).render(
             to="a@b.example", to_name=None, message_id="<x@y>", values={}).decode()
 
 
@@ -284,7 +284,7 @@ def test_cancelling_a_mailout_that_finished_meanwhile_says_so_on_its_page(app, a
     detail = f"/admin/mailouts/{mailout_id}"
     token = csrf_token(coordinator, f"{detail}/cancel")  # the coordinator looks at "Cancel for good?"
     with app.app_context():
-        delivery.start_sending(mailout_id)
+        sweep.start_sending(mailout_id)
     from objectwar import tasks
 
     with app.app_context():
@@ -304,7 +304,7 @@ def test_cancelling_a_cancelled_one_says_so_too(app, auth, people, audience):
     detail = f"/admin/mailouts/{mailout_id}"
     token = csrf_token(coordinator, f"{detail}/cancel")
     with app.app_context():
-        mailouts.cancel(mailout_id)
+        status.cancel(mailout_id)
     answer = coordinator.post(f"{detail}/cancel", data={"csrf_token": token}, follow_redirects=True)
     assert answer.request.path == detail and "already been cancelled" in answer.get_data(as_text=True)
     assert len(audited(app, "mailout.cancel")) == 1
@@ -356,12 +356,12 @@ def test_the_progress_json_mirrors_the_figures_and_the_page_has_no_meta_refresh(
     coordinator = auth.coordinator()
     mailout_id = new_mailout(app)
     with app.app_context():
-        delivery.start_sending(mailout_id)
+        sweep.start_sending(mailout_id)
         _db.session.execute(update(Delivery).where(Delivery.id.in_(
             select(Delivery.id).where(Delivery.mailout_id == mailout_id).limit(2).scalar_subquery()
         )).values(status=DeliveryStatus.SENT))
         _db.session.commit()
-        expected = mailouts.progress(_db.session.get(Mailout, mailout_id))
+        expected = status.progress(_db.session.get(Mailout, mailout_id))
     detail = f"/admin/mailouts/{mailout_id}"
     data = coordinator.get(f"{detail}/progress.json").get_json()
     assert {key: value for key, value in data.items() if key != "display"} == expected
@@ -387,7 +387,7 @@ def test_a_finished_mailout_page_has_no_script(app, auth, people, audience, rela
 def _sending_mailout(app) -> int:
     mailout_id = new_mailout(app)
     with app.app_context():
-        delivery.start_sending(mailout_id)  # started, nothing queued: all pending
+        sweep.start_sending(mailout_id)  # started, nothing queued: all pending
     return mailout_id
 
 

@@ -15,8 +15,8 @@ from objectwar import security, tasks
 from objectwar.accounts.models import Role, User
 from objectwar.extensions import db as _db
 from objectwar.mail.models import Notice, NoticeKind
-from objectwar.mailing import delivery, mailouts
 from objectwar.mailing.models import Mailout, MailoutStatus
+from objectwar.mailouts import editing, send, status, sweep
 from objectwar.types import utcnow
 from tests.factories import make_list
 from tests.helpers import csrf_token
@@ -56,10 +56,10 @@ def failing_mailout(app, relay, **coordinator: str) -> int:
         user = User(email_digest=security.email_digest(COORDINATOR), email=COORDINATOR,
                     role=Role.COORDINATOR, **coordinator)
         _db.session.add(user)
-        make_list(delivery.ERROR_LIMIT + 5)
-        mailout_id = mailouts.create_mailout({"list": "updates", "subject": "S", "body_markdown": "B"},
+        make_list(send.ERROR_LIMIT + 5)
+        mailout_id = editing.create_mailout({"list": "updates", "subject": "S", "body_markdown": "B"},
                                              created_by=user).id
-        delivery.start_sending(mailout_id)
+        sweep.start_sending(mailout_id)
     relay.answer_all = "451 4.3.0 busy"
     relay.accept.add(COORDINATOR)
     return mailout_id
@@ -69,7 +69,7 @@ def test_send_a_test_is_a_row_first_and_a_lost_queue_message_is_sent_by_the_swee
         app, client, people, relay, auth):
     with app.app_context():
         make_list(2)
-        mailout_id = mailouts.create_mailout({
+        mailout_id = editing.create_mailout({
             "list": "updates", "subject": "News", "body_markdown": "Hello {{ name }}",
             "translations": {"de": {"subject": "Neuigkeiten", "body_markdown": "Hallo {{ name }}"}}}).id
     coordinator = auth.coordinator()
@@ -143,7 +143,7 @@ def test_a_pause_notice_of_a_mailout_resumed_since_is_not_sent(app, relay):
     tasks.deliver_batch.call_local(mailout_id)
     lose_the_queue()
     with app.app_context():
-        mailouts.cancel(mailout_id)
+        status.cancel(mailout_id)
     let_time_pass(app)
     tasks.send_due_notices.call_local()
     assert relay.count() == 0

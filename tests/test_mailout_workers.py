@@ -21,8 +21,9 @@ from sqlalchemy import func, select
 
 from objectwar import tasks
 from objectwar.extensions import db
-from objectwar.mailing import delivery, list_admin, mailouts, unsubscribe
+from objectwar.mailing import list_admin, unsubscribe
 from objectwar.mailing.models import Delivery, DeliveryStatus, MailoutStatus, Subscriber
+from objectwar.mailouts import editing, queries, status, sweep
 from tests.conftest import REDIS_URL, _empty_tables, make_app
 from tests.factories import address, make_list
 
@@ -71,7 +72,7 @@ class Workers:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.app.app_context():
-                numbers = mailouts.progress(mailouts.get_mailout(mailout_id))
+                numbers = status.progress(queries.get_mailout(mailout_id))
                 db.session.remove()
             if numbers["status"] == MailoutStatus.SENT:
                 return numbers
@@ -112,10 +113,10 @@ def workers(backend, database_urls, relay, tmp_path):
 def start_mailout(app, recipients: int, rate_per_minute: int = 1_000_000) -> int:
     with app.app_context():
         make_list(recipients)
-        mailout = mailouts.create_mailout({"list": "updates", "subject": "News",
+        mailout = editing.create_mailout({"list": "updates", "subject": "News",
                                            "body_markdown": "Hello {{ name }}",
                                            "rate_per_minute": rate_per_minute})
-        delivery.start_sending(mailout.id)
+        sweep.start_sending(mailout.id)
         tasks.enqueue_mailout(mailout.id)
         mailout_id = mailout.id
         db.session.remove()
@@ -136,7 +137,7 @@ def test_a_killed_worker_loses_no_one_and_sends_at_most_one_twice(workers, relay
                                                  Delivery.status == DeliveryStatus.PENDING)
             .order_by(Delivery.id.desc()).limit(1))
         mailing_list = list_admin.get_list("updates")
-        unsubscribe.unsubscribe(delivery.unsubscribe_token(waiting, mailing_list.id))
+        unsubscribe.unsubscribe(unsubscribe.unsubscribe_token(waiting, mailing_list.id))
         gone = db.session.get(Subscriber, waiting).email
         db.session.remove()
     workers.start(threads=2)
@@ -248,7 +249,7 @@ def test_sixty_a_minute_is_at_most_seven_in_six_seconds_at_start_and_after_resum
         workers, relay, backend, busy_cores):
     mailout_id = start_mailout(workers.app, 40, rate_per_minute=60)
     with workers.app.app_context():
-        started = mailouts.get_mailout(mailout_id).started_at.timestamp()
+        started = queries.get_mailout(mailout_id).started_at.timestamp()
         db.session.remove()
     _start_workers_for_backend(workers, backend)
     # Wait for six seconds of sending (and at least a few messages, however busy the machine).
@@ -258,12 +259,12 @@ def test_sixty_a_minute_is_at_most_seven_in_six_seconds_at_start_and_after_resum
     assert _within_pace(first, started, 1.0) == []
 
     with workers.app.app_context():
-        mailouts.pause(mailout_id)
+        status.pause(mailout_id)
         db.session.remove()
 
     def nothing_in_flight() -> bool:
         with workers.app.app_context():
-            counts = mailouts.delivery_counts(mailout_id)
+            counts = status.delivery_counts(mailout_id)
             db.session.remove()
         return counts[DeliveryStatus.SENDING] == 0
 
@@ -271,7 +272,7 @@ def test_sixty_a_minute_is_at_most_seven_in_six_seconds_at_start_and_after_resum
     before_resume = relay.count()
     with workers.app.app_context():
         resumed = time.time()
-        delivery.start_sending(mailout_id)
+        sweep.start_sending(mailout_id)
         tasks.enqueue_mailout(mailout_id)
         db.session.remove()
     _wait_until(lambda: relay.count() >= before_resume + 3 and time.time() >= resumed + 6.5,
@@ -280,7 +281,7 @@ def test_sixty_a_minute_is_at_most_seven_in_six_seconds_at_start_and_after_resum
     assert len([t for t in after if t <= resumed + 6]) <= 7
     assert _within_pace(after, resumed, 1.0) == []
     with workers.app.app_context():
-        mailouts.cancel(mailout_id)
+        status.cancel(mailout_id)
         db.session.remove()
     assert max(relay.recipients().values()) == 1
 

@@ -12,7 +12,6 @@ from objectwar import security
 from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
 from objectwar.mail.models import Notice, NoticeKind
-from objectwar.mailing import mailouts
 from objectwar.mailing.models import (
     Delivery,
     Subscriber,
@@ -20,6 +19,7 @@ from objectwar.mailing.models import (
     Suppression,
     SuppressionReason,
 )
+from objectwar.mailouts import editing
 from objectwar.petitions.models import Petition, Signature
 from objectwar.privacy import services as privacy
 from tests.helpers import csrf_token, link_in
@@ -74,7 +74,7 @@ def anna(app, client, demo, outbox):
     sign_and_confirm(client, outbox, email="bob@example.org", first_name="Bob")
     sign_form(client, email="carl@example.org", first_name="Carl")
     with app.app_context():
-        mailout = mailouts.create_mailout({"list": "updates", "subject": "S", "body_markdown": "B"})
+        mailout = editing.create_mailout({"list": "updates", "subject": "S", "body_markdown": "B"})
         subscriber = _db.session.scalar(select(Subscriber))
         _db.session.add(Delivery(mailout_id=mailout.id, subscriber_id=subscriber.id))
         _db.session.commit()

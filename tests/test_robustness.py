@@ -32,10 +32,10 @@ def test_far_future_schedule_time_is_a_field_error(app):
     import pytest
 
     from objectwar.errors import ValidationError
-    from objectwar.mailing import mailouts
+    from objectwar.mailouts import editing
 
     with app.test_request_context(), pytest.raises(ValidationError) as caught:
-        mailouts.parse_moment("9999-12-31T23:59:59-05:00")
+        editing.parse_moment("9999-12-31T23:59:59-05:00")
     assert "scheduled_at" in caught.value.errors
 
 

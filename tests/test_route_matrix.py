@@ -24,7 +24,7 @@ from objectwar.accounts import services as accounts
 from objectwar.accounts.models import Invitation, User
 from objectwar.demo import PETITION_SLUG
 from objectwar.extensions import db as _db
-from objectwar.mailing import mailouts
+from objectwar.mailouts import editing
 from objectwar.organisations.models import Organisation
 from tests.helpers import csrf_token, login_as
 
@@ -232,7 +232,7 @@ def world(app, people, demo) -> World:
                                   email="new@a.example")
         _db.session.add(invitation_a)
         _db.session.commit()
-        mailout = mailouts.create_mailout({"list": "updates", "subject": "S", "body_markdown": "B"})
+        mailout = editing.create_mailout({"list": "updates", "subject": "S", "body_markdown": "B"})
         return World(
             people=people, logo=logo,
             reset_token=accounts.reset_token(_db.session.get(User, people.member_b)),

@@ -208,7 +208,7 @@ def _status(app, email: str):
 
 
 def test_an_old_confirmation_link_does_not_undo_an_unsubscribe(app, client, demo, outbox):
-    from objectwar.mailing import delivery, unsubscribe
+    from objectwar.mailing import unsubscribe
     from objectwar.mailing.models import Subscription, SubscriptionStatus
 
     email = "changed.mind@example.org"
@@ -221,7 +221,7 @@ def test_an_old_confirmation_link_does_not_undo_an_unsubscribe(app, client, demo
 
     with app.app_context():
         subscription = _db.session.scalar(select(Subscription))
-        unsubscribe.unsubscribe(delivery.unsubscribe_token(subscription.subscriber_id, subscription.list_id))
+        unsubscribe.unsubscribe(unsubscribe.unsubscribe_token(subscription.subscriber_id, subscription.list_id))
     for answer in (client.get(link), _post_link(client, link)):
         assert answer.status_code == 404
         assert "not valid or has expired" in answer.get_data(as_text=True)

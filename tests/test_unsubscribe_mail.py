@@ -16,8 +16,9 @@ from conftest import make_app
 from sqlalchemy import select
 
 from objectwar.extensions import db as _db
-from objectwar.mailing import delivery, mailouts
+from objectwar.mailing import unsubscribe
 from objectwar.mailing.models import Subscriber, Subscription, SubscriptionStatus
+from objectwar.mailouts import editing, send, sweep
 from objectwar.security import email_digest
 from tests.factories import address, make_list
 
@@ -32,11 +33,11 @@ def received(app, relay) -> dict[str, EmailMessage]:
     """A mail-out to three people of list ``updates``, as their inboxes got it (by address)."""
     with app.app_context():
         make_list(3)
-        mailout = mailouts.create_mailout({"list": "updates", "subject": "News", "body_markdown":
+        mailout = editing.create_mailout({"list": "updates", "subject": "News", "body_markdown":
                                            "Hello {{ name }}. [Leave]({{ unsubscribe_url }})"})
-        delivery.start_sending(mailout.id)
+        sweep.start_sending(mailout.id)
         deadline = time.monotonic() + 180
-        while delivery.run(mailout.id, seconds=5) is not None and time.monotonic() < deadline:
+        while send.run(mailout.id, seconds=5) is not None and time.monotonic() < deadline:
             time.sleep(0.1)
     assert relay.count() == 3
     return {message["To"].addresses[0].addr_spec: message for message in relay.messages}
@@ -141,12 +142,12 @@ def test_an_unreachable_database_is_a_temporary_failure_for_the_mta(app, receive
 def test_a_configured_mailbox_is_used(app, relay):
     app.config["UNSUBSCRIBE_MAILBOX"] = "leave@lists.example.org"
     with app.test_request_context():
-        assert delivery.unsubscribe_mailbox() == "leave@lists.example.org"
+        assert unsubscribe.unsubscribe_mailbox() == "leave@lists.example.org"
         app.config["UNSUBSCRIBE_MAILBOX"] = None
         app.config["MAIL_DEFAULT_SENDER"] = ("Campaign", "news@campaign.example")
-        assert delivery.unsubscribe_mailbox() == "unsubscribe@campaign.example"
+        assert unsubscribe.unsubscribe_mailbox() == "unsubscribe@campaign.example"
         app.config["MAIL_DEFAULT_SENDER"] = "Campaign <news@other.example>"
-        assert delivery.unsubscribe_mailbox() == "unsubscribe@other.example"
+        assert unsubscribe.unsubscribe_mailbox() == "unsubscribe@other.example"
 
 
 def test_a_large_message_is_read_to_its_end(app, received):

@@ -19,9 +19,11 @@ from objectwar.admin.views import bp
 from objectwar.errors import Conflict, ValidationError
 from objectwar.forms import ConfirmForm, show_errors
 from objectwar.i18n import current_locale
-from objectwar.mailing import bounces, delivery, list_admin, mailouts
+from objectwar.mailing import bounces, list_admin
 from objectwar.mailing.forms import MailoutForm, ScheduleForm, SendTestForm
 from objectwar.mailing.models import Mailout, MailoutStatus
+from objectwar.mailouts import compose, editing, queries, sweep
+from objectwar.mailouts import status as mailout_status
 
 ID = "<int(max=2147483647):mailout_id>"
 
@@ -53,12 +55,12 @@ def _back(mailout_id: int):
 
 def _compose_form() -> MailoutForm:
     choices = [(item["slug"], item["name"]) for item in list_admin.lists_with_counts()]
-    return MailoutForm().set_choices(choices, current_locale(), mailouts.reply_to_choices())
+    return MailoutForm().set_choices(choices, current_locale(), compose.reply_to_choices())
 
 
 def _require(mailout: Mailout, action: str) -> None:
     """:raise Conflict: the mail-out's status does not allow ``action`` (a confirmation page asked for)."""
-    if action not in mailouts.allowed_actions(mailout):
+    if action not in mailout_status.allowed_actions(mailout):
         raise Conflict(errors={"status": [_("A mail-out that is %(status)s cannot be changed like this.",
                                             status=str(mailout.status))]})
 
@@ -67,7 +69,7 @@ def _confirm(mailout: Mailout, action: str, form: ConfirmForm, count: int | None
     """The confirmation page of ``send`` or ``cancel``; :raise Conflict: the status does not allow it."""
     _require(mailout, action)
     return render_template("admin/mailout_confirm.html", mailout=mailout, action=action, form=form,
-                           count=count, subject=mailouts.text_for(mailout, mailout.default_locale).subject)
+                           count=count, subject=compose.text_for(mailout, mailout.default_locale).subject)
 
 
 def _figures(mailout: Mailout, progress: dict) -> dict[str, str]:
@@ -93,23 +95,23 @@ def _detail(mailout: Mailout, *, schedule_form: ScheduleForm | None = None,
     locale = request.args.get("locale") if request.args.get("locale") in locales else mailout.default_locale
     test_form = test_form or SendTestForm(locale=locale)
     test_form.locale.choices = [(loc, loc) for loc in locales]
-    progress = mailouts.progress(mailout)
+    progress = mailout_status.progress(mailout)
     return render_template(
         "admin/mailout.html", mailout=mailout, progress=progress, figures=_figures(mailout, progress),
-        audience=None if mailout.started_at else mailouts.count_recipients(mailout),
-        preview=mailouts.preview(mailout, locale), locales=locales,
-        actions=mailouts.allowed_actions(mailout), form=ConfirmForm(),
+        audience=None if mailout.started_at else queries.count_recipients(mailout),
+        preview=compose.preview(mailout, locale), locales=locales,
+        actions=mailout_status.allowed_actions(mailout), form=ConfirmForm(),
         schedule_form=schedule_form or ScheduleForm(), test_form=test_form,
         live=mailout.status == MailoutStatus.SENDING, pause_limits=bounces.pause_limits(),
-        sender=mailouts.sender_text(mailout), reply_to=mailouts.reply_to(mailout),
+        sender=compose.sender_text(mailout), reply_to=compose.reply_to(mailout),
     ), status
 
 
 @bp.get("/mailouts")
 @permissions.coordinator_required
 def mailouts_index():
-    found = mailouts.recent_mailouts()
-    rows = [(m, mailouts.text_for(m, m.default_locale).subject, mailouts.progress(m)) for m in found]
+    found = queries.recent_mailouts()
+    rows = [(m, compose.text_for(m, m.default_locale).subject, mailout_status.progress(m)) for m in found]
     return render_template("admin/mailouts.html", rows=rows)
 
 
@@ -120,7 +122,7 @@ def mailout_new():
     form = _compose_form()
     if form.validate_on_submit():
         try:
-            created = mailouts.create_mailout(form.data_for_service(),
+            created = editing.create_mailout(form.data_for_service(),
                                               created_by=current_user._get_current_object())
         except ValidationError as error:
             show_errors(form, form.field_errors(error))
@@ -133,15 +135,15 @@ def mailout_new():
 @bp.get(f"/mailouts/{ID}")
 @permissions.coordinator_required
 def mailout(mailout_id: int):
-    return _detail(mailouts.get_mailout(mailout_id))
+    return _detail(queries.get_mailout(mailout_id))
 
 
 @bp.get(f"/mailouts/{ID}/progress.json")
 @permissions.coordinator_required
 def mailout_progress(mailout_id: int):
     """The page's progress figures, for its script (``static/mailout-progress.js``)."""
-    found = mailouts.get_mailout(mailout_id)
-    progress = mailouts.progress(found)
+    found = queries.get_mailout(mailout_id)
+    progress = mailout_status.progress(found)
     return jsonify({**progress, "display": _figures(found, progress)})
 
 
@@ -149,13 +151,13 @@ def mailout_progress(mailout_id: int):
 @permissions.coordinator_required
 def mailout_edit(mailout_id: int):
     """Change a mail-out's list, texts, audience and pace until sending starts."""
-    found = mailouts.get_mailout(mailout_id)
+    found = queries.get_mailout(mailout_id)
     _require(found, "edit")
-    stored = mailouts.form_data(found)
+    stored = editing.form_data(found)
     form = _compose_form().fill(stored)
     if form.validate_on_submit():
         try:
-            mailouts.update_mailout(mailout_id, form.data_for_service(stored), actor_id=current_user.id)
+            editing.update_mailout(mailout_id, form.data_for_service(stored), actor_id=current_user.id)
         except ValidationError as error:
             show_errors(form, form.field_errors(error))
             return render_template("admin/mailout_new.html", form=form, mailout=found), 422
@@ -168,7 +170,7 @@ def mailout_edit(mailout_id: int):
 @permissions.coordinator_required
 def mailout_duplicate(mailout_id: int):
     """A new draft with this mail-out's texts, audience and pace, opened for editing."""
-    copy = mailouts.duplicate(mailout_id, created_by=current_user._get_current_object())
+    copy = editing.duplicate(mailout_id, created_by=current_user._get_current_object())
     flash(_("This is a new draft, copied from the mail-out. Change it, then send it."))
     return redirect(url_for("admin.mailout_edit", mailout_id=copy.id))
 
@@ -177,27 +179,27 @@ def mailout_duplicate(mailout_id: int):
 @permissions.coordinator_required
 def mailout_send(mailout_id: int):
     """"Send to N people?" (GET), then send (POST): deliveries created, batches queued."""
-    found = mailouts.get_mailout(mailout_id)
+    found = queries.get_mailout(mailout_id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        started = delivery.start_sending(mailout_id, actor_id=current_user.id)
+        started = sweep.start_sending(mailout_id, actor_id=current_user.id)
         tasks.enqueue_mailout(started.id)
         flash(_("Sending has started."))
         return _back(mailout_id)
-    return _confirm(found, "send", form, count=mailouts.count_recipients(found))
+    return _confirm(found, "send", form, count=queries.count_recipients(found))
 
 
 @bp.route(f"/mailouts/{ID}/cancel", methods=["GET", "POST"])
 @permissions.coordinator_required
 def mailout_cancel(mailout_id: int):
     """"Cancel for good?" (GET), then cancel (POST)."""
-    found = mailouts.get_mailout(mailout_id)
+    found = queries.get_mailout(mailout_id)
     form = ConfirmForm()
     if form.validate_on_submit() and found.status not in FINISHED:
         try:
-            mailouts.cancel(mailout_id, actor_id=current_user.id)
+            mailout_status.cancel(mailout_id, actor_id=current_user.id)
         except Conflict:  # it finished between the check and the cancel
-            found = mailouts.get_mailout(mailout_id)
+            found = queries.get_mailout(mailout_id)
         else:
             flash(_("The mail-out is cancelled; nobody else gets it."))
             return _back(mailout_id)
@@ -210,7 +212,7 @@ def mailout_cancel(mailout_id: int):
 @bp.post(f"/mailouts/{ID}/pause")
 @permissions.coordinator_required
 def mailout_pause(mailout_id: int):
-    mailouts.pause(mailout_id, actor_id=current_user.id)
+    mailout_status.pause(mailout_id, actor_id=current_user.id)
     flash(_("The mail-out is paused."))
     return _back(mailout_id)
 
@@ -219,8 +221,8 @@ def mailout_pause(mailout_id: int):
 @permissions.coordinator_required
 def mailout_resume(mailout_id: int):
     """Continue with the pending deliveries only (as the API's send does)."""
-    _require(mailouts.get_mailout(mailout_id), "resume")
-    started = delivery.start_sending(mailout_id, actor_id=current_user.id)
+    _require(queries.get_mailout(mailout_id), "resume")
+    started = sweep.start_sending(mailout_id, actor_id=current_user.id)
     tasks.enqueue_mailout(started.id)
     flash(_("Sending continues."))
     return _back(mailout_id)
@@ -230,12 +232,12 @@ def mailout_resume(mailout_id: int):
 @permissions.coordinator_required
 def mailout_schedule(mailout_id: int):
     """Send at a time given in UTC; a time in the past is a field error."""
-    found = mailouts.get_mailout(mailout_id)
+    found = queries.get_mailout(mailout_id)
     form = ScheduleForm()
     if not form.validate_on_submit():
         return _detail(found, schedule_form=form, status=422)
     try:
-        mailouts.schedule(mailout_id, form.scheduled_at.data.replace(tzinfo=UTC), actor_id=current_user.id)
+        editing.schedule(mailout_id, form.scheduled_at.data.replace(tzinfo=UTC), actor_id=current_user.id)
     except ValidationError as error:
         show_errors(form, error)
         return _detail(found, schedule_form=form, status=422)
@@ -247,10 +249,10 @@ def mailout_schedule(mailout_id: int):
 @permissions.coordinator_required
 def mailout_test(mailout_id: int):
     """Send the chosen locale's message to the coordinator's own address (an outbox notice)."""
-    found = mailouts.get_mailout(mailout_id)
+    found = queries.get_mailout(mailout_id)
     form = SendTestForm()
     try:
-        notice = mailouts.request_test(mailout_id, form.locale.data or "", actor=current_user)
+        notice = compose.request_test(mailout_id, form.locale.data or "", actor=current_user)
     except ValidationError as error:
         show_errors(form, error)
         return _detail(found, test_form=form, status=422)

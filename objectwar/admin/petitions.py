@@ -26,7 +26,9 @@ from objectwar.errors import NotFound, ValidationError
 from objectwar.extensions import db
 from objectwar.forms import ConfirmForm
 from objectwar.http import csv_download, svg_image
-from objectwar.mailing import list_admin, mailouts
+from objectwar.mailing import list_admin
+from objectwar.mailouts import compose, queries
+from objectwar.mailouts import status as mailout_status
 from objectwar.organisations import services as organisations
 from objectwar.organisations.models import Organisation, OrganisationStatus
 from objectwar.petitions import (
@@ -45,8 +47,8 @@ from objectwar.petitions import (
 @permissions.coordinator_required
 def dashboard():
     """The petitions with their counts, the lists and the latest mail-outs."""
-    recent = [(m, mailouts.text_for(m, m.default_locale).subject, mailouts.progress(m))
-              for m in mailouts.recent_mailouts(limit=5)]
+    recent = [(m, compose.text_for(m, m.default_locale).subject, mailout_status.progress(m))
+              for m in queries.recent_mailouts(limit=5)]
     return render_template("admin/dashboard.html", petitions=stats.overview(),
                            lists=list_admin.lists_with_counts(), mailouts=recent,
                            updates_growth=list_admin.growth("updates"))

@@ -9,7 +9,9 @@ from objectwar.api.auth import coordinator_required
 from objectwar.api.body import json_body
 from objectwar.api.views import bp
 from objectwar.http import csv_download
-from objectwar.mailing import delivery, list_admin, mailouts, subscribers
+from objectwar.mailing import list_admin, subscribers
+from objectwar.mailouts import editing, queries, sweep
+from objectwar.mailouts import status as mailout_status
 
 
 @bp.get("/lists")
@@ -35,8 +37,8 @@ def list_export(slug: str):
 @bp.post("/mailouts")
 @coordinator_required
 def mailout_create():
-    mailout = mailouts.create_mailout(json_body(), created_by=g.api_user)
-    return jsonify(mailouts.progress(mailout)), 201, {"Location": f"{bp.url_prefix}/mailouts/{mailout.id}"}
+    mailout = editing.create_mailout(json_body(), created_by=g.api_user)
+    return jsonify(mailout_status.progress(mailout)), 201, {"Location": f"{bp.url_prefix}/mailouts/{mailout.id}"}
 
 
 # Mail-outs: the path parameter is called {id}, as in CONTRACT.md and the OpenAPI document.
@@ -48,43 +50,43 @@ def mailout_detail(id: int):
     """GET: the progress. PUT: replace a draft's or scheduled mail-out's fields (as to create
     one); 409 once sending began."""
     if request.method == "PUT":
-        mailout = mailouts.update_mailout(id, json_body(), actor_id=g.api_user.id)
+        mailout = editing.update_mailout(id, json_body(), actor_id=g.api_user.id)
     else:
-        mailout = mailouts.get_mailout(id)
-    return jsonify(mailouts.progress(mailout))
+        mailout = queries.get_mailout(id)
+    return jsonify(mailout_status.progress(mailout))
 
 
 @bp.post("/mailouts/<int(max=2147483647):id>/duplicate")
 @coordinator_required
 def mailout_duplicate(id: int):
     """A new draft with the texts, list, audience and pace of any mail-out."""
-    copy = mailouts.duplicate(id, created_by=g.api_user)
-    return jsonify(mailouts.progress(copy)), 201, {"Location": f"{bp.url_prefix}/mailouts/{copy.id}"}
+    copy = editing.duplicate(id, created_by=g.api_user)
+    return jsonify(mailout_status.progress(copy)), 201, {"Location": f"{bp.url_prefix}/mailouts/{copy.id}"}
 
 
 @bp.post("/mailouts/<int(max=2147483647):id>/send")
 @coordinator_required
 def mailout_send(id: int):
-    mailout = delivery.start_sending(id, actor_id=g.api_user.id)
+    mailout = sweep.start_sending(id, actor_id=g.api_user.id)
     tasks.enqueue_mailout(mailout.id)
-    return jsonify(mailouts.progress(mailout)), 202
+    return jsonify(mailout_status.progress(mailout)), 202
 
 
 @bp.post("/mailouts/<int(max=2147483647):id>/pause")
 @coordinator_required
 def mailout_pause(id: int):
-    return jsonify(mailouts.progress(mailouts.pause(id, actor_id=g.api_user.id))), 202
+    return jsonify(mailout_status.progress(mailout_status.pause(id, actor_id=g.api_user.id))), 202
 
 
 @bp.post("/mailouts/<int(max=2147483647):id>/cancel")
 @coordinator_required
 def mailout_cancel(id: int):
-    return jsonify(mailouts.progress(mailouts.cancel(id, actor_id=g.api_user.id))), 202
+    return jsonify(mailout_status.progress(mailout_status.cancel(id, actor_id=g.api_user.id))), 202
 
 
 @bp.post("/mailouts/<int(max=2147483647):id>/schedule")
 @coordinator_required
 def mailout_schedule(id: int):
     data = json_body()
-    when = mailouts.parse_moment(data.get("scheduled_at") if isinstance(data, dict) else None)
-    return jsonify(mailouts.progress(mailouts.schedule(id, when, actor_id=g.api_user.id))), 202
+    when = editing.parse_moment(data.get("scheduled_at") if isinstance(data, dict) else None)
+    return jsonify(mailout_status.progress(editing.schedule(id, when, actor_id=g.api_user.id))), 202

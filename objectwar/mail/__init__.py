@@ -12,8 +12,8 @@ messages, next to the feature that sends them, and hands them to the core:
 * :mod:`~objectwar.mail.rows`: rows that are their own outbox (confirmations);
 * :mod:`~objectwar.mail.notices`: the outbox of one-off emails; each kind's composer
   is registered by its domain (``accounts/emails.py``, ``organisations/emails.py``,
-  ``privacy/emails.py``, ``mailing/emails.py``).
+  ``privacy/emails.py``, ``mailouts/emails.py``).
 
-Mail-outs' deliveries (``mailing/delivery.py``) use the same claims, retry rule,
+Mail-outs' deliveries (``mailouts/send.py``) use the same claims, retry rule,
 connection and error classification.
 """

@@ -108,3 +108,34 @@ def token_of_address(address: str) -> str | None:
     local = parseaddr(address)[1].rpartition("@")[0] or address.strip(" <>").rpartition("@")[0]
     base, delimiter, extension = local.partition(DELIMITER)
     return extension if delimiter and base and extension else None
+
+
+# -- a mail-out's Message-ID, signed like its envelope sender ---------------------------
+
+
+def message_id(mailout_id: int, delivery_id: int, *, signed: str | None = None,
+               host: str | None = None) -> str:
+    """The same Message-ID for every attempt at one delivery (duplicates are visible).
+
+    Signed like the envelope sender (:func:`envelope_sender`; ``signed`` when known already):
+    a complaint that quotes only the message still names its delivery, and nobody can
+    name one they did not receive.
+    """
+    signed = signed or signature(Tag(Sent.MAILOUT, (mailout_id, delivery_id)))
+    return f"<mailout-{mailout_id}.delivery-{delivery_id}.{signed}@{host or addresses.public_host()}>"
+
+
+MESSAGE_ID = re.compile(r"<?mailout-(\d{1,18})\.delivery-(\d{1,18})\.([a-z2-7]{16})@[^>\s]+>?",
+                        re.IGNORECASE)
+
+
+def read_message_id(value: str) -> Tag | None:
+    """The delivery a Message-ID made by :func:`message_id` names; ``None``: not of that shape.
+
+    :raise NotOurs: the shape is right and the signature wrong (another installation's).
+    """
+    match = MESSAGE_ID.fullmatch(value.strip())
+    if match is None:
+        return None
+    mailout_id, delivery_id, signed = match.groups()
+    return check(Tag(Sent.MAILOUT, (int(mailout_id), int(delivery_id))), signed)

@@ -2,7 +2,7 @@
 
 Used by the command that reads the reports arriving after the relay's 250
 (``mailing.reports``) and by the worker, when the relay refuses a recipient with
-a 5xx (``mailing.delivery``). They run on the connection they are given (the
+a 5xx (``mailouts.send``). They run on the connection they are given (the
 worker's autocommit one, or the session's) and each change is one conditional
 statement: a report handled twice, or two at once, changes nothing more.
 

@@ -8,7 +8,7 @@ What a report concerns is found only from what we put into the message: the
 signed token of its envelope sender (``objectwar.mail.verp``: the address the
 report was delivered to, or the Return-Path or Original-Mail-From of its copy
 of the message) or the signed Message-ID of a mail-out's delivery
-(``mailouts.message_id``). Never from the address the report claims alone:
+(``verp.message_id``). Never from the address the report claims alone:
 complaint reports often blank it, and anybody can write one. A message that is
 no report, a report that names nothing of ours, and one whose token does not
 verify (another installation's) change nothing.
@@ -43,8 +43,7 @@ from sqlalchemy import select, update
 from objectwar.extensions import db
 from objectwar.mail import verp
 from objectwar.mail.models import NoticeKind
-from objectwar.mailing import bounces, mailouts
-from objectwar.mailing.delivery import begin_write
+from objectwar.mailing import bounces
 from objectwar.mailing.models import (
     Delivery,
     Mailout,
@@ -53,6 +52,8 @@ from objectwar.mailing.models import (
     Subscriber,
     Subscription,
 )
+from objectwar.mailouts import status as mailout_status
+from objectwar.mailouts.claiming import begin_write
 from objectwar.petitions.models import Signature
 
 log = logging.getLogger(__name__)
@@ -227,7 +228,7 @@ def identify(report: Report) -> tuple[verp.Tag | None, bool]:
     a reference of our shape failed to verify (another installation's)."""
     foreign = False
     references = [(verp.read_token, text) for text in report.tokens]
-    references += [(mailouts.read_message_id, value) for value in report.message_ids]
+    references += [(verp.read_message_id, value) for value in report.message_ids]
     for read, reference in references:
         try:
             tag = read(reference)
@@ -300,7 +301,7 @@ def _pause_on_rates(mailout_id: int, handled: Handled) -> None:
     reason = bounces.pause_reason(delivered, row.bounced_count, row.complained_count)
     if row.status != MailoutStatus.SENDING or reason is None:
         return
-    handled.paused, notice_id = mailouts.pause_itself(
+    handled.paused, notice_id = mailout_status.pause_itself(
         mailout_id, "mailout.paused_on_reports", NoticeKind.MAILOUT_REPORTS, reason=reason,
         delivered=delivered, bounced=row.bounced_count, complained=row.complained_count)
     if notice_id is not None:

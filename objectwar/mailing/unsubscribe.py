@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 from objectwar import security
 from objectwar.errors import NotFound
 from objectwar.extensions import db
+from objectwar.mail import addresses
 from objectwar.mailing import subscriptions
-from objectwar.mailing.delivery import UNSUBSCRIBE_PURPOSE
 from objectwar.mailing.models import (
     Delivery,
     DeliveryStatus,
@@ -24,6 +24,19 @@ from objectwar.mailing.models import (
     MailoutStatus,
     Subscription,
 )
+
+UNSUBSCRIBE_PURPOSE = "unsubscribe"
+
+
+def unsubscribe_mailbox() -> str:
+    """The address of ``List-Unsubscribe``'s mailto: ``UNSUBSCRIBE_MAILBOX``, else
+    ``unsubscribe@`` the domain of ``MAIL_DEFAULT_SENDER`` (of ``PUBLIC_URL`` without one)."""
+    return addresses.mailbox("UNSUBSCRIBE_MAILBOX", "unsubscribe")
+
+
+def unsubscribe_token(subscriber_id: int, list_id: int) -> str:
+    """The signed token of one subscriber's unsubscribe link for one list."""
+    return security.make_token(UNSUBSCRIBE_PURPOSE, [subscriber_id, list_id])
 
 
 def _invalid_link() -> NotFound:

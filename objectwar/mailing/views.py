@@ -9,10 +9,11 @@ from objectwar.forms import show_errors
 from objectwar.http import small_body
 from objectwar.i18n import current_locale
 from objectwar.mail.message import confirmation_sender
-from objectwar.mailing import list_texts, mailouts
+from objectwar.mailing import list_texts
 from objectwar.mailing import subscribe as subscribing
 from objectwar.mailing import unsubscribe as unsubscribing
 from objectwar.mailing.forms import SubscribeForm
+from objectwar.mailouts import compose
 from objectwar.ratelimit import client_key
 
 bp = Blueprint("mailing", __name__)
@@ -23,7 +24,7 @@ bp.add_app_template_global(list_texts.visible, "list_text")
 @bp.get("/unsubscribe/<token>")
 def unsubscribe(token: str):
     """A page with one button: a GET changes nothing (mail scanners follow links)."""
-    sample = mailouts.sample_list(token)
+    sample = compose.sample_list(token)
     if sample is not None:  # the link of a coordinator's test: it only says so
         return render_template("mailing/unsubscribe_sample.html", list_name=sample.name)
     subscription = unsubscribing.subscription_for_token(token)
@@ -36,7 +37,7 @@ def unsubscribe(token: str):
 @csrf.exempt  # RFC 8058 one-click POSTs carry no cookie; the signed token is the proof
 def unsubscribe_confirm(token: str):
     """Unsubscribe: the page's button, or a mail client's one-click POST (answered 200)."""
-    sample = mailouts.sample_list(token)
+    sample = compose.sample_list(token)
     if sample is not None:
         return render_template("mailing/unsubscribe_sample.html", list_name=sample.name)
     mailing_list = unsubscribing.unsubscribe(token)

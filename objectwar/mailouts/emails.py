@@ -1,4 +1,4 @@
-"""The mailing domain's notices to coordinators: a mail-out that paused itself, a test."""
+"""The mail-outs' notices to coordinators: a mail-out that paused itself, a test."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from objectwar.extensions import db
 from objectwar.mail import message as mailer
 from objectwar.mail.models import Notice, NoticeKind
 from objectwar.mail.notices import composes
-from objectwar.mailing import delivery, mailouts
 from objectwar.mailing.models import Mailout, MailoutStatus
+from objectwar.mailouts import compose, send
+from objectwar.mailouts import status as mailout_status
 
 
 @composes(NoticeKind.MAILOUT_PAUSED, NoticeKind.MAILOUT_REPORTS)
@@ -21,15 +22,15 @@ def mailout_paused(notice: Notice) -> Message | None:
         return None
     if notice.kind == NoticeKind.MAILOUT_PAUSED:
         subject = _l("Mail-out %(id)s paused after %(n)d errors in a row", id=notice.target_id,
-                     n=delivery.ERROR_LIMIT)
+                     n=send.ERROR_LIMIT)
     else:
         subject = _l("Mail-out %(id)s paused: too many bounces or spam complaints", id=notice.target_id)
     return mailer.compose(str(notice.kind), to=notice.recipient, locale=notice.locale, subject=subject,
-                          mailout=mailout, progress=mailouts.progress(mailout),
+                          mailout=mailout, progress=mailout_status.progress(mailout),
                           admin_url=mailer.external_url("admin.mailout", mailout_id=mailout.id))
 
 
 @composes(NoticeKind.MAILOUT_TEST)
 def mailout_test(notice: Notice) -> Message | None:
     """A mail-out's message in one language, to the coordinator who asked for it."""
-    return mailouts.message_for_test(notice.target_id, notice.recipient, notice.locale)
+    return compose.message_for_test(notice.target_id, notice.recipient, notice.locale)
