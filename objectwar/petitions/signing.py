@@ -622,13 +622,7 @@ def confirm(slug: str, token: str) -> Signature:
                                            UPDATES_LIST, signature.id)
         # The counters last, right before the commit: every confirmation of the petition
         # waits for their rows' locks, so they are held for as short a time as can be.
-        counts.add_confirmed(signature.petition_id, signature.country)
-        db.session.execute(
-            update(Petition)
-            .where(Petition.id == signature.petition_id)
-            .values(signature_count=Petition.signature_count + 1)
-            .execution_options(synchronize_session=False)
-        )
+        counts.move_confirmed({(signature.petition_id, signature.country): 1})
     db.session.commit()
     db.session.refresh(signature)
     db.session.refresh(signature.petition)
