@@ -34,9 +34,9 @@ from objectwar.petitions import (
     editor,
     export,
     moderation,
+    petition_page,
     posters,
     services,
-    signing,
     stats,
 )
 
@@ -82,7 +82,7 @@ def _poster_credit() -> Organisation | None:
     asked = request.args.get("org", "")
     if not asked:
         return None
-    organisation = signing.credited_organisation(asked)
+    organisation = petition_page.credited_organisation(asked)
     if organisation is None:
         raise NotFound()
     return organisation
