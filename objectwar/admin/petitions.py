@@ -39,6 +39,7 @@ from objectwar.petitions import (
     services,
     stats,
 )
+from objectwar.petitions.models import PetitionStatus
 
 
 @bp.get("/")
@@ -184,7 +185,7 @@ def petition_handover(slug: str):
     locale, text = petition.default_locale, petition.text_for(petition.default_locale)
     demands = [(d.text_for(locale).title, d.text_for(locale).text) for d in petition.demands
                if d.text_for(locale) is not None]
-    public = services.get_public_petition(slug) if petition.status != "draft" else None
+    public = services.get_public_petition(slug) if petition.status != PetitionStatus.DRAFT else None
     return render_template(
         "admin/petition_handover.html", title=text.title if text else slug,
         summary=text.summary if text else "", demands=demands,

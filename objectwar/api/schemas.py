@@ -388,7 +388,8 @@ def openapi_document(server_url: str, languages: Iterable[str] = LANGUAGES) -> d
                 "Demand": {"type": "object", "required": ["position", "title", "text"], "properties": {
                     "position": {"type": "integer", "minimum": 1}, "title": {"type": "string"},
                     "text": {"type": "string"}}},
-                "Petition": _petition(("open", "closed"), languages),
+                "Petition": _petition((PetitionStatus.OPEN.value, PetitionStatus.CLOSED.value),
+                                      languages),
                 "CoordinatorPetition": _petition(PETITION_STATUSES, languages),
                 "PetitionCreate": _petition_write(creating=True, languages=languages),
                 "PetitionChange": _petition_write(creating=False, languages=languages),

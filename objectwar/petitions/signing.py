@@ -509,10 +509,8 @@ def sender_name() -> str:
 
 def subject() -> Any:
     """The subject of confirmation emails: neutral, translated when it is the default."""
-    configured = current_app.config.get("CONFIRMATION_SUBJECT") or DEFAULT_SUBJECT
-    if configured == DEFAULT_SUBJECT:
-        return _l("Please confirm your signature")
-    return configured
+    return mailer.configured_text("CONFIRMATION_SUBJECT", DEFAULT_SUBJECT,
+                                  _l("Please confirm your signature"))
 
 
 def _message(signature: Signature):
