@@ -21,7 +21,8 @@ from objectwar.errors import ValidationError
 # Bidirectional overrides and isolates can make a name display as something else.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 # Unicode's control characters (category Cc; every one of them is below U+0100).
-CONTROL_CHARACTERS = frozenset(ch for ch in map(chr, range(0x100)) if unicodedata.category(ch) == "Cc")
+CONTROL_CHARACTERS = frozenset(ch for ch in map(chr, range(0x100))
+                               if unicodedata.category(ch) == "Cc")
 
 # Babel's two-letter territories that are not countries of ISO 3166-1 (the EU,
 # the eurozone, the UN, "outlying Oceania", pseudo-locales, "unknown").

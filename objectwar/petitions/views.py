@@ -85,8 +85,8 @@ def confirm(slug: str, token: str):
         template = "petitions/confirm.html"
     petition = signature.petition
     return render_template(template, petition=petition, signature=signature,
-                           text=petition.text_for(current_locale()), networks=petition_page.SHARE_NETWORKS,
-                           stamp=signing.form_stamp())
+                           text=petition.text_for(current_locale()),
+                           networks=petition_page.SHARE_NETWORKS, stamp=signing.form_stamp())
 
 
 @bp.get("/<slug>/share.png")
