@@ -38,6 +38,7 @@ def page_context(petition: PublicPetition, locale: str, *, embed: bool, values: 
     countries = {} if embed else services.by_country(petition)
     milestones = counts.milestones(petition.signature_count, petition.goal)
     organisation = values.get("organisation", "")
+    credited = credited_organisation(organisation) if not errors.get("organisation") else None
     return dict(
         petition=petition, text=text, locale=locale,
         body_html=render_markdown(text.body) if text and not embed else "",
@@ -50,9 +51,7 @@ def page_context(petition: PublicPetition, locale: str, *, embed: bool, values: 
         networks=SHARE_NETWORKS,
         embed_snippet=widget.snippet(petition.slug, text.title if text else petition.slug),
         values=values, errors=errors, embed=embed,
-        credited=(credited_organisation(organisation)
-                  if not errors.get("organisation") else None),
-        credited_sentence=credited_sentence,
+        credited=credited, credited_sentence=credited_sentence,
         consent_version=signing.CONSENT_VERSION,
         # Built when the page's <head> asks (the admin's preview of a new petition does not).
         link_preview=functools.partial(previews.tags, petition, locale),
