@@ -74,8 +74,7 @@ def register_emails() -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from objectwar.api import mailing as _api_mailing  # noqa: F401 (its routes join api_bp)
-    from objectwar.api.views import bp as api_bp
+    from objectwar.api import bp as api_bp
     from objectwar.main.views import bp as main_bp
     from objectwar.petitions.views import bp as petitions_bp
 
@@ -83,15 +82,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(petitions_bp)
     app.register_blueprint(api_bp)
     # Organisations and accounts (issue 3).
-    from objectwar.accounts import two_factor_views as _two_factor  # noqa: F401 (its routes join accounts_bp)
     from objectwar.accounts.views import bp as accounts_bp
-    from objectwar.admin import audit as _admin_audit  # noqa: F401 (its routes join admin_bp)
-    from objectwar.admin import coordinators as _admin_coordinators  # noqa: F401 (its routes join admin_bp)
-    from objectwar.admin import lists as _admin_lists  # noqa: F401 (its routes join admin_bp)
-    from objectwar.admin import mailouts as _admin_mailouts  # noqa: F401 (its routes join admin_bp)
-    from objectwar.admin import petition_editor as _admin_editor  # noqa: F401 (its routes join admin_bp)
-    from objectwar.admin import petitions as _admin_petitions  # noqa: F401 (its routes join admin_bp)
-    from objectwar.admin.views import bp as admin_bp
+    from objectwar.admin import bp as admin_bp
     from objectwar.organisations.member_views import bp as members_bp
     from objectwar.organisations.views import bp as organisations_bp
 

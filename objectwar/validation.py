@@ -20,6 +20,9 @@ from objectwar.errors import ValidationError
 
 # Bidirectional overrides and isolates can make a name display as something else.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+# Unicode's control characters (category Cc; every one of them is below U+0100).
+CONTROL_CHARACTERS = frozenset(ch for ch in map(chr, range(0x100))
+                               if unicodedata.category(ch) == "Cc")
 
 # Babel's two-letter territories that are not countries of ISO 3166-1 (the EU,
 # the eurozone, the UN, "outlying Oceania", pseudo-locales, "unknown").
@@ -47,7 +50,7 @@ def clean_name(value: str | None, field: str, max_length: int = 100) -> str:
         raise fail(field, _("This field is required."))
     if len(text) > max_length:
         raise fail(field, _("Use at most %(n)d characters.", n=max_length))
-    if any(unicodedata.category(ch) == "Cc" or ch in BIDI_CONTROLS for ch in text):
+    if any(ch in CONTROL_CHARACTERS or ch in BIDI_CONTROLS for ch in text):
         raise fail(field, _("Remove the control characters from this field."))
     return text
 
@@ -145,7 +148,7 @@ def validate_url(value: str | None, field: str = "website", required: bool = Fal
     except ValueError:
         parts = None
     if (parts is None or parts.scheme.lower() not in {"http", "https"} or not parts.hostname
-            or any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in text)):
+            or any(ch.isspace() or ch in CONTROL_CHARACTERS for ch in text)):
         raise fail(field, _("Enter a web address starting with https:// or http://."))
     return text
 
@@ -161,7 +164,7 @@ def clean_text(value: str | None, field: str, max_length: int = 5000, required: 
         raise fail(field, _("This field is required."))
     if len(text) > max_length:
         raise fail(field, _("Use at most %(n)d characters.", n=max_length))
-    if any((unicodedata.category(ch) == "Cc" and ch not in "\n\t") or ch in BIDI_CONTROLS
+    if any((ch in CONTROL_CHARACTERS and ch not in "\n\t") or ch in BIDI_CONTROLS
            for ch in text):
         raise fail(field, _("Remove the control characters from this field."))
     return text

@@ -116,3 +116,18 @@ def test_the_log_fits_a_phone_and_filters_without_javascript(app, browser, live_
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
     finally:
         context.close()
+
+
+def test_the_audit_log_imports_no_accounts():
+    """The log holds actors by id; the admin page joins their addresses."""
+    import ast
+    from pathlib import Path
+
+    import objectwar
+
+    for path in (Path(objectwar.__file__).parent / "audit").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [])
+            assert not any(name.startswith("objectwar.accounts") for name in names), path.name

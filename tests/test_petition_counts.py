@@ -88,3 +88,17 @@ def _digest(email: str) -> str:
     from objectwar import security
 
     return security.email_digest(email)
+
+
+def test_the_confirmed_count_has_one_writer():
+    """``signature_count`` moves only in ``counts.move_confirmed``, with the counts by country."""
+    import re
+    from pathlib import Path
+
+    import objectwar
+
+    root = Path(objectwar.__file__).parent
+    writes = re.compile(r"signature_count\s*=(?!=)|[\"']signature_count[\"']\s*(:|\]\s*=)")
+    writers = sorted(str(path.relative_to(root)) for path in root.rglob("*.py")
+                     if writes.search(path.read_text()))
+    assert writers == ["petitions/counts.py"]

@@ -12,7 +12,7 @@ from objectwar.errors import NotFound, ValidationError
 from objectwar.extensions import db as _db
 from objectwar.mailing.models import MailingList, Subscriber, Subscription, SubscriptionStatus
 from objectwar.organisations.models import Organisation, OrganisationStatus
-from objectwar.petitions import signing
+from objectwar.petitions import petition_page, signing
 from objectwar.petitions.models import Petition, PetitionStatus, Signature
 from objectwar.petitions.services import get_public_petition
 from objectwar.privacy.services import purge_unconfirmed
@@ -516,28 +516,28 @@ def test_public_signers_are_confirmed_and_asked_for_it(ctx, outbox):
         if first != "Taras":  # Taras never confirms
             signing.confirm(SLUG, _token(outbox))
     public = get_public_petition(SLUG)
-    assert signing.public_signers(public) == [{"name": "Olga P.", "country": "UA"}]
+    assert petition_page.public_signers(public) == [{"name": "Olga P.", "country": "UA"}]
 
 
 def test_share_urls(ctx):
     url = "https://objectwar.test/petitions/x"
-    assert signing.share_url("telegram", url, "T").startswith("https://t.me/share/url?url=https%3A")
-    assert signing.share_url("email", url, "A B").startswith("mailto:?subject=A%20B&body=")
-    assert signing.share_url("facebook", url, "T").startswith("https://www.facebook.com/sharer/")
-    assert signing.share_url("mastodon", url, "T", "@me@chaos.social").startswith(
+    assert petition_page.share_url("telegram", url, "T").startswith("https://t.me/share/url?url=https%3A")
+    assert petition_page.share_url("email", url, "A B").startswith("mailto:?subject=A%20B&body=")
+    assert petition_page.share_url("facebook", url, "T").startswith("https://www.facebook.com/sharer/")
+    assert petition_page.share_url("mastodon", url, "T", "@me@chaos.social").startswith(
         "https://chaos.social/share?text=")
-    for network in signing.SHARE_NETWORKS:
+    for network in petition_page.SHARE_NETWORKS:
         instance = "mastodon.social" if network == "mastodon" else None
-        assert "objectwar.test" in signing.share_url(network, url, "T", instance)
+        assert "objectwar.test" in petition_page.share_url(network, url, "T", instance)
     for bad in ["", "localhost", "evil.example/x?y", "a b.social", "-x.social", "..social"]:
         host_ok = bad == "evil.example/x?y"  # the path is dropped, the host stays
         if host_ok:
-            assert signing.share_url("mastodon", url, "T", bad).startswith("https://evil.example/share?")
+            assert petition_page.share_url("mastodon", url, "T", bad).startswith("https://evil.example/share?")
         else:
             with pytest.raises(ValidationError):
-                signing.share_url("mastodon", url, "T", bad)
+                petition_page.share_url("mastodon", url, "T", bad)
     with pytest.raises(NotFound):
-        signing.share_url("myspace", url, "T")
+        petition_page.share_url("myspace", url, "T")
 
 
 # -- retention ------------------------------------------------------------------------------

@@ -211,3 +211,8 @@ def invitation(token: str):
         return redirect(default_page(user))
     return render_template("accounts/set_password.html", form=form, organisation=invited.organisation,
                            invitation=invited, username=invited.email)
+
+
+# The two-factor pages are routes of this blueprint too: imported here, so that the
+# blueprint is whole wherever it is registered.
+from objectwar.accounts import two_factor_views  # noqa: E402, F401

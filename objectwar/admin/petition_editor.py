@@ -17,7 +17,7 @@ from objectwar.errors import ValidationError
 from objectwar.forms import ConfirmForm
 from objectwar.petitions import authoring, editor, services, signing
 from objectwar.petitions.models import Petition, PetitionStatus
-from objectwar.petitions.views import page_context
+from objectwar.petitions.petition_page import page_context
 
 
 def _locale_arg(name: str, default: str) -> str:

@@ -36,11 +36,12 @@ from objectwar.petitions import (
     editor,
     export,
     moderation,
+    petition_page,
     posters,
     services,
-    signing,
     stats,
 )
+from objectwar.petitions.models import PetitionStatus
 
 
 @bp.get("/")
@@ -84,7 +85,7 @@ def _poster_credit() -> Organisation | None:
     asked = request.args.get("org", "")
     if not asked:
         return None
-    organisation = signing.credited_organisation(asked)
+    organisation = petition_page.credited_organisation(asked)
     if organisation is None:
         raise NotFound()
     return organisation
@@ -186,7 +187,7 @@ def petition_handover(slug: str):
     locale, text = petition.default_locale, petition.text_for(petition.default_locale)
     demands = [(d.text_for(locale).title, d.text_for(locale).text) for d in petition.demands
                if d.text_for(locale) is not None]
-    public = services.get_public_petition(slug) if petition.status != "draft" else None
+    public = services.get_public_petition(slug) if petition.status != PetitionStatus.DRAFT else None
     return render_template(
         "admin/petition_handover.html", title=text.title if text else slug,
         summary=text.summary if text else "", demands=demands,

@@ -44,7 +44,7 @@ DONE = {
 @permissions.coordinator_required
 def organisations():
     try:
-        status = OrganisationStatus(request.args.get("status", "applied"))
+        status = OrganisationStatus(request.args.get("status", OrganisationStatus.APPLIED))
     except ValueError:
         status = None
     return render_template("admin/organisations.html", status=status, statuses=list(OrganisationStatus),

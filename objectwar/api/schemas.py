@@ -13,22 +13,49 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from objectwar.validation import country_codes
+from config import Config
+from objectwar.api.signing import ACCEPTED_STATUS
+from objectwar.mailing.models import MailoutStatus
+from objectwar.petitions import export
+from objectwar.petitions.models import PetitionStatus
+from objectwar.validation import BIDI_CONTROLS, CONTROL_CHARACTERS, SLUG, country_codes
 
-LANGUAGES = ("en", "de", "ru", "uk", "be")
-PETITION_STATUSES = ("draft", "open", "closed")
-MAILOUT_STATUSES = ("draft", "scheduled", "sending", "paused", "sent", "cancelled")
-SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,79}$"
+
+def _char_class(chars: Iterable[str]) -> str:
+    """``chars`` as the inside of a regular expression's class: escaped, runs of three or
+    more as ranges."""
+    def escape(code: int) -> str:
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    codes = sorted(map(ord, chars))
+    runs: list[list[int]] = []
+    for code in codes:
+        if runs and code == runs[-1][-1] + 1:
+            runs[-1].append(code)
+        else:
+            runs.append([code])
+    return "".join(f"{escape(run[0])}-{escape(run[-1])}" if len(run) >= 3
+                   else "".join(map(escape, run)) for run in runs)
+
+
+LANGUAGES = Config.LANGUAGES
+PETITION_STATUSES = tuple(status.value for status in PetitionStatus)
+MAILOUT_STATUSES = tuple(status.value for status in MailoutStatus)
+SLUG_PATTERN = f"^{SLUG.pattern}$"
 # Names and texts are trimmed; inside them no control characters, nor the
 # bidirectional controls that make a name display as another (objectwar.validation).
-_CONTROLS = r"\x00-\x1f\x7f-\x9f"
-_BIDI = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_CONTROLS = _char_class(CONTROL_CHARACTERS)
+_BIDI = _char_class(BIDI_CONTROLS)
 NAME_PATTERN = (rf"^\s*[^\s{_CONTROLS}{_BIDI}]"
                 rf"(?:[^{_CONTROLS}{_BIDI}]*[^\s{_CONTROLS}{_BIDI}])?\s*$")
-TEXT_PATTERN = rf"^\s*(?:[^\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]|\r\n)*\s*$"  # lines and tabs
+TEXT_PATTERN = (rf"^\s*(?:[^{_char_class(CONTROL_CHARACTERS - set(chr(9) + chr(10)))}{_BIDI}]"
+                rf"|\r\n)*\s*$")  # lines and tabs
 # A mail-out's texts are sent as written: only NUL is refused, and a subject is one line.
 SUBJECT_PATTERN = r"^\s*[^\r\n\x00]*[^\s\x00][^\r\n\x00]*\s*$"
 MAIL_TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+# The export's columns (``petitions.export``), comma-separated, each among them.
+_COLUMN = f"(?:{'|'.join(export.COLUMNS)})"
+COLUMNS_PATTERN = rf"^\s*(?:{_COLUMN}\s*(?:,\s*{_COLUMN}\s*)*)?$"
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -136,7 +163,8 @@ def _petition_write(*, creating: bool, languages: tuple[str, ...]) -> dict[str, 
                  **({"default": 10_000} if creating else {})},
         "default_locale": {"type": "string", "enum": list(languages),
                            **({"default": "en"} if creating else {})},
-        "status": ({"type": "string", "enum": ["draft", "open"], "default": "draft"} if creating
+        "status": ({"type": "string", "enum": [PetitionStatus.DRAFT.value, PetitionStatus.OPEN.value],
+                    "default": PetitionStatus.DRAFT.value} if creating
                    else {"type": "string", "enum": list(PETITION_STATUSES),
                          "description": "draft → open → closed, and closed → open"}),
         "opens_at": {"type": "string", "format": "date-time", "nullable": True,
@@ -251,10 +279,7 @@ def openapi_document(server_url: str, languages: Iterable[str] = LANGUAGES) -> d
                                     "named); empty or absent: first_name,last_name,country,"
                                     "organisation,confirmed_at. A column named twice is "
                                     "refused (422)"),
-                    "schema": {"type": "string", "pattern": (
-                        r"^\s*(?:(?:first_name|last_name|country|organisation|confirmed_at|email)"
-                        r"\s*(?:,\s*(?:first_name|last_name|country|organisation|confirmed_at"
-                        r"|email)\s*)*)?$")}}],
+                    "schema": {"type": "string", "pattern": COLUMNS_PATTERN}}],
                 "responses": _responses({"200": {
                     "description": "The CSV file",
                     "content": {"text/csv": {"schema": {"type": "string"}}}}},
@@ -363,7 +388,8 @@ def openapi_document(server_url: str, languages: Iterable[str] = LANGUAGES) -> d
                 "Demand": {"type": "object", "required": ["position", "title", "text"], "properties": {
                     "position": {"type": "integer", "minimum": 1}, "title": {"type": "string"},
                     "text": {"type": "string"}}},
-                "Petition": _petition(("open", "closed"), languages),
+                "Petition": _petition((PetitionStatus.OPEN.value, PetitionStatus.CLOSED.value),
+                                      languages),
                 "CoordinatorPetition": _petition(PETITION_STATUSES, languages),
                 "PetitionCreate": _petition_write(creating=True, languages=languages),
                 "PetitionChange": _petition_write(creating=False, languages=languages),
@@ -411,7 +437,7 @@ def openapi_document(server_url: str, languages: Iterable[str] = LANGUAGES) -> d
                                            "contact them"}}},
                 "SignatureAccepted": {"type": "object", "required": ["status", "notices"],
                                       "properties": {
-                    "status": {"type": "string", "enum": ["pending_confirmation"]},
+                    "status": {"type": "string", "enum": [ACCEPTED_STATUS]},
                     "notices": {"type": "array", "items": {"type": "string"}}}},
                 "Organisation": {"type": "object", "required": [
                     "slug", "name", "country", "city", "website", "description_html", "logo_url"],

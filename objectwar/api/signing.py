@@ -15,6 +15,9 @@ from objectwar.ratelimit import sign_rate_limit
 bp = Blueprint("api_signing", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # public: partner sites post here; no cookie is trusted
 
+# What an accepted signature is until its email is confirmed (the answer's "status").
+ACCEPTED_STATUS = "pending_confirmation"
+
 
 @bp.post("/petitions/<slug>/signatures")
 @small_body
@@ -32,4 +35,4 @@ def petition_sign(slug: str):
     outcome = signing.sign(slug, body, default_locale=given if given and isinstance(given, str)
                            else request_locale)
     tasks.enqueue_signature_confirmation(outcome.signature_id)
-    return jsonify({"status": "pending_confirmation", "notices": outcome.notices}), 202
+    return jsonify({"status": ACCEPTED_STATUS, "notices": outcome.notices}), 202

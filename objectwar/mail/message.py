@@ -49,6 +49,13 @@ def external_url(endpoint: str, **values: Any) -> str:
     return _public_adapter().build(endpoint, values, force_external=True)
 
 
+def configured_text(setting: str, default: str, translated: Any) -> Any:
+    """The text of ``setting``, else ``default``; the default as ``translated`` (its lazy
+    translation), so that only a text an operator chose stays as written."""
+    configured = current_app.config.get(setting) or default
+    return translated if configured == default else configured
+
+
 # The configured sender name of confirmation emails is translated when it is the default.
 DEFAULT_CONFIRMATION_SENDER_NAME = "Confirmation"
 
@@ -56,8 +63,8 @@ DEFAULT_CONFIRMATION_SENDER_NAME = "Confirmation"
 def confirmation_sender() -> tuple[Any, str]:
     """The sender of every confirmation email (signatures, subscriptions): a neutral
     name, in the recipient's language when it is the default one, and the address."""
-    configured = current_app.config.get("CONFIRMATION_SENDER_NAME") or DEFAULT_CONFIRMATION_SENDER_NAME
-    name = _l("Confirmation") if configured == DEFAULT_CONFIRMATION_SENDER_NAME else configured
+    name = configured_text("CONFIRMATION_SENDER_NAME", DEFAULT_CONFIRMATION_SENDER_NAME,
+                           _l("Confirmation"))
     return name, current_app.config["MAIL_DEFAULT_SENDER"]
 
 

@@ -1,4 +1,9 @@
-"""Emails of the accounts and organisations domains, as rows (DESIGN principle 1)."""
+"""Emails as rows (DESIGN principle 1): the columns every email row has, and the notices.
+
+A domain's row that is the record of its email takes its columns from the mixins
+here (:class:`ClaimColumns`, :class:`ConfirmationColumns`), so that the rules of
+``mail.claims`` and ``mail.rows`` find the same columns on every such row.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +30,28 @@ class NoticeKind(enum.StrEnum):
     DATA_ERASURE = "data_erasure"  # target 0: a link to erase what is held for the recipient's address
 
 
-class Notice(db.Model):
+class ClaimColumns:
+    """The claim of the worker sending a row's email (``mail.claims``): its token and
+    its last renewal."""
+
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConfirmationColumns(ClaimColumns):
+    """A row that is the record of its own confirmation email (``mail.rows``)."""
+
+    # Set when the email is due, cleared when it is sent.
+    confirmation_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Failed sends of the email now due (``mail.rows``: retries double, then give up).
+    # A server default only, so that a plain INSERT need not name it.
+    confirmation_failures: Mapped[int] = mapped_column(server_default="0")
+    # When the one reminder to confirm became due (``mail.rows.remind``); never cleared.
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Notice(ClaimColumns, db.Model):
     """One email to one recipient: due until a worker has sent it."""
 
     __tablename__ = "notices"
@@ -41,9 +67,6 @@ class Notice(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set while the email is still to be sent; cleared when it is.
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    # The worker sending it holds it by this token (``outbox.claims``).
-    claim_token: Mapped[str | None] = mapped_column(String(32))
-    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(300))

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from objectwar.accounts.models import User
 from objectwar.extensions import db
+from objectwar.mail.models import ClaimColumns, ConfirmationColumns
 from objectwar.types import Encrypted, UTCDateTime, enum_type, utcnow
 
 
@@ -94,7 +95,7 @@ class Subscriber(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Subscription(db.Model):
+class Subscription(ConfirmationColumns, db.Model):
     __tablename__ = "subscriptions"
     __table_args__ = (
         UniqueConstraint("list_id", "subscriber_id"),
@@ -111,16 +112,6 @@ class Subscription(db.Model):
     )
     source: Mapped[str] = mapped_column(String(200))
     consented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The outbox of double opt-in: set when a confirmation email is due.
-    confirmation_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Failed sends of the email now due (``outbox.rows``: retries double, then give up).
-    confirmation_failures: Mapped[int] = mapped_column(server_default="0")
-    # When the one reminder to confirm became due (``outbox.rows.remind``); never cleared.
-    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The worker sending the due email holds it by this token (``outbox.claims``).
-    claim_token: Mapped[str | None] = mapped_column(String(32))
-    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -212,7 +203,7 @@ class MailoutText(db.Model):
     mailout: Mapped[Mailout] = relationship(back_populates="texts")
 
 
-class Delivery(db.Model):
+class Delivery(ClaimColumns, db.Model):
     """One recipient of one mail-out: the record of what is left to send."""
 
     __tablename__ = "deliveries"
@@ -233,10 +224,6 @@ class Delivery(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # While ``sending``: the claim of the worker sending it and its last renewal
-    # (``outbox.claims``).
-    claim_token: Mapped[str | None] = mapped_column(String(32))
-    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The gravest report that came back for it (``mailing.reports``); ``None``: none.
     reported: Mapped[ReportKind | None] = mapped_column(enum_type(ReportKind))

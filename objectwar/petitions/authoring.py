@@ -157,8 +157,9 @@ def clean(data: Any, current: Petition | None = None) -> dict[str, Any]:
         if field in data:
             cleaned[field] = collect(errors, _moment, data[field], field)
     if "status" in data or creating:
-        status = data.get("status", "draft" if creating else None)
-        allowed = {"draft", "open"} if creating else {s.value for s in PetitionStatus}
+        status = data.get("status", PetitionStatus.DRAFT.value if creating else None)
+        allowed = ({PetitionStatus.DRAFT.value, PetitionStatus.OPEN.value} if creating
+                   else {s.value for s in PetitionStatus})
         if not isinstance(status, str) or status not in allowed:
             errors.append(_fail("status", _("Choose one of: %(choices)s.",
                                             choices=", ".join(sorted(allowed)))))

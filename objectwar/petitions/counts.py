@@ -1,7 +1,8 @@
 """Confirmed signatures by country: kept in the confirming transaction, shown folded.
 
 A petition's count by country is a row per (petition, country), changed in the
-same transaction as the signature that moves it (:func:`add_confirmed`). The
+same transaction as the signature that moves it, and with the petition's own
+``signature_count`` (:func:`move_confirmed`). The
 public sees it folded (:func:`public_by_country`): a country with fewer than
 ``PUBLIC_COUNTRY_MINIMUM`` confirmed signatures is counted in "other", so that
 a count of two from Belarus never tells anyone who may have signed.
@@ -9,28 +10,45 @@ a count of two from Belarus never tells anyone who may have signed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from objectwar.extensions import db
-from objectwar.petitions.models import CountryCount
+from objectwar.petitions.models import CountryCount, Petition
 
 OTHER = "other"
 
 
-def add_confirmed(petition_id: int, country: str, delta: int = 1) -> None:
-    """Move a petition's count for ``country`` by ``delta`` (the caller commits)."""
+def move_confirmed(changes: Mapping[tuple[int, str], int], *, erased: bool = False) -> None:
+    """Move confirmed counts by ``{(petition id, country): delta}``: each country's row,
+    then each petition's ``signature_count``; an erasure (``erased``) also adds what
+    left to ``erased_count``. The caller commits.
+
+    The one writer of ``Petition.signature_count``, so that it always moves with the
+    counts by country. Rows are taken in one order, the country rows and then the
+    petitions, each sorted: two transactions never wait for each other in a circle.
+    """
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(CountryCount).values(petition_id=petition_id, country=country,
-                                            confirmed=delta)
-    db.session.execute(statement.on_conflict_do_update(
-        index_elements=["petition_id", "country"],
-        set_={"confirmed": CountryCount.confirmed + statement.excluded.confirmed},
-    ))
+    by_petition: dict[int, int] = {}
+    for (petition_id, country), delta in sorted(changes.items()):
+        statement = insert(CountryCount).values(petition_id=petition_id, country=country,
+                                                confirmed=delta)
+        db.session.execute(statement.on_conflict_do_update(
+            index_elements=["petition_id", "country"],
+            set_={"confirmed": CountryCount.confirmed + statement.excluded.confirmed},
+        ))
+        by_petition[petition_id] = by_petition.get(petition_id, 0) + delta
+    for petition_id, delta in sorted(by_petition.items()):
+        values: dict[str, Any] = {"signature_count": Petition.signature_count + delta}
+        if erased:
+            values["erased_count"] = Petition.erased_count - delta
+        db.session.execute(update(Petition).where(Petition.id == petition_id).values(**values)
+                           .execution_options(synchronize_session=False))
 
 
 def by_country(petition_id: int) -> list[tuple[str, int]]:

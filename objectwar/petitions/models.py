@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from objectwar.extensions import db
+from objectwar.mail.models import ConfirmationColumns
 from objectwar.organisations.models import Organisation
 from objectwar.types import Encrypted, UTCDateTime, enum_type, utcnow
 
@@ -121,7 +122,7 @@ class DemandText(db.Model):
     demand: Mapped[Demand] = relationship(back_populates="texts")
 
 
-class Signature(db.Model):
+class Signature(ConfirmationColumns, db.Model):
     __tablename__ = "signatures"
     __table_args__ = (
         UniqueConstraint("petition_id", "email_digest"),
@@ -149,20 +150,9 @@ class Signature(db.Model):
     partner_consent_version: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The outbox: set when an email to this signer is due, cleared when sent.
-    confirmation_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    # Failed sends of the email now due (``outbox.rows``: retries double, then give up).
-    # A server default only, so that the INSERT of ``signing.sign`` stays as it is.
-    confirmation_failures: Mapped[int] = mapped_column(server_default="0")
     # Emails sent in the current 24-hour window (at most a few a day per address).
     confirmation_sends: Mapped[int] = mapped_column(default=0)
     confirmation_window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # When the one reminder to confirm became due (``outbox.rows.remind``); never cleared.
-    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The worker sending the due email holds it by this token (``outbox.claims``).
-    claim_token: Mapped[str | None] = mapped_column(String(32))
-    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     petition: Mapped[Petition] = relationship()
     organisation: Mapped[Organisation | None] = relationship()

@@ -82,12 +82,12 @@ def moderate(petition: Petition, signature_id: int, action: Moderation, *,
     if not changed:  # hidden or deleted already
         db.session.rollback()
         return
-    values = {"erased_count": Petition.erased_count + 1}
     if confirmed is not None:
-        values["signature_count"] = Petition.signature_count - 1
-        counts.add_confirmed(petition.id, country, -1)
-    db.session.execute(update(Petition).where(Petition.id == petition.id).values(**values)
-                       .execution_options(synchronize_session=False))
+        counts.move_confirmed({(petition.id, country): -1}, erased=True)
+    else:
+        db.session.execute(update(Petition).where(Petition.id == petition.id)
+                           .values(erased_count=Petition.erased_count + 1)
+                           .execution_options(synchronize_session=False))
     record(f"signature.{action}", target_type="signature", actor_id=actor_id,
            target_id=signature_id, petition=petition.slug, confirmed=confirmed is not None)
     db.session.commit()

@@ -1,4 +1,5 @@
-"""Signing a petition: the one set of input rules, double opt-in, the outbox, counting.
+"""Signing a petition: the one set of input rules, the form's bot traps, storing, the
+confirmation email, confirming. (The petition page is ``petition_page.py``.)
 
 The signature row is the record that a confirmation email is due
 (``confirmation_due_at``). Views commit the row through :func:`sign`, then
@@ -16,7 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
 
 import psycopg
 from flask import current_app
@@ -35,7 +35,7 @@ from objectwar.mailing import suppression
 from objectwar.organisations.models import Organisation, OrganisationStatus
 from objectwar.petitions import counts
 from objectwar.petitions.models import Petition, PetitionStatus, Signature
-from objectwar.petitions.services import PublicPetition, get_public_petition
+from objectwar.petitions.services import get_public_petition
 from objectwar.types import utcnow
 from objectwar.validation import (
     clean_name,
@@ -173,20 +173,6 @@ def organisation_for(slug: str | None) -> int | None:
             _("This organisation is not a member of the campaign.")
         ]})
     return organisation_id
-
-
-def credited_organisation(slug: str | None) -> Organisation | None:
-    """The member organisation ``?org=`` names, to show the signer who gets the credit."""
-    if not is_slug(slug):
-        return None
-    return db.session.scalar(select(Organisation).where(
-        Organisation.slug == slug, Organisation.status == OrganisationStatus.MEMBER))
-
-
-def credited_sentence(name: str) -> str:
-    """"Your signature is counted for NAME." with one full stop after a name ending in one."""
-    sentence = _("Your signature is counted for %(name)s.", name=name)
-    return sentence.replace(f"{name}.", name) if name.endswith(".") else sentence
 
 
 def ttl_days() -> int:
@@ -523,10 +509,8 @@ def sender_name() -> str:
 
 def subject() -> Any:
     """The subject of confirmation emails: neutral, translated when it is the default."""
-    configured = current_app.config.get("CONFIRMATION_SUBJECT") or DEFAULT_SUBJECT
-    if configured == DEFAULT_SUBJECT:
-        return _l("Please confirm your signature")
-    return configured
+    return mailer.configured_text("CONFIRMATION_SUBJECT", DEFAULT_SUBJECT,
+                                  _l("Please confirm your signature"))
 
 
 def _message(signature: Signature):
@@ -622,103 +606,8 @@ def confirm(slug: str, token: str) -> Signature:
                                            UPDATES_LIST, signature.id)
         # The counters last, right before the commit: every confirmation of the petition
         # waits for their rows' locks, so they are held for as short a time as can be.
-        counts.add_confirmed(signature.petition_id, signature.country)
-        db.session.execute(
-            update(Petition)
-            .where(Petition.id == signature.petition_id)
-            .values(signature_count=Petition.signature_count + 1)
-            .execution_options(synchronize_session=False)
-        )
+        counts.move_confirmed({(signature.petition_id, signature.country): 1})
     db.session.commit()
     db.session.refresh(signature)
     db.session.refresh(signature.petition)
     return signature
-
-
-# -- the petition page --------------------------------------------------------------------
-
-
-# How many of the latest confirmations the list of public signers looks through:
-# a bounded index scan, however many signatures (and however few public ones) exist.
-SIGNERS_SCAN = 1000
-
-
-def public_signers(petition: PublicPetition, limit: int = 10) -> list[dict[str, str]]:
-    """The latest confirmed signers who asked to be shown: first name, initial, country.
-
-    Kept per process until the petition's state or cached content changes: a
-    new confirmation moves the count, an erasure the count of erased signatures
-    (the count alone may come back to a value seen before).
-    """
-    cache: dict[int, tuple[tuple, list[dict[str, str]]]] = current_app.extensions.setdefault(
-        "objectwar.public_signers", {}
-    )
-    cached = cache.get(petition.id)
-    if cached is not None and cached[0] == petition.cache_key:
-        return cached[1][:limit]
-    signers = _latest_public_signers(petition.id, limit)
-    cache[petition.id] = (petition.cache_key, signers)
-    return signers
-
-
-def _latest_public_signers(petition_id: int, limit: int) -> list[dict[str, str]]:
-    recent = (
-        select(Signature.id)
-        .where(Signature.petition_id == petition_id, Signature.confirmed_at.is_not(None))
-        .order_by(Signature.confirmed_at.desc())
-        .limit(SIGNERS_SCAN)
-    )
-    rows = db.session.scalars(
-        select(Signature)
-        .where(Signature.id.in_(recent.scalar_subquery()), Signature.public_name.is_(True))
-        .order_by(Signature.confirmed_at.desc(), Signature.id.desc())
-        .limit(limit)
-    )
-    return [
-        {"name": f"{row.first_name} {row.last_name[:1]}.", "country": row.country}
-        for row in rows
-    ]
-
-
-SHARE_NETWORKS = ("email", "telegram", "whatsapp", "mastodon", "bluesky", "x", "facebook")
-
-
-def share_url(network: str, url: str, title: str, instance: str | None = None) -> str:
-    """Where a share link for ``network`` goes: a plain URL, no third-party script.
-
-    :raise NotFound: unknown network. :raise ValidationError: bad Mastodon server name.
-    """
-    message = f"{title} {url}"
-    if network == "email":
-        return "mailto:?" + urlencode({"subject": title, "body": message}, quote_via=quote)
-    if network == "telegram":
-        return "https://t.me/share/url?" + urlencode({"url": url, "text": title})
-    if network == "whatsapp":
-        return "https://wa.me/?" + urlencode({"text": message})
-    if network == "bluesky":
-        return "https://bsky.app/intent/compose?" + urlencode({"text": message})
-    if network == "x":
-        return "https://x.com/intent/post?" + urlencode({"text": title, "url": url})
-    if network == "facebook":
-        return "https://www.facebook.com/sharer/sharer.php?" + urlencode({"u": url})
-    if network == "mastodon":
-        host = _mastodon_host(instance)
-        return f"https://{host}/share?" + urlencode({"text": message})
-    raise NotFound()
-
-
-def _mastodon_host(instance: str | None) -> str:
-    host = (instance or "").strip().lower().removeprefix("https://").removeprefix("@")
-    host = host.rpartition("@")[2].split("/")[0]
-    labels = host.split(".")
-    valid = (
-        2 <= len(labels) <= 10 and len(host) <= 253
-        and all(label and len(label) <= 63 and label.replace("-", "").isalnum()
-                and label.isascii() and not label.startswith("-") for label in labels)
-    )
-    if not valid:
-        raise ValidationError(errors={"instance": [
-            _("Enter the name of your Mastodon server, for example mastodon.social.")
-        ]})
-    return host
-

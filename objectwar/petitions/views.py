@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask_babel import force_locale
-from flask_wtf.csrf import CSRFError, generate_csrf
-from werkzeug.datastructures import MultiDict
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from objectwar import tasks
@@ -18,66 +15,21 @@ from objectwar.extensions import csrf
 from objectwar.http import embeddable, small_body
 from objectwar.i18n import current_locale, form_page
 from objectwar.mail import message as mailer
-from objectwar.markup import render_markdown
-from objectwar.petitions import counts, pages, previews, services, signing, widget
-from objectwar.petitions.services import PublicPetition
+from objectwar.petitions import petition_page, previews, services, signing
 from objectwar.ratelimit import sign_rate_limit
 
 bp = Blueprint("petitions", __name__, url_prefix="/petitions")
 
 
-def page_context(petition: PublicPetition, locale: str, *, embed: bool, values: Any,
-                 errors: dict[str, list[str]]) -> dict[str, Any]:
-    """What the petition page or the widget shows (the admin's preview shows the same)."""
-    organisation = values.get("organisation", "")
-    text = petition.text_for(locale)
-    return dict(
-        petition=petition, text=text, locale=locale,
-        body_html=render_markdown(text.body) if text and not embed else "",
-        untranslated=text is not None and text.locale != locale,
-        progress=services.progress_percent(petition),
-        signers=[] if embed else signing.public_signers(petition),
-        countries={} if embed else services.by_country(petition),
-        country_minimum=current_app.config.get("PUBLIC_COUNTRY_MINIMUM", 10),
-        milestones=counts.milestones(petition.signature_count, petition.goal),
-        networks=signing.SHARE_NETWORKS,
-        embed_snippet=widget.snippet(petition.slug, text.title if text else petition.slug),
-        values=values, errors=errors, embed=embed,
-        credited=(signing.credited_organisation(organisation)
-                  if not errors.get("organisation") else None),
-        credited_sentence=signing.credited_sentence,
-        consent_version=signing.CONSENT_VERSION,
-        # Built when the page's <head> asks (the admin's preview of a new petition does not).
-        link_preview=functools.partial(previews.tags, petition, locale),
-    )
-
-
-def _sign_page(petition: PublicPetition, *, embed: bool, values: Any = None,
-               errors: dict[str, list[str]] | None = None, status: int = 200):
-    """The petition page or the widget, with the sign form (re-rendered after errors)."""
-    locale = current_locale()
-    values = values if values is not None else MultiDict({"organisation": request.args.get("org", "")})
-
-    def render(**holes: Any) -> str:
-        return render_template("petitions/embed.html" if embed else "petitions/detail.html",
-                               **page_context(petition, locale, embed=embed, values=values,
-                                              errors=errors or {}), **holes)
-
-    if errors:  # shown again after a submission: a first press of Sign is behind the visitor
-        return render(csrf_token=generate_csrf, stamp=signing.form_stamp(shown_again=True)), status
-    key = (*petition.cache_key, locale, embed)
-    return pages.page(key, render, signing.form_stamp), status
-
-
 @bp.get("/<slug>")
 def detail(slug: str):
-    return _sign_page(services.get_public_petition(slug), embed=False)
+    return petition_page.show(services.get_public_petition(slug), embed=False)
 
 
 @bp.get("/<slug>/embed")
 @embeddable
 def embed(slug: str):
-    return _sign_page(services.get_public_petition(slug), embed=True)
+    return petition_page.show(services.get_public_petition(slug), embed=True)
 
 
 @bp.post("/<slug>/sign")
@@ -95,18 +47,18 @@ def sign(slug: str):
               org=request.form.get("organisation") or None)
     check = signing.check_form(request.form.get("website"), request.form.get("stamp"))
     if check is not signing.FormCheck.SIGN:
-        petition = services.get_public_petition(slug)  # an unknown petition is still a 404
         if check is signing.FormCheck.DROP:
+            services.get_public_petition(slug)  # an unknown petition is still a 404
             return redirect(url_for(".signed", slug=slug, embed=int(embed) or None))
-        return _sign_page(petition, embed=embed, values=request.form,
-                          errors={"stamp": [signing.ask_again_message()]})
+        return petition_page.show_again(slug, embed=embed, values=request.form,
+                                        errors={"stamp": [signing.ask_again_message()]})
     try:
         outcome = signing.sign(slug, request.form, default_locale=current_locale(), from_form=True)
     except ValidationError as error:
         if GENERAL in error.errors:  # the petition is closed: nothing to correct in the form
             raise
-        petition = services.get_public_petition(slug)
-        return _sign_page(petition, embed=embed, values=request.form, errors=error.errors, status=422)
+        return petition_page.show_again(slug, embed=embed, values=request.form,
+                                        errors=error.errors, status=422)
     tasks.enqueue_signature_confirmation(outcome.signature_id)
     return redirect(url_for(".signed", slug=slug, embed=int(embed) or None,
                             notice="provider" if outcome.notices else None))
@@ -133,8 +85,8 @@ def confirm(slug: str, token: str):
         template = "petitions/confirm.html"
     petition = signature.petition
     return render_template(template, petition=petition, signature=signature,
-                           text=petition.text_for(current_locale()), networks=signing.SHARE_NETWORKS,
-                           stamp=signing.form_stamp())
+                           text=petition.text_for(current_locale()),
+                           networks=petition_page.SHARE_NETWORKS, stamp=signing.form_stamp())
 
 
 @bp.get("/<slug>/share.png")
@@ -167,7 +119,7 @@ def share(slug: str, network: str):
         raise CSRFError()
     petition = services.get_public_petition(slug)
     text = petition.text_for(current_locale())
-    target = signing.share_url(
+    target = petition_page.share_url(
         network, mailer.external_url("petitions.detail", slug=petition.slug),
         text.title if text else petition.slug, instance=request.form.get("instance"),
     )

@@ -16,7 +16,7 @@ from typing import Any
 from cryptography.fernet import InvalidToken
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, exists, select
 
 from objectwar import ratelimit, security
 from objectwar.audit import services as audit
@@ -33,7 +33,7 @@ from objectwar.mailing.models import (
     SuppressionReason,
 )
 from objectwar.petitions import counts as petition_counts
-from objectwar.petitions.models import Petition, Signature
+from objectwar.petitions.models import Signature
 from objectwar.types import utcnow
 from objectwar.validation import validate_email
 
@@ -243,17 +243,9 @@ def erase(token: str) -> dict[str, int]:
     ).all()
     by_country = Counter((petition_id, country) for petition_id, country, confirmed_at in deleted
                          if confirmed_at is not None)
-    confirmed = Counter(petition_id for petition_id, _country in by_country.elements())
-    for petition_id, count in sorted(confirmed.items()):
-        db.session.execute(
-            update(Petition).where(Petition.id == petition_id)
-            .values(signature_count=Petition.signature_count - count,
-                    erased_count=Petition.erased_count + count)
-            .execution_options(synchronize_session=False)
-        )
-    for (petition_id, country), count in sorted(by_country.items()):
-        petition_counts.add_confirmed(petition_id, country, -count)
-    counts = {"signatures": len(deleted), "confirmed": sum(confirmed.values()),
+    petition_counts.move_confirmed({key: -count for key, count in by_country.items()},
+                                   erased=True)
+    counts = {"signatures": len(deleted), "confirmed": sum(by_country.values()),
               "subscribers": 0, "subscriptions": 0, "deliveries": 0}
     subscriber_id = db.session.scalar(select(Subscriber.id).where(Subscriber.email_digest == digest))
     if subscriber_id is not None:
