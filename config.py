@@ -138,7 +138,7 @@ class Config:
     # Sender name and subject of confirmation emails: neutral on purpose, so a
     # lock screen or a watched mailbox does not show what was signed.
     CONFIRMATION_SENDER_NAME = "Confirmation"
-    # -- signing (issue [2]) --
+    # -- signing --
     # Seconds a person needs at least to fill in the sign form; faster is a bot.
     SIGN_MIN_FILL_SECONDS = 3
     # Seconds a sign form's stamp stays good (a tab left open longer is asked to sign again).

@@ -1,4 +1,4 @@
-"""Benchmark of mail-out delivery (issue [4]); prints its figures. Loopback only, bounded in time.
+"""Benchmark of mail-out delivery; prints its figures. Loopback only, bounded in time.
 
     .venv/bin/python bench/mailout.py [--pg postgresql+psycopg://postgres@127.0.0.1:5432/mail_bench]
                                       [--messages 20000] [--big 100000]

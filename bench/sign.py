@@ -1,4 +1,4 @@
-"""Benchmark of the signing path (issue [2]): wrk against gunicorn -w 4 on PostgreSQL.
+"""Benchmark of the signing path: wrk against gunicorn -w 4 on PostgreSQL.
 
 Measures, in one run and on the same server settings:
   - baseline: a trivial Flask view, and the same with one bare INSERT (bench/baseline_app.py)

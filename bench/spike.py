@@ -1,4 +1,4 @@
-"""A campaign spike, end to end, with faults (issue [9]); prints its figures, not a timed test.
+"""A campaign spike, end to end, with faults; prints its figures, not a timed test.
 
 Simulated signers each sign (``POST /api/v1/petitions/<slug>/signatures``), wait for
 their confirmation email at a real SMTP sink, open the link (``GET``, which gives the

@@ -81,7 +81,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(main_bp)
     app.register_blueprint(petitions_bp)
     app.register_blueprint(api_bp)
-    # Organisations and accounts (issue 3).
+    # Organisations and accounts.
     from objectwar.accounts.views import bp as accounts_bp
     from objectwar.admin import bp as admin_bp
     from objectwar.organisations.member_views import bp as members_bp
@@ -92,7 +92,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(members_bp)
     app.register_blueprint(admin_bp)
 
-    # -- signing (issue [2]) --
+    # -- signing --
     from objectwar.api.signing import bp as api_signing_bp
 
     app.register_blueprint(api_signing_bp)

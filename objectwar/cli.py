@@ -135,7 +135,7 @@ def register(app: Flask) -> None:
     app.cli.command("reset-two-factor")(reset_two_factor_command)
 
 
-# -- signing (issue [2]): retention --
+# -- retention --
 
 
 def purge_command() -> None:
@@ -147,7 +147,7 @@ def purge_command() -> None:
     click.echo("Purged: " + ", ".join(f"{n} {what}" for what, n in deleted.items()))
 
 
-# -- mailing lists (issue [4]): List-Unsubscribe's mailto --
+# -- mailing lists: List-Unsubscribe's mailto --
 
 EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the message and tries again later
 MAX_MESSAGE_BYTES = 1024 * 1024

@@ -34,7 +34,7 @@ __all__ = [
     "OrganisationStatus", "Petition", "PetitionStatus", "PetitionText", "Role", "Signature",
     "Subscriber", "Subscription", "SubscriptionStatus", "User",
 ]
-# Organisations and accounts (issue 3).
+# Organisations and accounts.
 __all__ += ["Invitation", "Notice", "NoticeKind"]
 # Two-factor login.
 __all__ += ["RecoveryCode"]

@@ -104,7 +104,7 @@ def run_worker(workers: int = 2, periodic: bool = True) -> None:
     consumer.run()
 
 
-# -- organisations and accounts (issue 3): the outbox of notices ---------------------
+# -- notices (accounts, organisations, privacy): their rows are the outbox -------------
 # Views call a service (which writes the notice rows and commits), then queue
 # send_notice with the ids; send_due_notices catches whatever the queue lost.
 
@@ -146,7 +146,7 @@ def purge_expired_data() -> dict[str, int]:
     return counts
 
 
-# -- signing (issue [2]): confirmation emails; the signature rows are the outbox --
+# -- signing: confirmation emails; the signature rows are the outbox --
 
 
 @app_task()

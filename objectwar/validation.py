@@ -126,7 +126,7 @@ def merge(errors: list[ValidationError]) -> ValidationError:
     return ValidationError(errors=combined)
 
 
-# -- organisations and accounts (issue 3) ----------------------------------------
+# -- organisations and accounts -------------------------------------------------
 
 
 def validate_url(value: str | None, field: str = "website", required: bool = False,

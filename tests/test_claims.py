@@ -1,4 +1,4 @@
-"""The claim rule of every email row (``outbox.claims``): one holder, kept while renewed.
+"""The claim rule of every email row (``mail.claims``): one holder, kept while renewed.
 
 Times are given explicitly, so the tests say what a lease means without
 waiting for one to pass.

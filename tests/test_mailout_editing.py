@@ -1,4 +1,4 @@
-"""Mail-outs a coordinator can work with ([7], item 3): edit a draft, duplicate, cancel one
+"""Mail-outs a coordinator can work with: edit a draft, duplicate, cancel one
 that finished meanwhile, the test mail's sample name and unsubscribe link, the progress
 figures that refresh themselves (a script of ours, no meta refresh) or by a link."""
 

@@ -63,9 +63,9 @@ PUBLIC: set[str] = {
     "organisations.applied",
     "organisations.profile", "organisations.logo", "accounts.reset_request",
     "accounts.reset", "accounts.invitation",
-    # Signing (issue 2): the widget, the check-your-inbox page.
+    # Signing: the widget, the check-your-inbox page.
     "petitions.embed", "petitions.signed",
-    # Mailing lists (issue 4): the subscribe form of a public list, its answer page.
+    # Mailing lists: the subscribe form of a public list, its answer page.
     "mailing.subscribe", "mailing.subscribed",
     # Your data: the form asking for a copy or an erasure by email.
     "privacy.request_form",
@@ -120,7 +120,7 @@ RULES: dict[str, Rule] = {
     "petitions.confirm": Rule((404,) * 4, args=lambda w: {"token": "forged"}),
     "petitions.share": Rule((REDIRECT,) * 4, args=lambda w: {"network": "telegram"}),
     "api_signing.petition_sign": Rule((415,) * 4, method="POST"),  # the matrix posts a form, not JSON
-    # Mailing (issue 4): a forged unsubscribe token says nothing; the coordinator
+    # Mailing: a forged unsubscribe token says nothing; the coordinator
     # API takes bearer tokens only, so a browser session gets 401 whoever it is.
     "mailing.unsubscribe": Rule((404,) * 4, args=lambda w: {"token": "forged"}),
     "mailing.unsubscribe_confirm": Rule((404,) * 4, method="POST", args=lambda w: {"token": "forged"}),
@@ -138,7 +138,7 @@ RULES: dict[str, Rule] = {
     "api.mailout_cancel": Rule((401,) * 4, method="POST", args=lambda w: {"id": 1}),
     "api.mailout_schedule": Rule((401,) * 4, method="POST", args=lambda w: {"id": 1}),
     "api.mailout_duplicate": Rule((401,) * 4, method="POST", args=lambda w: {"id": 1}),
-    # Mailing lists (issue 4): coordinators' pages; a forged confirmation link says nothing.
+    # Mailing lists: coordinators' pages; a forged confirmation link says nothing.
     "mailing.confirm_subscription": Rule((404,) * 4, args=lambda w: {"slug": "updates",
                                                                      "token": "forged"}),
     # Your data: a forged link says nothing about anyone.
@@ -173,7 +173,7 @@ RULES: dict[str, Rule] = {
         "slug": "updates", "subscription_id": 999999}),
     "admin.decide": Rule(COORDINATOR_PAGE, args=lambda w: {"organisation_id": w.people.org_b,
                                                            "decision": "suspend"}),
-    # Mail-outs in the admin (issue 4): the world's draft mail-out. Pause and resume
+    # Mail-outs in the admin: the world's draft mail-out. Pause and resume
     # do not fit a draft (409); schedule and test without their fields are field errors.
     "admin.mailouts_index": Rule(COORDINATOR_PAGE),
     "admin.mailout_new": Rule(COORDINATOR_PAGE),

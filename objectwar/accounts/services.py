@@ -119,7 +119,7 @@ def user_for_api_token(token: str) -> User | None:
     return api_token.user
 
 
-# -- organisations and accounts (issue 3): passwords, login, resets, invitations --
+# -- passwords, login, resets, invitations ---------------------------------------
 
 # The account is throttled after this many failed logins in a row: each further
 # failure doubles the wait, up to LOCK_MAX_SECONDS. A success clears it.

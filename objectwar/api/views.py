@@ -71,7 +71,7 @@ def openapi():
     return jsonify(openapi_document(config["PUBLIC_URL"], config["LANGUAGES"]))
 
 
-# -- organisations (issue 3) ----------------------------------------------------------
+# -- organisations --------------------------------------------------------------------
 
 
 @bp.get("/organisations")

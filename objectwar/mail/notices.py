@@ -69,7 +69,7 @@ def due_ids(older_than_seconds: int = 0, limit: int = 500) -> list[int]:
 
 
 def claim(notice_id: int) -> tuple[Notice, str] | None:
-    """Take a due notice for this worker (``outbox.claims``): the notice and the claim's token;
+    """Take a due notice for this worker (``mail.claims``): the notice and the claim's token;
     ``None`` if it is sent or another worker holds it."""
     token = claims.take(Notice, notice_id, Notice.due_at.is_not(None), attempts=Notice.attempts + 1)
     if token is None:

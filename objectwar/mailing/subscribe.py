@@ -187,7 +187,7 @@ def send_subscription_confirmation(subscription_id: int) -> bool:
     A subscribed person gets "you are already subscribed"; anyone else a link.
     Over the per-address limit the email is dropped, not postponed; a failed
     send is retried after ``MAIL_RETRY_SECONDS``, doubling with each further
-    failure, and given up like a notice (``outbox.rows``). Returns whether it was sent.
+    failure, and given up like a notice (``mail.rows``). Returns whether it was sent.
     """
     now = utcnow()
     token = rows.claim_due(Subscription, subscription_id, now=now)
@@ -228,10 +228,8 @@ def overdue_subscription_confirmations(older_than: timedelta = timedelta(minutes
 
 def subscribe_subject() -> Any:
     """The neutral subject of the email, translated when it is the default one."""
-    configured = current_app.config.get("SUBSCRIBE_SUBJECT") or DEFAULT_SUBSCRIBE_SUBJECT
-    if configured == DEFAULT_SUBSCRIBE_SUBJECT:
-        return _l("Please confirm your subscription")
-    return configured
+    return mailer.configured_text("SUBSCRIBE_SUBJECT", DEFAULT_SUBSCRIBE_SUBJECT,
+                                  _l("Please confirm your subscription"))
 
 
 def _subscription_message(subscription: Subscription):

@@ -62,7 +62,7 @@ def count_listed_organisations() -> int:
     ) or 0
 
 
-# -- organisations and accounts (issue 3) ------------------------------------------
+# -- organisations and accounts ---------------------------------------------------
 
 # Paths under /organisations/ that are not organisations.
 RESERVED_SLUGS = frozenset({"apply", "logos", "new", "admin", "api"})

@@ -439,7 +439,7 @@ def _insert(conn: Any, values: dict[str, Any], now: datetime) -> int | None:
 
 
 def _claim(signature_id: int, now) -> str | None:
-    """Claim the row's due email for this runner (``outbox.claims``); the token, or ``None``.
+    """Claim the row's due email for this runner (``mail.claims``); the token, or ``None``.
 
     Over the daily limit of emails to the address, the email is dropped, not
     postponed to tomorrow.
@@ -462,7 +462,7 @@ def send_confirmation(signature_id: int) -> bool:
 
     A confirmed signer gets "you have already signed"; an unconfirmed one a
     (new) confirmation link. A failed send is retried after ``MAIL_RETRY_SECONDS``,
-    doubling with each further failure, and given up like a notice (``outbox.retry``).
+    doubling with each further failure, and given up like a notice (``mail.retry``).
     """
     now = utcnow()
     token = _claim(signature_id, now)
