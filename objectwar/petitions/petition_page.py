@@ -23,7 +23,7 @@ from objectwar.extensions import db
 from objectwar.i18n import current_locale
 from objectwar.markup import render_markdown
 from objectwar.organisations.models import Organisation, OrganisationStatus
-from objectwar.petitions import counts, pages, previews, services, signing, widget
+from objectwar.petitions import counts, page_cache, previews, services, signing, widget
 from objectwar.petitions.models import Signature
 from objectwar.petitions.services import PublicPetition
 from objectwar.validation import is_slug
@@ -72,7 +72,7 @@ def show(petition: PublicPetition, *, embed: bool, values: Any = None,
     if errors:  # shown again after a submission: a first press of Sign is behind the visitor
         return render(csrf_token=generate_csrf, stamp=signing.form_stamp(shown_again=True)), status
     key = (*petition.cache_key, locale, embed)
-    return pages.page(key, render, signing.form_stamp), status
+    return page_cache.page(key, render, signing.form_stamp), status
 
 
 def show_again(slug: str, *, embed: bool, values: Any, errors: dict[str, list[str]],

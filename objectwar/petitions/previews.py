@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw, ImageFont
 from PIL.PngImagePlugin import PngInfo
 
 from objectwar.mail import message as mailer
-from objectwar.petitions import pages
+from objectwar.petitions import page_cache
 from objectwar.petitions.services import PublicPetition
 
 WIDTH, HEIGHT = 1200, 630
@@ -85,7 +85,7 @@ def share_png(petition: PublicPetition, locale: str) -> bytes:
     shown = count_floor(petition.signature_count)
     key = ("share.png", petition.id, locale, title, petition.goal, shown)
     progress = shown / max(petition.goal, 1)
-    return pages.document(key, lambda: draw(title, _count_line(shown, petition), progress),
+    return page_cache.document(key, lambda: draw(title, _count_line(shown, petition), progress),
                           kind="share_images")
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 
 from objectwar.errors import NotFound
 from objectwar.extensions import db
-from objectwar.petitions import counts, pages
+from objectwar.petitions import counts, page_cache
 from objectwar.petitions.models import Demand, Petition, PetitionStatus
 from objectwar.petitions.state import read_state
 from objectwar.validation import is_slug
@@ -219,7 +219,7 @@ def by_country(petition: Petition | PublicPetition) -> dict[str, int]:
 def petition_document(petition: PublicPetition, locale: str) -> bytes:
     """:func:`petition_data` as JSON bytes, built once per petition state and locale."""
     key = (*petition.cache_key, locale)
-    return pages.document(key, lambda: json.dumps(
+    return page_cache.document(key, lambda: json.dumps(
         petition_data(petition, locale), ensure_ascii=False, separators=(",", ":")
     ).encode("utf-8"))
 
