@@ -164,6 +164,9 @@ def make_app(url: str, instance_dir: str, **overrides) -> Flask:
     return create_app("testing", **settings)
 
 
+LONG = ("browser", "slow")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``sqlite_only`` (browser journeys) run once, not once per backend."""
     keep, drop = [], []
@@ -176,7 +179,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             keep.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    # The long tests (a browser, real processes) first: pytest-xdist's workers then
+    # end on short ones and finish together, instead of one waiting for the other's
+    # last page check. The order is stable, and no test depends on another's.
+    keep.sort(key=lambda item: 0 if any(item.get_closest_marker(name) for name in LONG) else 1)
+    items[:] = keep
 
 
 @pytest.fixture(params=BACKENDS)

@@ -54,6 +54,8 @@ schema.config.generation.update(
     # says nothing of parameters it does not name, so adding some proves nothing.
     with_security_parameters=False, allow_extra_parameters=False)
 
+pytestmark = pytest.mark.slow  # about a minute and a half of generated requests
+
 FUZZ_SETTINGS = settings(max_examples=30, deadline=None, derandomize=True, database=None,
                          suppress_health_check=list(HealthCheck), print_blob=True)
 

@@ -85,6 +85,7 @@ def test_the_admin_asks_before_a_file_with_addresses(app, client, confirmed, peo
     assert nothing.status_code == 422 and 'id="columns-error"' in nothing.get_data(as_text=True)
 
 
+@pytest.mark.slow
 def test_two_hundred_thousand_rows_stream_in_flat_memory(app, demo):
     rows = 200_000
     with app.app_context():
