@@ -1,4 +1,4 @@
-"""Test data: member organisations and their users, coordinators, mailing lists and subscribers.
+"""Test data: member organisations and their users, coordinators, mailing lists, subscribers, mail-outs.
 
 Every builder runs inside an app context and flushes, so the caller has the ids;
 the caller commits (``make_list`` commits itself, as its tests expect).
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from objectwar import security
 from objectwar.extensions import db
 from objectwar.mailing.models import MailingList, Subscriber, Subscription, SubscriptionStatus
+from objectwar.mailouts import editing
 
 MEMBER_PASSWORD = "a long and rare passphrase"
 COORDINATOR_PASSWORD = "coordinator passphrase 2026"
@@ -126,3 +127,13 @@ def add_subscribers(mailing_list: MailingList, indexes, *, locale: str = "en", c
     ])
     db.session.flush()
     return people
+
+
+def new_mailout(app, **data) -> int:
+    """A draft mail-out to the updates list in English and German (``data`` overrides); its id."""
+    fields = {"list": "updates", "subject": "News of the campaign",
+              "body_markdown": "Hello {{ name }},\n\n**Thank you.**",
+              "translations": {"de": {"subject": "Neuigkeiten", "body_markdown": "Hallo {{ name }}"}}}
+    fields.update(data)
+    with app.app_context():
+        return editing.create_mailout(fields).id

@@ -1,20 +1,25 @@
-"""Helpers of the tests: logging in (``auth``), forms' CSRF tokens, links in emails, subscriptions."""
+"""Helpers of the tests: logging in (``auth``), forms' CSRF tokens and posts, links in emails,
+subscriptions, counting rows and reading the audit log."""
 
 from __future__ import annotations
 
+import io
 import re
 import time
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from objectwar import security
+from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db
-from objectwar.mailing.models import MailingList, Subscriber, Subscription
+from objectwar.mailing.models import MailingList, Mailout, MailoutStatus, Subscriber, Subscription
 from tests.factories import COORDINATOR_EMAIL, COORDINATOR_PASSWORD, add_coordinator
 
 LOGIN = "/account/login"
+SUBSCRIBE_FORM = "/lists/updates/subscribe"
+LIST_IMPORT = "/admin/lists/updates/import"
 
 
 def csrf_token(client: FlaskClient, path: str) -> str:
@@ -116,3 +121,56 @@ class AuthActions:
                                         .order_by(User.id).limit(1))
         assert user_id is not None, f"organisation {organisation_id} has no user"
         return self.as_user(user_id)
+
+
+def post(client, url: str, data: dict | None = None, form_page: str = "/admin/mailouts/new"):
+    """POST ``data`` to ``url`` with the CSRF token of ``form_page``."""
+    return client.post(url, data={"csrf_token": csrf_token(client, form_page), **(data or {})})
+
+
+def count(app, model, *where) -> int:
+    """How many rows of ``model`` match ``where``."""
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def status_of(app, mailout_id: int) -> MailoutStatus:
+    """The mail-out's status as stored."""
+    with app.app_context():
+        return db.session.get(Mailout, mailout_id).status
+
+
+def audited(app, action: str) -> list[AuditEvent]:
+    """The audit log's events of ``action``."""
+    with app.app_context():
+        return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+
+
+def subscribe(client, email="reader@example.org", name="Reader", consent="y", **extra):
+    """Send the public subscribe form of the updates list."""
+    data = {"csrf_token": csrf_token(client, SUBSCRIBE_FORM), "email": email, "name": name,
+            "locale": "en", **extra}
+    if consent:
+        data["consent"] = consent
+    return client.post(SUBSCRIBE_FORM, data=data)
+
+
+def upload(client, content: str, filename: str = "people.csv"):
+    """Upload a CSV file of people to the updates list's import page."""
+    token = csrf_token(client, LIST_IMPORT)
+    return client.post(LIST_IMPORT, data={"csrf_token": token,
+                                          "file": (io.BytesIO(content.encode("utf-8")), filename)},
+                       content_type="multipart/form-data")
+
+
+def upload_ref(page: str) -> str:
+    return re.search(r'name="upload"[^>]*value="([^"]+)"', page).group(1)
+
+
+def confirm_import(client, page: str, consent: bool = True):
+    """Confirm the import previewed on ``page``."""
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    data = {"csrf_token": token, "upload": upload_ref(page)}
+    if consent:
+        data["consent"] = "y"
+    return client.post(LIST_IMPORT + "/confirm", data=data)

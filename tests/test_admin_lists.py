@@ -14,7 +14,7 @@ from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
 from objectwar.mailing.models import MailingList, Subscriber, Subscription, SubscriptionStatus
 from tests.factories import add_subscribers, address
-from tests.helpers import csrf_token, login_as, subscription_of
+from tests.helpers import confirm_import, csrf_token, login_as, subscription_of, upload, upload_ref
 
 LISTS = "/admin/lists"
 UPDATES = "/admin/lists/updates"
@@ -127,25 +127,6 @@ def test_delete_one_asks_first(app, auth, people, demo):
 
 
 # -- CSV import ---------------------------------------------------------------------------------
-
-
-def upload(client, content: str, filename: str = "people.csv"):
-    token = csrf_token(client, IMPORT)
-    return client.post(IMPORT, data={"csrf_token": token,
-                                     "file": (io.BytesIO(content.encode("utf-8")), filename)},
-                       content_type="multipart/form-data")
-
-
-def upload_ref(page: str) -> str:
-    return re.search(r'name="upload"[^>]*value="([^"]+)"', page).group(1)
-
-
-def confirm_import(client, page: str, consent: bool = True):
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    data = {"csrf_token": token, "upload": upload_ref(page)}
-    if consent:
-        data["consent"] = "y"
-    return client.post(IMPORT + "/confirm", data=data)
 
 
 CSV = ("Email;Name;Country;Locale;Notes\n"

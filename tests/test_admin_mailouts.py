@@ -6,48 +6,19 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from objectwar.audit.models import AuditEvent
 from objectwar.extensions import db as _db
 from objectwar.mailing.models import Delivery, DeliveryStatus, Mailout, MailoutStatus
-from objectwar.mailouts import editing, sweep
+from objectwar.mailouts import sweep
 from objectwar.types import utcnow
-from tests.factories import COORDINATOR_EMAIL
-from tests.helpers import csrf_token, login_as
+from tests.factories import COORDINATOR_EMAIL, new_mailout
+from tests.helpers import audited, count, csrf_token, login_as, post, status_of
 
 
 @pytest.fixture
 def app_overrides(relay):
     return {**relay.config(), "MAILOUT_BATCH_SIZE": 5, "MAILOUT_RATE_PER_MINUTE": 1_000_000}
-
-
-def new_mailout(app, **data) -> int:
-    fields = {"list": "updates", "subject": "News of the campaign",
-              "body_markdown": "Hello {{ name }},\n\n**Thank you.**",
-              "translations": {"de": {"subject": "Neuigkeiten", "body_markdown": "Hallo {{ name }}"}}}
-    fields.update(data)
-    with app.app_context():
-        return editing.create_mailout(fields).id
-
-
-def post(client, url: str, data: dict | None = None, form_page: str = "/admin/mailouts/new"):
-    return client.post(url, data={"csrf_token": csrf_token(client, form_page), **(data or {})})
-
-
-def count(app, model, *where) -> int:
-    with app.app_context():
-        return _db.session.scalar(select(func.count()).select_from(model).where(*where))
-
-
-def status_of(app, mailout_id: int) -> MailoutStatus:
-    with app.app_context():
-        return _db.session.get(Mailout, mailout_id).status
-
-
-def audited(app, action: str) -> list[AuditEvent]:
-    with app.app_context():
-        return list(_db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
 
 
 def test_pages_are_for_coordinators_only(app, client, people, audience):

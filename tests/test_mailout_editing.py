@@ -19,15 +19,8 @@ from objectwar.mailing.models import (
     SubscriptionStatus,
 )
 from objectwar.mailouts import compose, editing, queries, status, sweep
-from tests.factories import COORDINATOR_EMAIL, COORDINATOR_PASSWORD
-from tests.helpers import csrf_token, log_in_browser
-from tests.test_admin_mailouts import (
-    audited,
-    count,
-    new_mailout,
-    post,
-    status_of,
-)
+from tests.factories import COORDINATOR_EMAIL, COORDINATOR_PASSWORD, new_mailout
+from tests.helpers import audited, count, csrf_token, log_in_browser, post, status_of
 
 REPLY_CHOICES = ["Campaign team <team@objectwar.test>", "press@objectwar.test"]
 

@@ -103,7 +103,7 @@ def test_two_runners_at_once_remind_once(ctx, outbox):
 
 
 def test_a_subscription_gets_its_one_reminder_through_the_periodic_task(app, client, demo, outbox):
-    from tests.test_subscribe import subscribe
+    from tests.helpers import subscribe
 
     subscribe(client, email="reader@example.org", locale="uk")
     assert len(outbox) == 1

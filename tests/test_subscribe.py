@@ -13,7 +13,7 @@ from objectwar.mailing import list_admin
 from objectwar.mailing import subscribe as opt_in
 from objectwar.mailing.models import MailingList, Subscriber, Subscription, SubscriptionStatus
 from objectwar.types import utcnow
-from tests.helpers import csrf_token, link_in, subscription_of
+from tests.helpers import csrf_token, link_in, subscribe, subscription_of
 
 FORM = "/lists/updates/subscribe"
 
@@ -21,14 +21,6 @@ FORM = "/lists/updates/subscribe"
 @pytest.fixture
 def app_overrides() -> dict:
     return {"SUBSCRIBE_RATE_LIMIT": "1000 per minute"}
-
-
-def subscribe(client, email="reader@example.org", name="Reader", consent="y", **extra):
-    data = {"csrf_token": csrf_token(client, FORM), "email": email, "name": name,
-            "locale": "en", **extra}
-    if consent:
-        data["consent"] = consent
-    return client.post(FORM, data=data)
 
 
 def test_subscribe_confirm_by_email(app, client, demo, outbox):

@@ -19,9 +19,7 @@ from objectwar.mailing.models import (
     SuppressionReason,
 )
 from tests.factories import add_subscribers, address
-from tests.helpers import csrf_token, link_in, subscription_of
-from tests.test_admin_lists import confirm_import, upload
-from tests.test_subscribe import subscribe
+from tests.helpers import confirm_import, csrf_token, link_in, subscribe, subscription_of, upload
 
 UPDATES = "/admin/lists/updates"
 GONE = address(0)
