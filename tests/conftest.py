@@ -111,6 +111,16 @@ def _create_database(url: str) -> None:
     admin.dispose()
 
 
+def scratch_postgres(suffix: str = "migrations") -> str:
+    """A new, empty PostgreSQL database beside the test database; its URL."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(PG_URL)
+    url = parsed.set(database=f"{parsed.database}_{suffix}").render_as_string(hide_password=False)
+    _create_database(url)
+    return url
+
+
 def _reset_schema(url: str) -> None:
     """Create every table from the models on an empty database."""
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)

@@ -7,10 +7,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
 
 from objectwar import create_app
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, scratch_postgres
 
 EXPECTED_TABLES = {
     "users", "api_tokens", "organisations", "petitions", "petition_texts", "demands",
@@ -20,25 +19,13 @@ EXPECTED_TABLES = {
 }
 
 
-def _scratch_postgres() -> str:
-    """A new, empty PostgreSQL database beside the test database."""
-    url = make_url(PG_URL)
-    name = f"{url.database}_migrations"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))  # PostgreSQL 13+
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_database(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/migrate.db"
     if not PG_URL:
         pytest.skip("needs TEST_DATABASE_URL (PostgreSQL)")
-    return _scratch_postgres()
+    return scratch_postgres()
 
 
 def test_migrate_empty_database_to_head_agrees_with_models(empty_database, tmp_path):

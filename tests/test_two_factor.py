@@ -534,9 +534,9 @@ def test_the_migration_adds_and_drops_the_columns_and_table(engine_name, tmp_pat
     if engine_name == "postgresql":
         if not PG_URL:
             pytest.skip("needs TEST_DATABASE_URL (PostgreSQL)")
-        from tests.test_migrations import _scratch_postgres
+        from tests.conftest import scratch_postgres
 
-        url = _scratch_postgres()
+        url = scratch_postgres()
     else:
         url = f"sqlite:///{tmp_path}/migrate.db"
     os.environ["INSTANCE_PATH"] = str(tmp_path)

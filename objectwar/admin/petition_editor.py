@@ -122,7 +122,7 @@ def petition_status(slug: str, target: str):
     form = ConfirmForm()
     if form.validate_on_submit():
         authoring.change_status(petition.id, target_status, actor_id=current_user.id)
-        flash(_("The petition is open: the public can sign it.") if target == "open"
+        flash(_("The petition is open: the public can sign it.") if target_status == PetitionStatus.OPEN
               else _("The petition is closed: nobody can sign it any more."))
         return redirect(url_for(".petition_edit", slug=slug))
     return render_template("admin/petition_status.html", petition=petition, target=target,
