@@ -178,7 +178,8 @@ LONG = ("browser", "slow")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``sqlite_only`` (browser journeys) run once, not once per backend."""
+    """Tests marked ``sqlite_only`` (browser journeys) run once, not once per backend;
+    the long ones run first."""
     keep, drop = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
