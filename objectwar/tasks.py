@@ -17,7 +17,7 @@ from flask import Flask
 from huey import Huey, crontab
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
-from objectwar.mail import notices as outbox
+from objectwar.mail import notices as mail_notices
 from objectwar.mailing import subscribe as mailing_subscribe
 from objectwar.mailouts import send, sweep
 from objectwar.petitions import authoring, signing
@@ -111,12 +111,12 @@ def run_worker(workers: int = 2, periodic: bool = True) -> None:
 
 @app_task()
 def send_notice(notice_id: int) -> bool:
-    return outbox.deliver(notice_id)
+    return mail_notices.deliver(notice_id)
 
 
 @app_periodic_task(crontab(minute="*"))
 def send_due_notices() -> int:
-    return outbox.deliver_due(older_than_seconds=60)
+    return mail_notices.deliver_due(older_than_seconds=60)
 
 
 def enqueue_notices(notices: list[Any]) -> None:

@@ -182,7 +182,6 @@ def test_each_message_of_a_mailout_leaves_with_its_own_signed_envelope_sender(ap
 
 def test_confirmations_and_notices_leave_with_their_own_envelope_sender(app, relay, demo):
     from objectwar.mail import notices
-    from objectwar.mail import notices as outbox
     from objectwar.petitions import signing
     from tests.signing_support import SLUG, person
 
@@ -196,7 +195,7 @@ def test_confirmations_and_notices_leave_with_their_own_envelope_sender(app, rel
                     role=Role.COORDINATOR)
         _db.session.add(user)
         _db.session.flush()
-        notice = outbox.queue(NoticeKind.PASSWORD_RESET, user.id, COORDINATOR, "en")
+        notice = notices.queue(NoticeKind.PASSWORD_RESET, user.id, COORDINATOR, "en")
         _db.session.commit()
         notice_id = notice.id
         assert notices.deliver(notice_id)

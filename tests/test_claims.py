@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from objectwar.extensions import db as _db
 from objectwar.mail import claims
-from objectwar.mail import notices as outbox
+from objectwar.mail import notices as mail_notices
 from objectwar.mail.models import Notice, NoticeKind
 from objectwar.mailing.models import Delivery, DeliveryStatus
 from objectwar.mailouts import claiming, editing, send, status, sweep
@@ -31,7 +31,7 @@ def app_overrides():
 @pytest.fixture
 def notice_id(app):
     with app.app_context():
-        notice = outbox.queue(NoticeKind.PASSWORD_RESET, 1, "someone@example.org", "en")
+        notice = mail_notices.queue(NoticeKind.PASSWORD_RESET, 1, "someone@example.org", "en")
         _db.session.commit()
         return notice.id
 
@@ -59,9 +59,9 @@ def test_a_holder_whose_claim_was_taken_can_neither_send_nor_mark(app, notice_id
         assert first is not None and second is not None
         assert not claims.hold(Notice, notice_id, first)
         notice = _db.session.get(Notice, notice_id)
-        assert not outbox.mark_sent(notice, first)
+        assert not mail_notices.mark_sent(notice, first)
         assert _db.session.get(Notice, notice_id, populate_existing=True).due_at is not None
-        assert outbox.mark_sent(notice, second)
+        assert mail_notices.mark_sent(notice, second)
         assert _db.session.get(Notice, notice_id, populate_existing=True).due_at is None
 
 

@@ -99,6 +99,22 @@ def test_no_comment_or_docstring_cites_an_issue_number():
     assert not found, "say why, not which issue:\n" + "\n".join(found)
 
 
+# Comments outside Python: Jinja's {# #}, CSS's /* */, and TOML's, Makefile's and shell's #.
+OTHER_COMMENTS = re.compile(r"\{#.*?#\}|/\*.*?\*/|(?:^|\s)#[^\n{]*", re.S)
+OTHER_SOURCES = [*sorted((ROOT / "templates").rglob("*.html")),
+                 *sorted((ROOT / "objectwar" / "static").glob("*.css")),
+                 *sorted((ROOT / "objectwar" / "static").glob("*.js")),
+                 ROOT / "pyproject.toml", ROOT / "Makefile", ROOT / ".ci" / "run"]
+
+
+def test_no_comment_in_templates_styles_or_build_files_cites_an_issue_number():
+    found = [f"{path.relative_to(ROOT)}: {number}"
+             for path in OTHER_SOURCES
+             for comment in OTHER_COMMENTS.findall(path.read_text(encoding="utf-8"))
+             for number in _issue_numbers(comment)]
+    assert not found, "say why, not which issue:\n" + "\n".join(found)
+
+
 def test_no_comment_or_docstring_names_a_module_that_does_not_exist():
     found = _findings(_stale_names)
     assert not found, "stale module names:\n" + "\n".join(found)
@@ -109,6 +125,8 @@ def test_the_checks_catch_what_they_look_for():
     assert _issue_numbers("# organisations and accounts (issue 3)") == ["issue 3"]
     assert _issue_numbers("# see [12] and issue [7]") == ["[12]", "issue [7"]
     assert _issue_numbers("# the list's first entry, items[0]") == []
+    assert OTHER_COMMENTS.findall("a {# accounts (issue 3) #} b /* x */") == [
+        "{# accounts (issue 3) #}", "/* x */"]
     assert _stale_names("# outbox.rows claims the row") == ["outbox.r"]
     assert _stale_names("# objectwar.mail.claims holds the lease") == []
     assert _stale_names("# see objectwar.mailing.gone") == ["objectwar.mailing.gone"]

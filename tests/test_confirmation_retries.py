@@ -144,22 +144,21 @@ def test_the_periodic_task_retries_with_the_same_rule(app, demo, relay):
 
 def test_a_notice_to_a_greylisting_relay_is_retried_not_dropped(app, people, relay):
     from objectwar.accounts.services import find_user_by_email
-    from objectwar.mail import notices as delivery
-    from objectwar.mail import notices as outbox
+    from objectwar.mail import notices
     from objectwar.mail.models import NoticeKind
 
     relay.answers["alice@a.example"] = "450 4.2.0 mailbox busy"
     with app.test_request_context():
         user = find_user_by_email("alice@a.example")
-        notice = outbox.queue(NoticeKind.PASSWORD_RESET, user.id, user.email, "en")
+        notice = notices.queue(NoticeKind.PASSWORD_RESET, user.id, user.email, "en")
         _db.session.commit()
         for attempt, delay in ((1, 60), (2, 120), (3, 240)):
             before = utcnow()
-            assert delivery.deliver(notice.id) is False
+            assert notices.deliver(notice.id) is False
             _db.session.refresh(notice)
             assert notice.attempts == attempt and notice.last_error == "450 recipient refused"
             assert before + timedelta(seconds=delay - 1) <= notice.due_at
             assert notice.due_at <= utcnow() + timedelta(seconds=delay + 1)
         relay.answers.clear()
-        assert delivery.deliver(notice.id) is True
+        assert notices.deliver(notice.id) is True
     assert relay.recipients() == {"alice@a.example": 1}

@@ -51,7 +51,7 @@ def test_retries_double_from_mail_retry_seconds_and_a_refused_recipient_ends_the
     from objectwar.extensions import db as _db
     from objectwar.extensions import mail
     from objectwar.mail import notices as delivery
-    from objectwar.mail import notices as outbox_services
+    from objectwar.mail import notices as mail_notices
     from objectwar.mail.models import NoticeKind
     from objectwar.types import utcnow
 
@@ -62,7 +62,7 @@ def test_retries_double_from_mail_retry_seconds_and_a_refused_recipient_ends_the
         with app.test_request_context():
             mail.init_app(app)
             user = find_user_by_email("alice@a.example")
-            notice = outbox_services.queue(NoticeKind.PASSWORD_RESET, user.id, user.email, "en")
+            notice = mail_notices.queue(NoticeKind.PASSWORD_RESET, user.id, user.email, "en")
             _db.session.commit()
             for attempt, delay in ((1, 60), (2, 120), (3, 240)):
                 before = utcnow()

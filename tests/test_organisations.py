@@ -226,7 +226,7 @@ def test_api_organisations_members_only_no_contact_data(client, app, people):
 def test_periodic_task_sends_what_the_queue_lost(app, coordinator_id, outbox):
     from datetime import timedelta
 
-    from objectwar.mail import notices as outbox_services
+    from objectwar.mail import notices as mail_notices
     from objectwar.mail.models import NoticeKind
 
     with app.test_request_context():
@@ -234,7 +234,7 @@ def test_periodic_task_sends_what_the_queue_lost(app, coordinator_id, outbox):
                                     contact_email="late@late.example")
         _db.session.add(organisation)
         _db.session.flush()
-        notice = outbox_services.queue(NoticeKind.APPLICATION_RECEIVED, organisation.id,
+        notice = mail_notices.queue(NoticeKind.APPLICATION_RECEIVED, organisation.id,
                                        "late@late.example", "de")
         _db.session.commit()
         assert delivery.deliver_due(older_than_seconds=60) == 0  # too fresh: its task may still run
@@ -249,7 +249,7 @@ def test_periodic_task_sends_what_the_queue_lost(app, coordinator_id, outbox):
 
 def test_failed_smtp_leaves_the_notice_due(app, people, smtp_server):
     from objectwar.extensions import mail
-    from objectwar.mail import notices as outbox_services
+    from objectwar.mail import notices as mail_notices
     from objectwar.mail.models import NoticeKind
 
     app.config.update(smtp_server.config())
@@ -257,7 +257,7 @@ def test_failed_smtp_leaves_the_notice_due(app, people, smtp_server):
     with app.test_request_context():
         mail.init_app(app)
         user = find_user_by_email("alice@a.example")
-        notice = outbox_services.queue(NoticeKind.PASSWORD_RESET, user.id, user.email, "en")
+        notice = mail_notices.queue(NoticeKind.PASSWORD_RESET, user.id, user.email, "en")
         _db.session.commit()
         assert delivery.deliver(notice.id) is False
         _db.session.refresh(notice)
@@ -298,14 +298,14 @@ def test_invitation_of_a_suspended_organisation_is_dead(client, app, people, aut
 def test_periodic_task_is_registered_and_runs(app, people, outbox):
     from datetime import timedelta
 
-    from objectwar.mail import notices as outbox_services
+    from objectwar.mail import notices as mail_notices
     from objectwar.mail.models import NoticeKind
     from objectwar.tasks import huey, send_due_notices
 
     assert "send_due_notices" in {task.name for task in huey._registry.periodic_tasks}
     with app.test_request_context():
         user = find_user_by_email("alice@a.example")
-        notice = outbox_services.queue(NoticeKind.PASSWORD_RESET, user.id, user.email, "en")
+        notice = mail_notices.queue(NoticeKind.PASSWORD_RESET, user.id, user.email, "en")
         notice.due_at -= timedelta(minutes=5)
         _db.session.commit()
     assert send_due_notices.call_local() == 1

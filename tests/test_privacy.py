@@ -369,15 +369,15 @@ def test_a_data_request_that_cannot_be_sent_yet_stays_due(client, app, anna, out
 def test_purge_deletes_finished_notices_past_the_retention_period(app, demo):
     from datetime import timedelta
 
-    from objectwar.mail import notices as outbox_services
+    from objectwar.mail import notices as mail_notices
     from objectwar.types import utcnow
 
     old = utcnow() - timedelta(days=31)
     with app.app_context():
-        sent_old = outbox_services.queue(NoticeKind.PASSWORD_RESET, 1, "a@example.org", "en")
-        failed_old = outbox_services.queue(NoticeKind.PASSWORD_RESET, 1, "b@example.org", "en")
-        due_old = outbox_services.queue(NoticeKind.PASSWORD_RESET, 1, "c@example.org", "en")
-        sent_new = outbox_services.queue(NoticeKind.PASSWORD_RESET, 1, "d@example.org", "en")
+        sent_old = mail_notices.queue(NoticeKind.PASSWORD_RESET, 1, "a@example.org", "en")
+        failed_old = mail_notices.queue(NoticeKind.PASSWORD_RESET, 1, "b@example.org", "en")
+        due_old = mail_notices.queue(NoticeKind.PASSWORD_RESET, 1, "c@example.org", "en")
+        sent_new = mail_notices.queue(NoticeKind.PASSWORD_RESET, 1, "d@example.org", "en")
         _db.session.flush()
         for notice in (sent_old, failed_old, due_old):
             notice.created_at = old
@@ -477,16 +477,16 @@ def test_links_do_not_show_the_address_lookup_key(app, anna):
 
 
 def test_a_data_request_given_up_leaves_no_address_behind(client, app, anna, outbox):
-    from objectwar.mail import notices as outbox_services
+    from objectwar.mail import notices as mail_notices
 
     with app.app_context():
-        notice = outbox_services.queue(NoticeKind.DATA_ERASURE, 0, ANNA, "en")
+        notice = mail_notices.queue(NoticeKind.DATA_ERASURE, 0, ANNA, "en")
         _db.session.commit()
-        notice, token = outbox_services.claim(notice.id)
-        outbox_services.mark_failed(notice, token, "550 no such user", permanent=True)
+        notice, token = mail_notices.claim(notice.id)
+        mail_notices.mark_failed(notice, token, "550 no such user", permanent=True)
         assert count(app, Notice) == 0
-        kept = outbox_services.queue(NoticeKind.DATA_ERASURE, 0, ANNA, "en")
+        kept = mail_notices.queue(NoticeKind.DATA_ERASURE, 0, ANNA, "en")
         _db.session.commit()
-        kept, token = outbox_services.claim(kept.id)
-        outbox_services.mark_failed(kept, token, "421 try later")  # transient: stays due
+        kept, token = mail_notices.claim(kept.id)
+        mail_notices.mark_failed(kept, token, "421 try later")  # transient: stays due
         assert count(app, Notice) == 1

@@ -20,7 +20,7 @@ from objectwar.accounts.services import invitation_max_age
 from objectwar.audit.services import record
 from objectwar.errors import GENERAL, Conflict, NotFound, ValidationError
 from objectwar.extensions import db
-from objectwar.mail import notices as outbox
+from objectwar.mail import notices as mail_notices
 from objectwar.mail.models import Notice, NoticeKind
 from objectwar.types import utcnow
 from objectwar.validation import collect, merge, validate_email, validate_locale
@@ -87,7 +87,7 @@ def invite_coordinator(actor: User, email: str, locale: str) -> Notice:
                             email=address, locale=code, invited_by=actor)
     db.session.add(invitation)
     db.session.flush()
-    notice = outbox.queue(NoticeKind.INVITATION, invitation.id, address, code)
+    notice = mail_notices.queue(NoticeKind.INVITATION, invitation.id, address, code)
     record("coordinator.invite", invitation, actor_id=actor.id)
     db.session.commit()
     return notice

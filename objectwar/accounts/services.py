@@ -18,7 +18,7 @@ from objectwar.accounts.models import ApiToken, Invitation, Role, User
 from objectwar.audit.services import record
 from objectwar.errors import GENERAL, Conflict, NotFound, ValidationError
 from objectwar.extensions import db
-from objectwar.mail import notices as outbox
+from objectwar.mail import notices as mail_notices
 from objectwar.mail.models import Notice, NoticeKind
 from objectwar.organisations.models import OrganisationStatus
 from objectwar.types import utcnow
@@ -326,7 +326,7 @@ def request_password_reset(email: str, locale: str) -> Notice | None:
     user = find_user_by_email(address)
     if user is None or not user.active:
         return None
-    notice = outbox.queue(NoticeKind.PASSWORD_RESET, user.id, user.email, user.locale or locale)
+    notice = mail_notices.queue(NoticeKind.PASSWORD_RESET, user.id, user.email, user.locale or locale)
     db.session.commit()
     return notice
 
@@ -398,7 +398,7 @@ def invite(organisation: Organisation, email: str, locale: str,
                             locale=locale, invited_by=invited_by)
     db.session.add(invitation)
     db.session.flush()
-    return outbox.queue(NoticeKind.INVITATION, invitation.id, address, locale)
+    return mail_notices.queue(NoticeKind.INVITATION, invitation.id, address, locale)
 
 
 def accept_invitation(token: str, password: str, confirm: str) -> User:

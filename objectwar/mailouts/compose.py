@@ -31,7 +31,7 @@ from objectwar.audit.services import record
 from objectwar.errors import ValidationError
 from objectwar.extensions import db
 from objectwar.mail import addresses, verp
-from objectwar.mail import notices as outbox
+from objectwar.mail import notices as mail_notices
 from objectwar.mail.message import RawTemplate, external_url
 from objectwar.mail.models import Notice, NoticeKind
 from objectwar.mailing import list_texts
@@ -166,7 +166,7 @@ def request_test(mailout_id: int, locale: str, *, actor: User) -> Notice:
     mailout = get_mailout(mailout_id)
     if locale not in {text.locale for text in mailout.texts}:
         raise ValidationError(errors={"locale": [_("Choose one of the languages offered.")]})
-    notice = outbox.queue(NoticeKind.MAILOUT_TEST, mailout_id, actor.email, locale)
+    notice = mail_notices.queue(NoticeKind.MAILOUT_TEST, mailout_id, actor.email, locale)
     record("mailout.test", target_type="mailout", actor_id=actor.id, mailout_id=mailout_id,
            locale=locale)
     db.session.commit()

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from objectwar.audit.services import record
 from objectwar.errors import Conflict
 from objectwar.extensions import db
-from objectwar.mail import notices as outbox
+from objectwar.mail import notices as mail_notices
 from objectwar.mail.models import NoticeKind
 from objectwar.mailing.models import Delivery, DeliveryStatus, Mailout, MailoutStatus, ReportKind
 from objectwar.mailouts.queries import get_mailout
@@ -217,7 +217,7 @@ def pause_notice(mailout_id: int, kind: NoticeKind = NoticeKind.MAILOUT_PAUSED) 
     user = mailout.created_by if mailout else None
     if user is None or not user.active:
         return None
-    notice = outbox.queue(kind, mailout_id, user.email, user.locale or "en")
+    notice = mail_notices.queue(kind, mailout_id, user.email, user.locale or "en")
     db.session.flush()
     return notice.id
 

@@ -23,7 +23,7 @@ from objectwar.accounts.models import User
 from objectwar.audit.services import changes, record
 from objectwar.errors import GENERAL, Conflict, NotFound, ValidationError
 from objectwar.extensions import db
-from objectwar.mail import notices as outbox
+from objectwar.mail import notices as mail_notices
 from objectwar.mail.message import external_url
 from objectwar.mail.models import Notice, NoticeKind
 from objectwar.markup import render_markdown
@@ -264,10 +264,10 @@ def apply(data: dict[str, Any], locale: str) -> tuple[Organisation, list[Notice]
         status=OrganisationStatus.APPLIED,
     )
     _insert_with_unique_slug(organisation)
-    notices = [outbox.queue(NoticeKind.APPLICATION_RECEIVED, organisation.id,
+    notices = [mail_notices.queue(NoticeKind.APPLICATION_RECEIVED, organisation.id,
                             cleaned["contact_email"], locale)]
     for coordinator in accounts.active_coordinators():
-        notices.append(outbox.queue(NoticeKind.APPLICATION_NOTICE, organisation.id,
+        notices.append(mail_notices.queue(NoticeKind.APPLICATION_NOTICE, organisation.id,
                                     coordinator.email, coordinator.locale or "en"))
     record("organisation.apply", organisation, target_type="organisation")
     db.session.commit()
@@ -294,7 +294,7 @@ def decide(actor: User, organisation_id: int, decision: Decision,
         text = clean_text(message, "message", max_length=3000, required=True)
         details["message"] = text
         if organisation.contact_email:
-            notices.append(outbox.queue(NoticeKind.APPLICATION_REJECTED, organisation.id,
+            notices.append(mail_notices.queue(NoticeKind.APPLICATION_REJECTED, organisation.id,
                                         organisation.contact_email, organisation.contact_locale,
                                         message=text))
     changed = changes(organisation, {"status": after})

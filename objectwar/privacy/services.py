@@ -22,7 +22,7 @@ from objectwar import ratelimit, security
 from objectwar.audit import services as audit
 from objectwar.errors import NotFound, ValidationError
 from objectwar.extensions import db
-from objectwar.mail import notices as outbox
+from objectwar.mail import notices as mail_notices
 from objectwar.mail.models import Notice, NoticeKind
 from objectwar.mailing import subscriptions as mailing_subscriptions
 from objectwar.mailing import suppression
@@ -45,7 +45,7 @@ def purge(now: datetime | None = None) -> dict[str, int]:
     """
     now = now or utcnow()
     counts = purge_unconfirmed(now)
-    counts["notices"] = outbox.purge_finished(
+    counts["notices"] = mail_notices.purge_finished(
         now - timedelta(days=current_app.config["UNCONFIRMED_TTL_DAYS"]))
     db.session.commit()
     return counts
@@ -120,7 +120,7 @@ def request_data(email: str | None, action: str | None, locale: str) -> Notice |
     if not ratelimit.within_budget(budget, "data-address",
                                    f"{security.email_digest(address)}:{data_action}"):
         return None
-    notice = outbox.queue(_NOTICE_KINDS[data_action], 0, address, locale)
+    notice = mail_notices.queue(_NOTICE_KINDS[data_action], 0, address, locale)
     db.session.commit()
     return notice
 
